@@ -14,8 +14,8 @@ from aiohttp import web
 
 from core.canonical_json import parse_json_object
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, M_TOO_LARGE, JsonDict, MatrixError
+from homeserver.services.common.requester import Requester
 from homeserver.services.container import Services
-from homeserver.services.tokens import Requester
 
 SERVICES = web.AppKey("services", Services)
 REQUESTER = web.RequestKey("requester", Requester)

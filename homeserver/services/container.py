@@ -6,39 +6,39 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 
 from homeserver.clock import Clock
-from homeserver.services.account_data import AccountDataService
-from homeserver.services.accounts import AccountService
-from homeserver.services.cross_signing import CrossSigningService
-from homeserver.services.devices import DeviceService
-from homeserver.services.directory import DirectoryService
-from homeserver.services.e2e_keys import E2eKeysService
-from homeserver.services.events import EventService
-from homeserver.services.filters import FilterService
-from homeserver.services.key_backup import KeyBackupService
-from homeserver.services.login import LoginService
-from homeserver.services.media import MediaService
-from homeserver.services.media_admin import MediaAdminService
-from homeserver.services.membership import MembershipService
-from homeserver.services.messages import MessageService
-from homeserver.services.notifications import NotificationService
-from homeserver.services.notifier import Notifier
-from homeserver.services.pagination import PaginationService
-from homeserver.services.presence import PresenceService
-from homeserver.services.profile import ProfileService
-from homeserver.services.push_rules import PushRuleService
-from homeserver.services.ratelimit import Limit, RateLimiter
-from homeserver.services.receipts import ReceiptService
-from homeserver.services.redaction import RedactionService
-from homeserver.services.room_list import RoomListService
-from homeserver.services.room_reads import RoomReadService
-from homeserver.services.rooms import RoomService
-from homeserver.services.sync import SyncService
-from homeserver.services.to_device import ToDeviceService
-from homeserver.services.tokens import TokenService
-from homeserver.services.typing import TypingService
-from homeserver.services.url_preview import UrlPreviewService
-from homeserver.services.user_directory import UserDirectoryService
-from homeserver.services.visibility import VisibilityService
+from homeserver.services.accounts.account_data import AccountDataService
+from homeserver.services.accounts.accounts import AccountService
+from homeserver.services.accounts.devices import DeviceService
+from homeserver.services.accounts.filters import FilterService
+from homeserver.services.accounts.login import LoginService
+from homeserver.services.accounts.profile import ProfileService
+from homeserver.services.accounts.tokens import TokenService
+from homeserver.services.accounts.user_directory import UserDirectoryService
+from homeserver.services.common.notifier import Notifier
+from homeserver.services.common.ratelimit import Limit, RateLimiter
+from homeserver.services.e2ee.cross_signing import CrossSigningService
+from homeserver.services.e2ee.key_backup import KeyBackupService
+from homeserver.services.e2ee.keys import E2eKeysService
+from homeserver.services.ephemeral.presence import PresenceService
+from homeserver.services.ephemeral.receipts import ReceiptService
+from homeserver.services.ephemeral.to_device import ToDeviceService
+from homeserver.services.ephemeral.typing import TypingService
+from homeserver.services.media.admin import MediaAdminService
+from homeserver.services.media.repository import MediaService
+from homeserver.services.media.url_preview import UrlPreviewService
+from homeserver.services.push.rules import PushRuleService
+from homeserver.services.push.unread_counts import NotificationService
+from homeserver.services.rooms.creation import RoomService
+from homeserver.services.rooms.directory import DirectoryService
+from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.membership import MembershipService
+from homeserver.services.rooms.messages import MessageService
+from homeserver.services.rooms.pagination import PaginationService
+from homeserver.services.rooms.reads import RoomReadService
+from homeserver.services.rooms.redaction import RedactionService
+from homeserver.services.rooms.room_list import RoomListService
+from homeserver.services.rooms.visibility import VisibilityService
+from homeserver.services.sync.service import SyncService
 
 
 @dataclass(frozen=True, slots=True)

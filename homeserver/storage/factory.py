@@ -6,29 +6,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homeserver.storage.account_data import AccountDataStore
-from homeserver.storage.aliases import AliasStore
-from homeserver.storage.cross_signing import CrossSigningStore
+from homeserver.storage.accounts.account_data import AccountDataStore
+from homeserver.storage.accounts.devices import DeviceStore
+from homeserver.storage.accounts.profiles import ProfileStore
+from homeserver.storage.accounts.token_cache import TokenCache
+from homeserver.storage.accounts.tokens import TokenStore
+from homeserver.storage.accounts.ui_auth import UiAuthStore
+from homeserver.storage.accounts.users import UserStore
 from homeserver.storage.database import Database
-from homeserver.storage.device_lists import DeviceListStore
-from homeserver.storage.devices import DeviceStore
-from homeserver.storage.directory import DirectoryStore
-from homeserver.storage.e2e_keys import E2eKeyStore
-from homeserver.storage.events import EventStore
-from homeserver.storage.key_backup import KeyBackupStore
-from homeserver.storage.media import MediaStore
+from homeserver.storage.e2ee.cross_signing import CrossSigningStore
+from homeserver.storage.e2ee.device_lists import DeviceListStore
+from homeserver.storage.e2ee.key_backup import KeyBackupStore
+from homeserver.storage.e2ee.keys import E2eKeyStore
+from homeserver.storage.ephemeral.presence import PresenceStore
+from homeserver.storage.ephemeral.receipts import ReceiptStore
+from homeserver.storage.ephemeral.to_device import ToDeviceStore
+from homeserver.storage.media.metadata import MediaStore
 from homeserver.storage.migrations import migrate
-from homeserver.storage.notifications import NotificationStore
-from homeserver.storage.presence import PresenceStore
-from homeserver.storage.profiles import ProfileStore
-from homeserver.storage.receipts import ReceiptStore
-from homeserver.storage.room_reads import RoomReadStore
-from homeserver.storage.sync import SyncStore
-from homeserver.storage.to_device import ToDeviceStore
-from homeserver.storage.token_cache import TokenCache
-from homeserver.storage.tokens import TokenStore
-from homeserver.storage.ui_auth import UiAuthStore
-from homeserver.storage.users import UserStore
+from homeserver.storage.push.unread_counts import NotificationStore
+from homeserver.storage.rooms.aliases import AliasStore
+from homeserver.storage.rooms.directory import DirectoryStore
+from homeserver.storage.rooms.events import EventStore
+from homeserver.storage.rooms.reads import RoomReadStore
+from homeserver.storage.rooms.sync_reads import SyncStore
 
 
 @dataclass(frozen=True, slots=True)

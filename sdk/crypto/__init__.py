@@ -6,18 +6,18 @@ secret storage, cross-signing, history sharing, and signed file events. `OlmMach
 sans-I/O core underneath, usable without a network. The pure building blocks (attachments,
 recovery keys, secret storage, backup keys, signed files) are importable on their own.
 
-Layout: `_vodozemac` (the only module importing vodozemac), `account`, `olm`, `megolm`, `devices`,
-`cross_signing`, `signing`, `sas`, `attachments`, `signed_files`, `backup`, `secret_storage`,
-`recovery_key`, `store` (pure or near-pure); `machine*` (the sans-I/O machine, one module per
-API group); `driver`, `files`, `recovery`, `verification`, `e2ee` (the I/O shell on the client).
+Layout: `protocol/` (the pure or near-pure building blocks: account, Olm and Megolm sessions,
+devices, cross-signing, signing, SAS, attachments, signed files, backup keys, secret storage,
+recovery keys), `machine/` (the sans-I/O machine, one module per API group), `e2ee/` (the I/O shell
+on the client: `E2EE`, the driver, files, recovery, verification); beside them `_vodozemac` (the
+only module importing vodozemac), `store` and `errors`.
 """
 
 from __future__ import annotations
 
-from sdk.crypto.attachments import EncryptedAttachment, decrypt_attachment, encrypt_attachment
-from sdk.crypto.backup import BackupKey
-from sdk.crypto.devices import Device, DeviceTrust
-from sdk.crypto.e2ee import E2EE
+from sdk.crypto.e2ee.client import E2EE
+from sdk.crypto.e2ee.files import DownloadedFile
+from sdk.crypto.e2ee.verification import Verification
 from sdk.crypto.errors import (
     AttachmentError,
     AttachmentHashMismatch,
@@ -35,15 +35,20 @@ from sdk.crypto.errors import (
     VerificationError,
     WrongPassphrase,
 )
-from sdk.crypto.files import DownloadedFile
-from sdk.crypto.machine import OlmMachine
-from sdk.crypto.machine_rooms import DecryptedRoomEvent, RoomSettings
-from sdk.crypto.recovery_key import decode_recovery_key, encode_recovery_key
-from sdk.crypto.sas import SasState
-from sdk.crypto.secret_storage import SecretStorageKey
-from sdk.crypto.signed_files import SIGNED_FILE_KEY, FileTrust
+from sdk.crypto.machine.olm_machine import OlmMachine
+from sdk.crypto.machine.rooms import DecryptedRoomEvent, RoomSettings
+from sdk.crypto.protocol.attachments import (
+    EncryptedAttachment,
+    decrypt_attachment,
+    encrypt_attachment,
+)
+from sdk.crypto.protocol.backup import BackupKey
+from sdk.crypto.protocol.devices import Device, DeviceTrust
+from sdk.crypto.protocol.recovery_key import decode_recovery_key, encode_recovery_key
+from sdk.crypto.protocol.sas import SasState
+from sdk.crypto.protocol.secret_storage import SecretStorageKey
+from sdk.crypto.protocol.signed_files import SIGNED_FILE_KEY, FileTrust
 from sdk.crypto.store import CryptoStore, MemoryBackend
-from sdk.crypto.verification import Verification
 
 __all__ = [
     "E2EE",

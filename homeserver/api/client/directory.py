@@ -18,7 +18,7 @@ from homeserver.api.http import (
     required_str,
     services,
 )
-from homeserver.services.room_list import RoomListRequest
+from homeserver.services.rooms.room_list import RoomListRequest
 
 routes = web.RouteTableDef()
 

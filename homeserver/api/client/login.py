@@ -15,8 +15,8 @@ from homeserver.api.http import (
     required_str,
     services,
 )
-from homeserver.services.login import LoginRequest
-from homeserver.services.tokens import IssuedTokens
+from homeserver.services.accounts.login import LoginRequest
+from homeserver.services.accounts.tokens import IssuedTokens
 
 routes = web.RouteTableDef()
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, services
-from homeserver.services.media import IncomingUpload
+from homeserver.services.media.repository import IncomingUpload
 
 routes = web.RouteTableDef()
 

@@ -18,9 +18,9 @@ from aiohttp.payload import AsyncIterablePayload
 
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, M_UNKNOWN, MatrixError
 from homeserver.api.http import authenticate, json_response, services
-from homeserver.services.media import MediaDownload
-from homeserver.services.media_thumbnails import Thumbnail
-from homeserver.services.thumbnails import ThumbnailSpec
+from homeserver.services.media.render import ThumbnailSpec
+from homeserver.services.media.repository import MediaDownload
+from homeserver.services.media.thumbnails import Thumbnail
 
 routes = web.RouteTableDef()
 

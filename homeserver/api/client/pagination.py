@@ -10,7 +10,7 @@ from aiohttp import web
 from core.errors import M_INVALID_PARAM, MatrixError
 from core.filters import EventFilter
 from homeserver.api.http import authenticate, json_response, services
-from homeserver.services.pagination import DEFAULT_LIMIT, MessagesQuery
+from homeserver.services.rooms.pagination import DEFAULT_LIMIT, MessagesQuery
 
 routes = web.RouteTableDef()
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
 from core.identifiers import parse_user_id
 from homeserver.api.http import authenticate, json_response, read_json, services
-from homeserver.services.profile import FIELDS
+from homeserver.services.accounts.profile import FIELDS
 
 routes = web.RouteTableDef()
 

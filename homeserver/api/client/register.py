@@ -14,7 +14,7 @@ from homeserver.api.http import (
     read_json,
     services,
 )
-from homeserver.services.accounts import RegistrationRequest
+from homeserver.services.accounts.accounts import RegistrationRequest
 
 routes = web.RouteTableDef()
 

@@ -17,7 +17,7 @@ from homeserver.api.http import (
     required_str,
     services,
 )
-from homeserver.services.rooms import PRESETS, CreateRoomRequest
+from homeserver.services.rooms.creation import PRESETS, CreateRoomRequest
 
 routes = web.RouteTableDef()
 

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, MatrixError
 from homeserver.api.http import authenticate, json_response, read_json, services
-from homeserver.services.sync import SyncRequest
-from homeserver.services.sync_token import StreamToken
+from homeserver.services.common.stream_token import StreamToken
+from homeserver.services.sync.service import SyncRequest
 
 routes = web.RouteTableDef()
 

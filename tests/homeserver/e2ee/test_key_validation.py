@@ -1,4 +1,4 @@
-"""The pure key validation of `homeserver.services.key_validation`, without a server."""
+"""The pure key validation of `homeserver.services.e2ee.key_validation`, without a server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import MatrixError
 from core.signing import sign_json
-from homeserver.services.key_validation import (
+from homeserver.services.e2ee.key_validation import (
     parse_cross_signing_key,
     parse_device_keys,
     parse_one_time_keys,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from homeserver.services.sync_token import StreamToken
+from homeserver.services.common.stream_token import StreamToken
 from tests.conftest import LiveServer
 from tests.homeserver.e2ee.helpers import new_client, second_device, shared_room
 

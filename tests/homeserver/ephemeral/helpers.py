@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from homeserver.services.notifier import Notifier
+from homeserver.services.common.notifier import Notifier
 
 
 class RecordingNotifier(Notifier):

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from core.errors import MatrixError
-from homeserver.services.notifier import room_key, user_key
-from homeserver.services.presence import (
+from homeserver.services.common.notifier import room_key, user_key
+from homeserver.services.ephemeral.presence import (
     IDLE_TIMEOUT_MS,
     LAST_ACTIVE_GRANULARITY_MS,
     MAX_SYNC_HOLD_MS,
@@ -20,8 +20,8 @@ from homeserver.services.presence import (
     PresenceService,
     apply_timeouts,
 )
+from homeserver.storage.ephemeral.presence import PresenceRecord
 from homeserver.storage.factory import Stores, open_stores
-from homeserver.storage.presence import PresenceRecord
 from tests.homeserver.ephemeral.helpers import RecordingNotifier
 from tests.homeserver.fake_clock import FakeClock
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from core.errors import MatrixError
-from homeserver.services.notifier import room_key
-from homeserver.services.typing import TypingService
+from homeserver.services.common.notifier import room_key
+from homeserver.services.ephemeral.typing import TypingService
 from tests.homeserver.ephemeral.helpers import RecordingNotifier
 from tests.homeserver.fake_clock import FakeClock, settle
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homeserver.storage.media_crypto import (
+from homeserver.storage.media.crypto import (
     CHUNK_SIZE,
     HEADER_SIZE,
     ChunkEncryptor,
@@ -20,7 +20,7 @@ from homeserver.storage.media_crypto import (
     load_or_create_master_key,
     parse_master_key,
 )
-from homeserver.storage.media_crypto import sealed_size as sealed_size_of
+from homeserver.storage.media.crypto import sealed_size as sealed_size_of
 
 MASTER = MasterKey.from_secret(bytes(range(32)))
 SEALED = CHUNK_SIZE + 16

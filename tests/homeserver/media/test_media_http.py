@@ -12,8 +12,8 @@ from homeserver.api.client.media_download import (
     content_disposition,
     media_headers,
 )
-from homeserver.services.html_meta import decode_html, parse_og
-from homeserver.services.url_fetch import IpPolicy
+from homeserver.services.media.html_meta import decode_html, parse_og
+from homeserver.services.media.url_fetch import IpPolicy
 
 
 @pytest.mark.parametrize(

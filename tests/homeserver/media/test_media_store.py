@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from homeserver.storage.factory import Stores, open_stores
-from homeserver.storage.media import NewMedia, NewThumbnail
-from homeserver.storage.media_files import BlobRef, StoredBlob
+from homeserver.storage.media.files import BlobRef, StoredBlob
+from homeserver.storage.media.metadata import NewMedia, NewThumbnail
 
 BLOB = StoredBlob(BlobRef("p" + "a" * 64, 10, False), "a" * 64)
 OTHER = StoredBlob(BlobRef("e" + "b" * 64, 20, True), "b" * 64)

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from homeserver.services.thumbnails import (
+from homeserver.services.media.render import (
     ImageTooLargeError,
     ThumbnailRefusedError,
     ThumbnailSpec,

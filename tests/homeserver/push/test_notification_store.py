@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from homeserver.storage.factory import Stores, open_stores
-from homeserver.storage.notifications import Notification, ReadMark
+from homeserver.storage.push.unread_counts import Notification, ReadMark
 
 ALICE = "@alice:localhost"
 BOB = "@bob:localhost"

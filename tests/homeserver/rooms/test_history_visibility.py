@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from homeserver.api.http import SERVICES
-from homeserver.services.visibility import Placed
+from homeserver.services.rooms.visibility import Placed
 from tests.conftest import LiveServer
 from tests.homeserver.rooms.reads_helpers import User, bodies, new_user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import MatrixError
-from homeserver.services.room_tokens import parse_position, position_token
+from homeserver.services.rooms.room_tokens import parse_position, position_token
 
 
 @pytest.mark.parametrize(

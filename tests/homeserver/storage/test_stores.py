@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from homeserver.storage.account_data import GLOBAL
+from homeserver.storage.accounts.account_data import GLOBAL
+from homeserver.storage.accounts.tokens import NewSession
+from homeserver.storage.accounts.ui_auth import UiAuthSession
 from homeserver.storage.factory import Stores, open_stores
 from homeserver.storage.streams import current_position
-from homeserver.storage.tokens import NewSession
-from homeserver.storage.ui_auth import UiAuthSession
 
 ALICE = "@alice:localhost"
 BOB = "@bob:localhost"

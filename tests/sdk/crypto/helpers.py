@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from sdk.client import AsyncClient
-from sdk.crypto.e2ee import E2EE
+from sdk.crypto.e2ee.client import E2EE
 from sdk.events import RoomEvent
 from sdk.state import Room
 from sdk.store import Store

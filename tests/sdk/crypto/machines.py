@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.errors import JsonDict
-from sdk.crypto.machine import OlmMachine, SyncOutcome
-from sdk.crypto.machine_base import ToDeviceRequest
+from sdk.crypto.machine.base import ToDeviceRequest
+from sdk.crypto.machine.olm_machine import OlmMachine, SyncOutcome
 from sdk.crypto.store import CryptoStore, MemoryBackend
 
 
@@ -84,7 +84,7 @@ class Directory:
     def share(
         self, machine: OlmMachine, room_id: str, users: list[str], settings: object = None
     ) -> None:
-        from sdk.crypto.machine_rooms import RoomSettings
+        from sdk.crypto.machine.rooms import RoomSettings
 
         self.query(machine, users)
         self.claim(machine, users)

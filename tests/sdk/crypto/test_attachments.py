@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.base64 import decode_unpadded, encode_unpadded
-from sdk.crypto.attachments import decrypt_attachment, encrypt_attachment
 from sdk.crypto.errors import AttachmentError, AttachmentHashMismatch
+from sdk.crypto.protocol.attachments import decrypt_attachment, encrypt_attachment
 
 # NIST SP 800-38A, F.5.5 CTR-AES256.Encrypt: an independent check of the cipher and counter.
 NIST_KEY = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.base64 import decode_unpadded, encode_unpadded
-from sdk.crypto.backup import BACKUP_ALGORITHM, BackupEncryptor, BackupKey
 from sdk.crypto.errors import BackupError, InvalidRecoveryKey
+from sdk.crypto.protocol.backup import BACKUP_ALGORITHM, BackupEncryptor, BackupKey
 
 SESSION = {
     "algorithm": "m.megolm.v1.aes-sha2",

@@ -13,7 +13,7 @@ import pytest
 
 from sdk import requests
 from sdk.client import AsyncClient
-from sdk.crypto.e2ee import E2EE
+from sdk.crypto.e2ee.client import E2EE
 from sdk.crypto.errors import MissingRoomKey, ReplayedMessage, WrongPassphrase
 from sdk.events import RoomEvent, UndecryptableEvent
 from sdk.store import Store

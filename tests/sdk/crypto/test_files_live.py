@@ -8,9 +8,9 @@ import copy
 import pytest
 
 from sdk import requests
-from sdk.crypto.attachments import encrypt_attachment
 from sdk.crypto.errors import AttachmentHashMismatch, FileSignatureInvalid, UnsignedFile
-from sdk.crypto.signed_files import SIGNED_FILE_KEY, FileTrust
+from sdk.crypto.protocol.attachments import encrypt_attachment
+from sdk.crypto.protocol.signed_files import SIGNED_FILE_KEY, FileTrust
 from sdk.events import RoomEvent
 from tests.conftest import LiveServer
 from tests.sdk.crypto.helpers import Peer, peers, sync_all, sync_until

@@ -15,8 +15,8 @@ from sdk.crypto.errors import (
     ReplayedMessage,
     WrongPassphrase,
 )
-from sdk.crypto.machine import OlmMachine
-from sdk.crypto.machine_rooms import RoomSettings
+from sdk.crypto.machine.olm_machine import OlmMachine
+from sdk.crypto.machine.rooms import RoomSettings
 from sdk.crypto.store import CryptoStore, MemoryBackend
 from tests.sdk.crypto.machines import Clock, Directory
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sdk.crypto.errors import InvalidRecoveryKey
-from sdk.crypto.recovery_key import (
+from sdk.crypto.protocol.recovery_key import (
     b58decode,
     b58encode,
     decode_recovery_key,

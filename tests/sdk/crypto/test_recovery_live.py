@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from sdk.crypto.backup import BACKUP_ALGORITHM
-from sdk.crypto.cross_signing import SECRET_NAMES
-from sdk.crypto.devices import DeviceTrust
 from sdk.crypto.errors import BackupError, InvalidRecoveryKey, MissingRoomKey, SecretStorageError
-from sdk.crypto.recovery_key import encode_recovery_key
+from sdk.crypto.protocol.backup import BACKUP_ALGORITHM
+from sdk.crypto.protocol.cross_signing import SECRET_NAMES
+from sdk.crypto.protocol.devices import DeviceTrust
+from sdk.crypto.protocol.recovery_key import encode_recovery_key
 from tests.conftest import LiveServer
 from tests.sdk.crypto.helpers import PASSWORD, peers, sync_all, sync_until
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from core.base64 import encode_unpadded
-from sdk.crypto.account import OlmAccount
-from sdk.crypto.attachments import encrypt_attachment
-from sdk.crypto.backup import BackupKey
-from sdk.crypto.cross_signing import CrossSigningSecrets
-from sdk.crypto.machine import OlmMachine
-from sdk.crypto.machine_rooms import RoomSettings
-from sdk.crypto.secret_storage import SecretStorageKey
+from sdk.crypto.machine.olm_machine import OlmMachine
+from sdk.crypto.machine.rooms import RoomSettings
+from sdk.crypto.protocol.account import OlmAccount
+from sdk.crypto.protocol.attachments import encrypt_attachment
+from sdk.crypto.protocol.backup import BackupKey
+from sdk.crypto.protocol.cross_signing import CrossSigningSecrets
+from sdk.crypto.protocol.secret_storage import SecretStorageKey
 from sdk.crypto.store import CryptoStore, MemoryBackend
 from tests.sdk.crypto.machines import Directory
 

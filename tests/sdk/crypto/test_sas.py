@@ -7,7 +7,7 @@ import json
 import pytest
 
 from core.base64 import encode_unpadded
-from sdk.crypto.sas import EMOJI, SasState, SasVerification, VerificationMessage
+from sdk.crypto.protocol.sas import EMOJI, SasState, SasVerification, VerificationMessage
 
 ALICE_KEYS = {"ed25519:ALICE1": "A" * 43}
 BOB_KEYS = {"ed25519:BOB1": "B" * 43, "ed25519:" + "M" * 43: "M" * 43}

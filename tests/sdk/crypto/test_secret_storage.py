@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.base64 import decode_unpadded
 from sdk.crypto.errors import InvalidRecoveryKey, SecretStorageError
-from sdk.crypto.secret_storage import (
+from sdk.crypto.protocol.secret_storage import (
     ALGORITHM,
     SecretStorageKey,
     decrypt_secret,

@@ -12,9 +12,9 @@ import pytest
 from core.base64 import decode_unpadded, encode_unpadded
 from core.canonical_json import encode_canonical
 from core.errors import JsonDict
-from sdk.crypto.account import OlmAccount
 from sdk.crypto.errors import AttachmentHashMismatch, FileSignatureInvalid
-from sdk.crypto.signed_files import (
+from sdk.crypto.protocol.account import OlmAccount
+from sdk.crypto.protocol.signed_files import (
     SIGNED_FILE_KEY,
     FileTrust,
     build_signed_file,

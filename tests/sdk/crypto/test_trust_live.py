@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from sdk.crypto.devices import DeviceTrust
+from sdk.crypto.e2ee.verification import Verification
 from sdk.crypto.errors import MissingRoomKey, VerificationError
-from sdk.crypto.sas import SasState
-from sdk.crypto.verification import Verification
+from sdk.crypto.protocol.devices import DeviceTrust
+from sdk.crypto.protocol.sas import SasState
 from tests.conftest import LiveServer
 from tests.sdk.crypto.helpers import Peer, peers, sync_all, sync_until
 

@@ -1,0 +1,1 @@
+"""Accounts: registration, login, tokens, devices, user-interactive auth, profiles, account data, filters, the user directory."""

@@ -1,0 +1,55 @@
+"""Account data (spec: "Client Config"): per-user JSON objects, global or per room."""
+
+from __future__ import annotations
+
+from core.errors import M_BAD_JSON, M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
+from homeserver.services.common.params import checked_room_id
+from homeserver.services.common.requester import Requester
+from homeserver.storage.accounts.account_data import GLOBAL, AccountDataStore
+
+# Types the server manages itself; clients must use the dedicated endpoints.
+_SERVER_MANAGED = frozenset({"m.fully_read", "m.push_rules"})
+
+
+class AccountDataService:
+    """Gets and sets account data of the requester."""
+
+    def __init__(self, store: AccountDataStore) -> None:
+        self._store = store
+
+    async def get(
+        self, requester: Requester, user_id: str, room_id: str | None, data_type: str
+    ) -> JsonDict:
+        """One object, or `M_NOT_FOUND`."""
+        _check_owner(requester, user_id)
+        content = await self._store.get(user_id, _room_key(room_id), data_type)
+        if content is None:
+            raise MatrixError(M_NOT_FOUND, "Account data not found")
+        return content
+
+    async def put(
+        self,
+        requester: Requester,
+        user_id: str,
+        room_id: str | None,
+        data_type: str,
+        content: JsonDict,
+    ) -> int:
+        """Store an object; returns its stream position."""
+        _check_owner(requester, user_id)
+        if data_type in _SERVER_MANAGED:
+            raise MatrixError(
+                M_BAD_JSON, f"Cannot set {data_type} through the account data API", status=405
+            )
+        return await self._store.put(user_id, _room_key(room_id), data_type, content)
+
+
+def _check_owner(requester: Requester, user_id: str) -> None:
+    if requester.user_id != user_id:
+        raise MatrixError(M_FORBIDDEN, "Cannot access another user's account data")
+
+
+def _room_key(room_id: str | None) -> str:
+    if room_id is None:
+        return GLOBAL
+    return checked_room_id(room_id)

@@ -1,0 +1,79 @@
+"""Devices of the logged-in user (spec: "Device Management")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.errors import M_NOT_FOUND, JsonDict, MatrixError
+from homeserver.services.accounts.tokens import DeviceListHook
+from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
+from homeserver.services.common.requester import Requester
+from homeserver.storage.accounts.devices import DeviceRecord, DeviceStore
+
+# Last-seen times are advisory; writing them on every request would cost a write per request.
+TOUCH_INTERVAL_MS = 60_000
+
+
+def device_json(device: DeviceRecord) -> JsonDict:
+    """A device as the spec's `Device` object.
+
+    Unknown fields are `null` rather than absent, as Synapse sends them: matrix-nio rejects a
+    device lacking any of them.
+    """
+    return {
+        "device_id": device.device_id,
+        "display_name": device.display_name,
+        "last_seen_ip": device.last_seen_ip,
+        "last_seen_ts": device.last_seen_ts,
+    }
+
+
+class DeviceService:
+    """Lists, renames and deletes devices."""
+
+    def __init__(self, store: DeviceStore, ui_auth: UiAuthService) -> None:
+        self._store = store
+        self._ui_auth = ui_auth
+        self._last_touched: dict[tuple[str, str], int] = {}
+        # e2ee: device-list wake-ups after a rename or deletion (app.py)
+        self.on_devices_changed: list[DeviceListHook] = []
+
+    async def list_devices(self, requester: Requester) -> list[JsonDict]:
+        """Every device of the requester."""
+        return [device_json(d) for d in await self._store.get_devices(requester.user_id)]
+
+    async def get_device(self, requester: Requester, device_id: str) -> JsonDict:
+        """One device of the requester, or `M_NOT_FOUND`."""
+        device = await self._store.get_device(requester.user_id, device_id)
+        if device is None:
+            raise MatrixError(M_NOT_FOUND, "Device not found")
+        return device_json(device)
+
+    async def rename(self, requester: Requester, device_id: str, name: str | None) -> None:
+        """Set a device's display name, or `M_NOT_FOUND`."""
+        if not await self._store.set_display_name(requester.user_id, device_id, name):
+            raise MatrixError(M_NOT_FOUND, "Device not found")
+        for hook in self.on_devices_changed:
+            await hook(requester.user_id)
+
+    async def delete(
+        self, requester: Requester, device_ids: Sequence[str], auth: object, request_key: str
+    ) -> None:
+        """Delete devices after UIA with the account password."""
+        session = await self._ui_auth.check(
+            auth, request_key=request_key, flows=[[PASSWORD]], user_id=requester.user_id
+        )
+        await self._store.delete_devices(requester.user_id, device_ids)
+        await self._ui_auth.finish(session)
+        for hook in self.on_devices_changed:
+            await hook(requester.user_id)
+
+    async def touch(self, requester: Requester, ip: str | None, now_ms: int) -> None:
+        """Record a device's last use, at most once per `TOUCH_INTERVAL_MS` per device."""
+        key = (requester.user_id, requester.device_id)
+        if now_ms - self._last_touched.get(key, -TOUCH_INTERVAL_MS) < TOUCH_INTERVAL_MS:
+            return
+        if len(self._last_touched) > 100_000:
+            self._last_touched.clear()
+        self._last_touched[key] = now_ms
+        await self._store.touch(requester.user_id, requester.device_id, ip, now_ms)

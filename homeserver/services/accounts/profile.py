@@ -1,0 +1,61 @@
+"""Profiles (spec: "Profiles"): display name and avatar URL."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from homeserver.services.common.requester import Requester
+from homeserver.storage.accounts.profiles import ProfileStore
+
+MAX_DISPLAYNAME_LENGTH = 256
+MAX_AVATAR_URL_LENGTH = 1000
+FIELDS = ("displayname", "avatar_url")
+
+
+class ProfileService:
+    """Reads and changes profiles of local users."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self._store = store
+        # Called after a change, e.g. to update the user's member events (wired in app.py).
+        self.on_changed: list[Callable[[str], Awaitable[None]]] = []
+
+    async def get_profile(self, user_id: str) -> JsonDict:
+        """All profile fields that are set, or `M_NOT_FOUND`."""
+        profile = await self._store.get_profile(user_id)
+        if profile is None:
+            raise MatrixError(M_NOT_FOUND, "Profile not found")
+        displayname, avatar_url = profile
+        body: JsonDict = {}
+        if displayname is not None:
+            body["displayname"] = displayname
+        if avatar_url is not None:
+            body["avatar_url"] = avatar_url
+        return body
+
+    async def get_field(self, user_id: str, field: str) -> JsonDict:
+        """One field, or `M_NOT_FOUND` when the user or the field is absent."""
+        profile = await self.get_profile(user_id)
+        if field not in profile:
+            raise MatrixError(M_NOT_FOUND, f"No {field} set")
+        return {field: profile[field]}
+
+    async def set_field(
+        self, requester: Requester, user_id: str, field: str, value: object
+    ) -> None:
+        """Set `displayname` or `avatar_url` of the requester's own profile."""
+        if user_id != requester.user_id and not requester.is_admin:
+            raise MatrixError(M_FORBIDDEN, "You cannot change another user's profile")
+        if value is not None and not isinstance(value, str):
+            raise MatrixError(M_INVALID_PARAM, f"{field} must be a string")
+        limit = MAX_DISPLAYNAME_LENGTH if field == "displayname" else MAX_AVATAR_URL_LENGTH
+        if value is not None and len(value) > limit:
+            raise MatrixError(M_INVALID_PARAM, f"{field} is too long")
+        if field == "avatar_url" and value and not value.startswith("mxc://"):
+            raise MatrixError(M_INVALID_PARAM, "avatar_url must be an mxc:// URI")
+        if await self._store.get_profile(user_id) is None:
+            raise MatrixError(M_NOT_FOUND, "Profile not found")
+        await self._store.set_field(user_id, field, value or None)
+        for hook in self.on_changed:
+            await hook(user_id)

@@ -1,0 +1,23 @@
+"""Who is behind an authenticated request; every domain takes it, so it lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import M_FORBIDDEN, MatrixError
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """The authenticated user and device behind a request."""
+
+    user_id: str
+    device_id: str
+    is_admin: bool
+    access_token_hash: str
+
+
+def require_admin(requester: Requester) -> None:
+    """Refuse non-admins with `M_FORBIDDEN`."""
+    if not requester.is_admin:
+        raise MatrixError(M_FORBIDDEN, "You are not a server admin")

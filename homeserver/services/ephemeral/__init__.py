@@ -1,0 +1,1 @@
+"""Ephemeral data: typing, receipts, presence and to-device messages."""

@@ -1,0 +1,204 @@
+"""Receipts and read markers (spec: "Receipts", "Fully read markers").
+
+`m.read` and `m.read.private` receipts are stored on the `receipts` stream and reach `/sync` as
+`m.receipt` ephemeral events; a private receipt is only ever shown to its owner. `m.fully_read`
+is not a receipt on the wire: it is the room account data `m.fully_read` `{"event_id": …}`,
+which clients can set only here. Every marker moves forward only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+
+from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from core.identifiers import parse_event_id
+from homeserver.clock import Clock
+from homeserver.services.common.notifier import Notifier, room_key, user_key
+from homeserver.services.common.params import checked_room_id
+from homeserver.storage.accounts.account_data import AccountDataStore
+from homeserver.storage.ephemeral.receipts import NewReceipt, Receipt, ReceiptStore
+from homeserver.storage.rooms.events import EventStore, StoredEvent
+
+READ = "m.read"
+READ_PRIVATE = "m.read.private"
+FULLY_READ = "m.fully_read"
+RECEIPT_TYPES = frozenset({READ, READ_PRIVATE, FULLY_READ})
+MAIN_THREAD = "main"
+
+# Awaited after a receipt is stored and before syncs are woken (push: unread counts).
+ReceiptHook = Callable[[NewReceipt], Awaitable[None]]
+
+
+class ReceiptService:
+    """Posts receipts and read markers and renders them for `/sync`."""
+
+    def __init__(
+        self,
+        store: ReceiptStore,
+        events: EventStore,
+        account_data: AccountDataStore,
+        notifier: Notifier,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._events = events
+        self._account_data = account_data
+        self._notifier = notifier
+        self._clock = clock
+        self.on_receipt: list[ReceiptHook] = []  # push: unread counts (app.py)
+
+    async def post_receipt(
+        self,
+        user_id: str,
+        room_id: str,
+        receipt_type: str,
+        event_id: str,
+        thread_id: str | None,
+    ) -> None:
+        """Move the user's `receipt_type` marker in `room_id` to `event_id`.
+
+        Args:
+            user_id: The requester; must be joined to the room.
+            room_id: The room.
+            receipt_type: `m.read`, `m.read.private` or `m.fully_read`.
+            event_id: An event of the room.
+            thread_id: `main` or a thread root's event ID; None for an unthreaded receipt.
+
+        Raises:
+            MatrixError: `M_INVALID_PARAM` for an unknown receipt type, a malformed ID or a
+                threaded `m.fully_read`; `M_FORBIDDEN` if not joined; `M_NOT_FOUND` if the
+                event is not in the room.
+        """
+        if receipt_type not in RECEIPT_TYPES:
+            raise MatrixError(M_INVALID_PARAM, f"Receipt type must be one of {_type_list()}")
+        _check_thread(receipt_type, thread_id)
+        room_id = await self._joined_room(user_id, room_id)
+        event = await self._event_in_room(room_id, event_id)
+        await self._apply(user_id, room_id, receipt_type, event, thread_id)
+
+    async def set_read_markers(
+        self,
+        user_id: str,
+        room_id: str,
+        fully_read: str | None,
+        read: str | None,
+        read_private: str | None,
+    ) -> None:
+        """Set any of the fully-read marker and the public and private read receipts.
+
+        Raises:
+            MatrixError: as `post_receipt`.
+        """
+        markers = ((FULLY_READ, fully_read), (READ, read), (READ_PRIVATE, read_private))
+        wanted = [(kind, event_id) for kind, event_id in markers if event_id is not None]
+        if not wanted:
+            return
+        room_id = await self._joined_room(user_id, room_id)
+        # Check every event before changing anything, so a bad one changes nothing.
+        events = [(kind, await self._event_in_room(room_id, e)) for kind, e in wanted]
+        for receipt_type, event in events:
+            await self._apply(user_id, room_id, receipt_type, event, None)
+
+    async def current_position(self) -> int:
+        """The latest receipt stream position."""
+        return await self._store.current_position()
+
+    async def receipt_events(
+        self, room_ids: Collection[str], since: int, until: int, viewer: str
+    ) -> dict[str, JsonDict]:
+        """`m.receipt` events per room for receipts changed in `(since, until]`.
+
+        With `since == 0` (an initial sync) they hold each user's latest receipts. Private
+        receipts appear only when they are the viewer's own; rooms with nothing to show are
+        absent.
+        """
+        receipts = await self._store.changed_between(room_ids, since, until)
+        contents: dict[str, JsonDict] = {}
+        for receipt in receipts:
+            if receipt.receipt_type == READ_PRIVATE and receipt.user_id != viewer:
+                continue
+            content = contents.setdefault(receipt.room_id, {})
+            by_type = content.setdefault(receipt.event_id, {})
+            by_type.setdefault(receipt.receipt_type, {})[receipt.user_id] = _receipt_data(receipt)
+        return {room: {"type": "m.receipt", "content": c} for room, c in contents.items()}
+
+    async def _apply(
+        self,
+        user_id: str,
+        room_id: str,
+        receipt_type: str,
+        event: StoredEvent,
+        thread_id: str | None,
+    ) -> None:
+        if receipt_type == FULLY_READ:
+            await self._set_fully_read(user_id, room_id, event)
+            return
+        receipt = NewReceipt(
+            room_id=room_id,
+            receipt_type=receipt_type,
+            user_id=user_id,
+            thread_id=thread_id,
+            event_id=event.event_id,
+            event_stream_ordering=event.stream_ordering,
+            ts=self._clock.time_ms(),
+        )
+        position = await self._store.put(receipt)
+        if position is not None:
+            for hook in self.on_receipt:
+                await hook(receipt)
+            # A private receipt concerns only its owner's syncs.
+            key = user_key(user_id) if receipt_type == READ_PRIVATE else room_key(room_id)
+            self._notifier.notify([key])
+
+    async def _set_fully_read(self, user_id: str, room_id: str, event: StoredEvent) -> None:
+        current = await self._account_data.get(user_id, room_id, FULLY_READ)
+        current_id = current.get("event_id") if current is not None else None
+        if isinstance(current_id, str):
+            if current_id == event.event_id:
+                return
+            previous = (await self._events.get_events([current_id])).get(current_id)
+            if previous is not None and previous.stream_ordering > event.stream_ordering:
+                return
+        await self._account_data.put(user_id, room_id, FULLY_READ, {"event_id": event.event_id})
+        self._notifier.notify([user_key(user_id)])
+
+    async def _joined_room(self, user_id: str, room_id: str) -> str:
+        room_id = checked_room_id(room_id)
+        membership = await self._events.membership(user_id, room_id)
+        if membership is None or membership[0] != "join":
+            raise MatrixError(M_FORBIDDEN, "You are not joined to this room")
+        return room_id
+
+    async def _event_in_room(self, room_id: str, event_id: str) -> StoredEvent:
+        try:
+            event_id = parse_event_id(event_id)
+        except ValueError as exc:
+            raise MatrixError(M_INVALID_PARAM, "Invalid event ID") from exc
+        event = (await self._events.get_events([event_id])).get(event_id)
+        if event is None or event.room_id != room_id:
+            raise MatrixError(M_NOT_FOUND, "Event not found in this room")
+        return event
+
+
+def _receipt_data(receipt: Receipt) -> JsonDict:
+    data: JsonDict = {"ts": receipt.ts}
+    if receipt.thread_id is not None:
+        data["thread_id"] = receipt.thread_id
+    return data
+
+
+def _check_thread(receipt_type: str, thread_id: str | None) -> None:
+    if thread_id is None:
+        return
+    if receipt_type == FULLY_READ:
+        raise MatrixError(M_INVALID_PARAM, "thread_id is not compatible with m.fully_read")
+    if thread_id == MAIN_THREAD:
+        return
+    try:
+        parse_event_id(thread_id)
+    except ValueError as exc:
+        raise MatrixError(M_INVALID_PARAM, "thread_id must be 'main' or an event ID") from exc
+
+
+def _type_list() -> str:
+    return ", ".join(sorted(RECEIPT_TYPES))

@@ -1,0 +1,1 @@
+"""The content repository: uploads, downloads, thumbnails, URL previews and the media admin jobs."""

@@ -1,0 +1,181 @@
+"""Room creation (spec: `POST /createRoom`): the create event, the creator's join, power levels,
+aliases, preset state, initial state, name, topic and invites, in the order the spec gives.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import (
+    M_INVALID_PARAM,
+    M_ROOM_IN_USE,
+    M_UNSUPPORTED_ROOM_VERSION,
+    JsonDict,
+    MatrixError,
+)
+from core.identifiers import parse_room_alias
+from core.room_versions import DEFAULT_ROOM_VERSION, get_room_version
+from homeserver.clock import Clock
+from homeserver.services.common.requester import Requester
+from homeserver.services.rooms.events import EventService, NewEvent
+from homeserver.services.rooms.membership import MembershipService
+from homeserver.storage.rooms.aliases import AliasStore
+from homeserver.storage.rooms.events import EventStore
+
+PRESETS = ("private_chat", "public_chat", "trusted_private_chat")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRoomRequest:
+    """The validated body of `POST /createRoom`."""
+
+    visibility: str = "private"
+    room_alias_name: str | None = None
+    name: str | None = None
+    topic: str | None = None
+    invite: tuple[str, ...] = ()
+    room_version: str | None = None
+    creation_content: JsonDict = field(default_factory=dict)
+    initial_state: tuple[tuple[str, str, JsonDict], ...] = ()
+    preset: str | None = None
+    is_direct: bool = False
+    power_level_content_override: JsonDict | None = None
+
+
+def default_power_levels(creator: str, extra_admins: tuple[str, ...]) -> JsonDict:
+    """The power levels a new room starts with."""
+    users = {creator: 100, **dict.fromkeys(extra_admins, 100)}
+    return {
+        "users": users,
+        "users_default": 0,
+        "events": {
+            "m.room.name": 50,
+            "m.room.power_levels": 100,
+            "m.room.history_visibility": 100,
+            "m.room.canonical_alias": 50,
+            "m.room.avatar": 50,
+            "m.room.tombstone": 100,
+            "m.room.server_acl": 100,
+            "m.room.encryption": 100,
+        },
+        "events_default": 0,
+        "state_default": 50,
+        "ban": 50,
+        "kick": 50,
+        "redact": 50,
+        "invite": 0,
+        "notifications": {"room": 50},
+    }
+
+
+def _preset_state(preset: str) -> list[tuple[str, JsonDict]]:
+    join_rule = "public" if preset == "public_chat" else "invite"
+    guest = "forbidden" if preset == "public_chat" else "can_join"
+    return [
+        ("m.room.join_rules", {"join_rule": join_rule}),
+        ("m.room.history_visibility", {"history_visibility": "shared"}),
+        ("m.room.guest_access", {"guest_access": guest}),
+    ]
+
+
+class RoomService:
+    """Creates rooms."""
+
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        events: EventService,
+        membership: MembershipService,
+        store: EventStore,
+        aliases: AliasStore,
+        clock: Clock,
+    ) -> None:
+        self._server_name = server_name
+        self._events = events
+        self._membership = membership
+        self._store = store
+        self._aliases = aliases
+        self._clock = clock
+
+    async def create_room(self, requester: Requester, request: CreateRoomRequest) -> JsonDict:
+        """Create a room as the spec lays out; returns `{"room_id", "room_alias"?}`."""
+        version = get_room_version(request.room_version or DEFAULT_ROOM_VERSION.identifier)
+        if version is None:
+            raise MatrixError(M_UNSUPPORTED_ROOM_VERSION, "Unsupported room version")
+        alias = self._alias_for(request.room_alias_name)
+        if alias is not None and await self._aliases.get_alias(alias) is not None:
+            raise MatrixError(M_ROOM_IN_USE, "Room alias already taken")
+        for user_id in request.invite:
+            self._membership.check_user_id(user_id)
+        creator = requester.user_id
+        room_id = await self._new_room_id(version.identifier, creator, request)
+        preset = request.preset or (
+            "public_chat" if request.visibility == "public" else "private_chat"
+        )
+        create_content: dict[str, Any] = {**request.creation_content}
+        create_content["room_version"] = version.identifier
+        if not version.implicit_room_creator:
+            create_content["creator"] = creator
+        else:
+            create_content.pop("creator", None)
+        await self._send(room_id, creator, "m.room.create", create_content, "")
+        await self._membership.join_new_room(requester, room_id)
+        trusted = request.invite if preset == "trusted_private_chat" else ()
+        levels = default_power_levels(creator, trusted)
+        if request.power_level_content_override:
+            levels.update(request.power_level_content_override)
+        await self._send(room_id, creator, "m.room.power_levels", levels, "")
+        if alias is not None:
+            if not await self._aliases.create_alias(alias, room_id, creator):
+                raise MatrixError(M_ROOM_IN_USE, "Room alias already taken")
+            await self._send(room_id, creator, "m.room.canonical_alias", {"alias": alias}, "")
+        await self._send_initial_state(room_id, creator, preset, request)
+        for user_id in request.invite:
+            await self._membership.invite(requester, room_id, user_id, None, request.is_direct)
+        body: JsonDict = {"room_id": room_id}
+        if alias is not None:
+            body["room_alias"] = alias
+        return body
+
+    async def _send_initial_state(
+        self, room_id: str, creator: str, preset: str, request: CreateRoomRequest
+    ) -> None:
+        state: dict[tuple[str, str], JsonDict] = {
+            (event_type, ""): content for event_type, content in _preset_state(preset)
+        }
+        for event_type, state_key, content in request.initial_state:
+            state[(event_type, state_key)] = content
+        if request.name is not None:
+            state[("m.room.name", "")] = {"name": request.name}
+        if request.topic is not None:
+            state[("m.room.topic", "")] = {"topic": request.topic}
+        for (event_type, state_key), content in state.items():
+            await self._send(room_id, creator, event_type, content, state_key)
+
+    async def _send(
+        self, room_id: str, sender: str, event_type: str, content: JsonDict, state_key: str
+    ) -> None:
+        await self._events.send(NewEvent(room_id, sender, event_type, content, state_key))
+
+    def _alias_for(self, alias_name: str | None) -> str | None:
+        if alias_name is None:
+            return None
+        try:
+            return parse_room_alias(f"#{alias_name}:{self._server_name}")
+        except ValueError as exc:
+            raise MatrixError(M_INVALID_PARAM, "Invalid room_alias_name") from exc
+
+    async def _new_room_id(self, version: str, creator: str, request: CreateRoomRequest) -> str:
+        alphabet = string.ascii_letters
+        for _ in range(10):
+            room_id = "!" + "".join(secrets.choice(alphabet) for _ in range(18))
+            room_id += f":{self._server_name}"
+            is_public = request.visibility == "public"
+            now = self._clock.time_ms()
+            if await self._store.create_room(room_id, version, creator, is_public, now):
+                return room_id
+        raise MatrixError("M_UNKNOWN", "Could not allocate a room ID", status=500)

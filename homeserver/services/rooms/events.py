@@ -1,0 +1,232 @@
+"""Creating local events: build the PDU, check the auth rules, hash, sign, persist, notify.
+
+Events of one room are created one at a time (a lock per room), so each new event's
+`prev_events`, depth and state follow from the previous one. The current state of each room
+this process writes to is cached, so the hot path reads no state from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.auth_rules import auth_types_for_event, check_auth
+from core.errors import M_NOT_FOUND, JsonDict, MatrixError
+from core.event_format import check_pdu_format
+from core.events import Pdu
+from core.hashes import compute_event_id, sign_event
+from core.room_versions import RoomVersion, get_room_version
+from core.signing import SigningKey
+from homeserver.clock import Clock
+from homeserver.services.common.notifier import Notifier, room_key, user_key
+from homeserver.services.rooms.event_writer import EventWriter
+from homeserver.services.rooms.recent_events import RecentEvents
+from homeserver.storage.rooms.events import EventStore, PendingEvent, RoomHead, StateIds, TxnKey
+
+_PDU_CACHE_SIZE = 50_000
+_STATE_CACHE_SIZE = 10_000
+
+# Called with (stream position, PDU) after an event is persisted; must be quick (no I/O).
+PersistedHook = Callable[[int, Pdu], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """What a client asks to send."""
+
+    room_id: str
+    sender: str
+    type: str
+    content: JsonDict
+    state_key: str | None = None
+    redacts: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentEvent:
+    """The outcome of sending: the event ID and its stream position (0 if deduplicated)."""
+
+    event_id: str
+    stream_ordering: int
+    pdu: Pdu | None
+
+
+class EventService:
+    """The one place local events are made."""
+
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        signing_key: SigningKey,
+        store: EventStore,
+        notifier: Notifier,
+        recent: RecentEvents,
+        clock: Clock,
+    ) -> None:
+        self._server_name = server_name
+        self._key = signing_key
+        self._store = store
+        self._notifier = notifier
+        self._recent = recent
+        self._clock = clock
+        self.on_persisted: list[PersistedHook] = []  # push: unread counts (app.py)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._pdus: OrderedDict[str, Pdu] = OrderedDict()
+        self._state: OrderedDict[str, tuple[int | None, StateIds]] = OrderedDict()
+        self._heads: OrderedDict[str, RoomHead] = OrderedDict()
+        self._writer = EventWriter(store, clock, self._committed)
+
+    async def send(self, event: NewEvent, txn: TxnKey | None = None) -> SentEvent:
+        """Create, authorise and persist an event.
+
+        Raises:
+            MatrixError: `M_NOT_FOUND` for an unknown room, `M_FORBIDDEN` when the auth rules
+                refuse it, `M_BAD_JSON` / `M_TOO_LARGE` for a malformed event.
+        """
+        lock = self._locks.setdefault(event.room_id, asyncio.Lock())
+        async with lock:
+            if txn is not None:
+                existing = await self._store.event_for_txn(txn)
+                if existing is not None:
+                    return SentEvent(existing, 0, None)
+            return await self._send_locked(event, txn)
+
+    async def _send_locked(self, event: NewEvent, txn: TxnKey | None) -> SentEvent:
+        head = await self._head(event.room_id)
+        version = get_room_version(head.room_version)
+        if version is None:
+            raise MatrixError(M_NOT_FOUND, "Room version not supported")
+        state = await self._state_for(event.room_id, head.state_group)
+        auth_ids = [
+            state[key]
+            for key in auth_types_for_event(
+                event.type, event.state_key, event.sender, event.content, version
+            )
+            if key in state
+        ]
+        pdu = self._build(event, version, head.prev_event_ids, auth_ids, head.depth)
+        check_pdu_format(pdu.raw, version)
+        auth_state = {p.state_pair(): p for p in await self.get_pdus(auth_ids) if p.state_pair()}
+        check_auth(pdu, auth_state)  # type: ignore[arg-type]
+        stream, group = await self._writer.write(PendingEvent(pdu, head.state_group, txn))
+        self._advance_state(pdu, state, group)
+        self._heads[pdu.room_id] = RoomHead(head.room_version, [pdu.event_id], pdu.depth + 1, group)
+        self._heads.move_to_end(pdu.room_id)
+        if len(self._heads) > _STATE_CACHE_SIZE:
+            self._heads.popitem(last=False)
+        return SentEvent(pdu.event_id, stream, pdu)
+
+    def _committed(self, stream: int, pending: PendingEvent) -> None:
+        """Called by the writer for each committed event, in stream order."""
+        pdu = pending.pdu
+        self._remember(pdu)
+        self._recent.append(stream, pdu, pending.txn)
+        self._notifier.notify(self._wake_keys(pdu))
+        for hook in self.on_persisted:
+            hook(stream, pdu)
+
+    async def close(self) -> None:
+        """Finish writing queued events (app shutdown)."""
+        await self._writer.close()
+
+    def _build(
+        self,
+        event: NewEvent,
+        version: RoomVersion,
+        prev_ids: list[str],
+        auth_ids: list[str],
+        depth: int,
+    ) -> Pdu:
+        raw: dict[str, Any] = {
+            "room_id": event.room_id,
+            "sender": event.sender,
+            "type": event.type,
+            "content": event.content,
+            "origin_server_ts": self._clock.time_ms(),
+            "prev_events": prev_ids,
+            "auth_events": auth_ids,
+            "depth": depth,
+        }
+        if event.state_key is not None:
+            raw["state_key"] = event.state_key
+        if event.redacts is not None and not version.redacts_in_content:
+            raw["redacts"] = event.redacts
+        signed = sign_event(raw, self._server_name, self._key, version)
+        return Pdu(signed, compute_event_id(signed, version), version)
+
+    async def get_pdus(self, event_ids: list[str]) -> list[Pdu]:
+        """Events as PDUs, from the cache where possible."""
+        found = [self._pdus[i] for i in event_ids if i in self._pdus]
+        missing = [i for i in event_ids if i not in self._pdus]
+        if missing:
+            stored = await self._store.get_events(missing)
+            for event_id, row in stored.items():
+                pdu = Pdu(row.raw, event_id, await self._version_of(row.room_id))
+                self._remember(pdu)
+                found.append(pdu)
+        return found
+
+    async def _version_of(self, room_id: str) -> RoomVersion:
+        identifier = await self._store.room_version(room_id)
+        version = get_room_version(identifier or "")
+        if version is None:
+            raise MatrixError(M_NOT_FOUND, "Room version not supported")
+        return version
+
+    async def current_state(self, room_id: str) -> StateIds:
+        """The room's current state as event IDs (cached for rooms this process writes)."""
+        head = await self._head(room_id)
+        return dict(await self._state_for(room_id, head.state_group))
+
+    async def _head(self, room_id: str) -> RoomHead:
+        """Where the room's next event attaches: from the cache this process keeps up to date
+        after every commit, else from the database."""
+        head = self._heads.get(room_id) or await self._store.room_head(room_id)
+        if head is None:
+            raise MatrixError(M_NOT_FOUND, "Unknown room")
+        return head
+
+    async def state_ids_for_group(self, group: int | None) -> StateIds:
+        """The full state of a state group."""
+        return await self._store.state_ids_for_group(group)
+
+    async def _state_for(self, room_id: str, group: int | None) -> StateIds:
+        cached = self._state.get(room_id)
+        if cached is not None and cached[0] == group:
+            self._state.move_to_end(room_id)
+            return cached[1]
+        state = await self._store.state_ids_for_group(group)
+        self._state[room_id] = (group, state)
+        if len(self._state) > _STATE_CACHE_SIZE:
+            self._state.popitem(last=False)
+        return state
+
+    def _advance_state(self, pdu: Pdu, before: StateIds, group: int) -> None:
+        # The cache entry is replaced, never mutated, so readers holding the old map are safe.
+        after = before
+        if pdu.state_key is not None:
+            after = {**before, (pdu.type, pdu.state_key): pdu.event_id}
+        self._state[pdu.room_id] = (group, after)
+        self._state.move_to_end(pdu.room_id)
+
+    def _remember(self, pdu: Pdu) -> None:
+        self._pdus[pdu.event_id] = pdu
+        if len(self._pdus) > _PDU_CACHE_SIZE:
+            self._pdus.popitem(last=False)
+
+    def _wake_keys(self, pdu: Pdu) -> list[str]:
+        keys = [room_key(pdu.room_id)]
+        if pdu.type == "m.room.member" and pdu.state_key is not None:
+            keys.append(user_key(pdu.state_key))
+        return keys
+
+    def replace_cached(self, pdu: Pdu) -> None:
+        """Swap the cached copy of an event for a new form of it (its redacted form), so no
+        later read serves content that storage no longer holds."""
+        if pdu.event_id in self._pdus:
+            self._pdus[pdu.event_id] = pdu
+        self._recent.replace(pdu)

@@ -1,0 +1,201 @@
+"""Membership changes (spec: "Room membership"): join, invite, leave, kick, ban, unban, knock,
+forget. Each is an `m.room.member` event; the auth rules decide whether it is allowed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from core.errors import (
+    M_FORBIDDEN,
+    M_INVALID_PARAM,
+    M_NOT_FOUND,
+    JsonDict,
+    MatrixError,
+)
+from core.identifiers import parse_room_alias, parse_room_id, parse_user_id
+from homeserver.services.common.ratelimit import Limit, RateLimiter
+from homeserver.services.common.requester import Requester
+from homeserver.services.rooms.events import EventService, NewEvent, SentEvent
+from homeserver.storage.accounts.profiles import ProfileStore
+from homeserver.storage.rooms.aliases import AliasStore
+from homeserver.storage.rooms.events import EventStore
+
+MEMBER = "m.room.member"
+
+logger = logging.getLogger(__name__)
+
+
+class MembershipService:
+    """Changes memberships of local users in local rooms."""
+
+    def __init__(
+        self,
+        *,
+        events: EventService,
+        store: EventStore,
+        aliases: AliasStore,
+        profiles: ProfileStore,
+        limiter: RateLimiter,
+        join_limit: Limit,
+    ) -> None:
+        self._events = events
+        self._store = store
+        self._aliases = aliases
+        self._profiles = profiles
+        self._limiter = limiter
+        self._join_limit = join_limit
+
+    @staticmethod
+    def check_user_id(user_id: object) -> str:
+        """A valid user ID, or `M_INVALID_PARAM`."""
+        if not isinstance(user_id, str):
+            raise MatrixError(M_INVALID_PARAM, "user_id must be a string")
+        try:
+            return parse_user_id(user_id)
+        except ValueError as exc:
+            raise MatrixError(M_INVALID_PARAM, f"Invalid user ID: {exc}") from exc
+
+    async def resolve_room(self, room_id_or_alias: str) -> str:
+        """The room ID named by an ID or a local alias."""
+        if room_id_or_alias.startswith("#"):
+            try:
+                alias = parse_room_alias(room_id_or_alias)
+            except ValueError as exc:
+                raise MatrixError(M_INVALID_PARAM, "Invalid room alias") from exc
+            found = await self._aliases.get_alias(alias)
+            if found is None:
+                raise MatrixError(M_NOT_FOUND, "Room alias not found")
+            return found[0]
+        try:
+            return parse_room_id(room_id_or_alias)
+        except ValueError as exc:
+            raise MatrixError(M_INVALID_PARAM, "Invalid room ID") from exc
+
+    async def join_new_room(self, requester: Requester, room_id: str) -> None:
+        """The creator's join right after the create event (not rate limited)."""
+        await self._member_event(requester.user_id, room_id, requester.user_id, "join", None)
+
+    async def join(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> str:
+        """Join a room by ID or alias; returns the room ID."""
+        self._limiter.check("join", requester.user_id, self._join_limit)
+        room_id = await self.resolve_room(room_id_or_alias)
+        await self._require_room(room_id)
+        current = await self._store.membership(requester.user_id, room_id)
+        if current is not None and current[0] == "join":
+            return room_id  # joining again is a no-op, as clients retry joins
+        await self._member_event(requester.user_id, room_id, requester.user_id, "join", reason)
+        return room_id
+
+    async def knock(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> str:
+        """Knock on a room; returns the room ID."""
+        self._limiter.check("join", requester.user_id, self._join_limit)
+        room_id = await self.resolve_room(room_id_or_alias)
+        await self._require_room(room_id)
+        await self._member_event(requester.user_id, room_id, requester.user_id, "knock", reason)
+        return room_id
+
+    async def invite(
+        self,
+        requester: Requester,
+        room_id: str,
+        target: str,
+        reason: str | None,
+        is_direct: bool = False,
+    ) -> None:
+        """Invite `target` to a room."""
+        target = self.check_user_id(target)
+        await self._require_room(room_id)
+        current = await self._store.membership(target, room_id)
+        if current is not None and current[0] == "ban":
+            raise MatrixError(M_FORBIDDEN, "The user is banned from this room")
+        extra: JsonDict = {"is_direct": True} if is_direct else {}
+        await self._member_event(requester.user_id, room_id, target, "invite", reason, extra)
+
+    async def leave(self, requester: Requester, room_id: str, reason: str | None) -> None:
+        """Leave a room (also rejects an invite or withdraws a knock)."""
+        await self._require_room(room_id)
+        current = await self._store.membership(requester.user_id, room_id)
+        if current is None or current[0] in ("leave", "ban"):
+            if current is None:
+                raise MatrixError(M_FORBIDDEN, "You are not in this room")
+            return
+        await self._member_event(requester.user_id, room_id, requester.user_id, "leave", reason)
+
+    async def kick(
+        self, requester: Requester, room_id: str, target: str, reason: str | None
+    ) -> None:
+        """Kick `target` out of a room."""
+        target = self.check_user_id(target)
+        await self._require_room(room_id)
+        current = await self._store.membership(target, room_id)
+        if current is None or current[0] not in ("join", "invite", "knock"):
+            raise MatrixError(M_FORBIDDEN, "The user is not in this room")
+        await self._member_event(requester.user_id, room_id, target, "leave", reason)
+
+    async def ban(
+        self, requester: Requester, room_id: str, target: str, reason: str | None
+    ) -> None:
+        """Ban `target` from a room."""
+        target = self.check_user_id(target)
+        await self._require_room(room_id)
+        await self._member_event(requester.user_id, room_id, target, "ban", reason)
+
+    async def unban(
+        self, requester: Requester, room_id: str, target: str, reason: str | None
+    ) -> None:
+        """Lift a ban (the target's membership becomes `leave`)."""
+        target = self.check_user_id(target)
+        await self._require_room(room_id)
+        current = await self._store.membership(target, room_id)
+        if current is None or current[0] != "ban":
+            raise MatrixError(M_FORBIDDEN, "The user is not banned")
+        await self._member_event(requester.user_id, room_id, target, "leave", reason)
+
+    async def forget(self, requester: Requester, room_id: str) -> None:
+        """Forget a room the user has left."""
+        current = await self._store.membership(requester.user_id, room_id)
+        if current is not None and current[0] in ("join", "invite", "knock"):
+            raise MatrixError(M_FORBIDDEN, "You must leave the room before forgetting it")
+        await self._store.forget(requester.user_id, room_id)
+
+    async def refresh_profile(self, user_id: str) -> None:
+        """Re-send the user's join in every joined room so members see the new profile."""
+        for room_id in await self._store.rooms_for_user(user_id, ("join",)):
+            try:
+                await self._member_event(user_id, room_id, user_id, "join", None)
+            except MatrixError as exc:
+                # One room refusing (e.g. power levels) must not block the others.
+                logger.info("profile not propagated room_id=%s errcode=%s", room_id, exc.errcode)
+
+    async def joined_rooms(self, requester: Requester) -> list[str]:
+        """The rooms the requester has joined."""
+        return await self._store.rooms_for_user(requester.user_id, ("join",))
+
+    async def _require_room(self, room_id: str) -> None:
+        if await self._store.room_version(room_id) is None:
+            raise MatrixError(M_NOT_FOUND, "Unknown room")
+
+    async def _member_event(
+        self,
+        sender: str,
+        room_id: str,
+        target: str,
+        membership: str,
+        reason: str | None,
+        extra: JsonDict | None = None,
+    ) -> SentEvent:
+        content: JsonDict = {"membership": membership}
+        if membership in ("join", "invite", "knock"):
+            profile = await self._profiles.get_profile(target)
+            if profile is not None:
+                displayname, avatar_url = profile
+                if displayname is not None:
+                    content["displayname"] = displayname
+                if avatar_url is not None:
+                    content["avatar_url"] = avatar_url
+        if reason:
+            content["reason"] = reason
+        if extra:
+            content.update(extra)
+        return await self._events.send(NewEvent(room_id, sender, MEMBER, content, target))

@@ -1,0 +1,66 @@
+"""Client sends: message events (idempotent per device and transaction ID) and state events.
+
+Validation here is what the auth rules do not cover: well-formed IDs, event types the client
+may not send through these endpoints, and the message rate limit.
+"""
+
+from __future__ import annotations
+
+from core.errors import M_BAD_JSON, M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
+from homeserver.services.common.params import checked_room_id
+from homeserver.services.common.ratelimit import Limit, RateLimiter
+from homeserver.services.common.requester import Requester
+from homeserver.services.rooms.events import EventService, NewEvent
+from homeserver.storage.rooms.events import TxnKey
+
+MAX_TYPE_BYTES = 255
+
+
+class MessageService:
+    """Turns client sends into events."""
+
+    def __init__(self, events: EventService, limiter: RateLimiter, message_limit: Limit) -> None:
+        self._events = events
+        self._limiter = limiter
+        self._limit = message_limit
+
+    async def send_message(
+        self, requester: Requester, room_id: str, event_type: str, content: JsonDict, txn_id: str
+    ) -> str:
+        """Send a message event; a repeated transaction ID returns the first event's ID."""
+        room_id = checked_room_id(room_id)
+        _check_type(event_type)
+        if event_type == "m.room.redaction":
+            raise MatrixError(M_BAD_JSON, "Use the /redact endpoint to redact events")
+        txn = TxnKey(requester.user_id, requester.device_id, txn_id)
+        self._limiter.check("message", requester.user_id, self._limit)
+        sent = await self._events.send(
+            NewEvent(room_id, requester.user_id, event_type, content), txn=txn
+        )
+        return sent.event_id
+
+    async def send_state(
+        self,
+        requester: Requester,
+        room_id: str,
+        event_type: str,
+        state_key: str,
+        content: JsonDict,
+    ) -> str:
+        """Send a state event."""
+        room_id = checked_room_id(room_id)
+        _check_type(event_type)
+        if event_type == "m.room.member":
+            raise MatrixError(M_FORBIDDEN, "Use the membership endpoints to change membership")
+        if event_type == "m.room.create":
+            raise MatrixError(M_FORBIDDEN, "A room has exactly one create event")
+        self._limiter.check("message", requester.user_id, self._limit)
+        sent = await self._events.send(
+            NewEvent(room_id, requester.user_id, event_type, content, state_key)
+        )
+        return sent.event_id
+
+
+def _check_type(event_type: str) -> None:
+    if not event_type or len(event_type.encode()) > MAX_TYPE_BYTES:
+        raise MatrixError(M_INVALID_PARAM, "Invalid event type")

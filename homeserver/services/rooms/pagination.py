@@ -1,0 +1,248 @@
+"""Walking a room's timeline: `/messages` and `/context`.
+
+Positions and tokens are those of `room_tokens` (a token `t{N}` is the gap after every event
+with stream ordering <= N). A page is scanned from its start position towards its bound in
+batches; each batch is filtered by history visibility (one state lookup per state group, see
+`VisibilityService`) and then by the client's `RoomEventFilter`. The scan stops when the page
+is full, when the range is exhausted, or after `MAX_SCAN` events, in which case the page may be
+short but still carries `end` so the client continues from where the scan stopped.
+
+Departed members read nothing after their departure: their range is capped at it. `end` is
+left out exactly when the range is exhausted (the start of the room, the present, the `to`
+bound, or the departure), as the spec says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from core.errors import M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from core.filters import EventFilter
+from core.history_visibility import MEMBER
+from homeserver.services.common.params import checked_room_id
+from homeserver.services.common.requester import Requester
+from homeserver.services.rooms.event_serializer import EventSerializer
+from homeserver.services.rooms.room_tokens import parse_position, position_token
+from homeserver.services.rooms.state_lookup import StateLookup
+from homeserver.services.rooms.visibility import Placed, VisibilityService
+from homeserver.storage.rooms.events import EventStore, StateKey
+from homeserver.storage.rooms.reads import RoomEvent, RoomReadStore
+
+DEFAULT_LIMIT: Final = 10
+MAX_LIMIT: Final = 1000
+MAX_SCAN: Final = 2000
+_BATCH: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesQuery:
+    """The query of `GET /rooms/{roomId}/messages`.
+
+    Attributes:
+        backwards: `dir=b` (newest first) if True, `dir=f` otherwise.
+        from_token: Where to start; None for the newest (`b`) or oldest (`f`) event.
+        to_token: Where to stop, if anywhere.
+        limit: At most this many events.
+        event_filter: The client's `RoomEventFilter`.
+    """
+
+    backwards: bool
+    from_token: str | None = None
+    to_token: str | None = None
+    limit: int = DEFAULT_LIMIT
+    event_filter: EventFilter = field(default_factory=EventFilter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    events: list[RoomEvent]
+    position: int  # where the next page in the same direction starts
+    exhausted: bool  # nothing is left between `position` and the bound
+
+
+class PaginationService:
+    """Serves pages of a room's timeline under history visibility."""
+
+    def __init__(
+        self,
+        *,
+        store: RoomReadStore,
+        state_store: EventStore,
+        lookup: StateLookup,
+        visibility: VisibilityService,
+        serializer: EventSerializer,
+    ) -> None:
+        self._store = store
+        self._state_store = state_store
+        self._lookup = lookup
+        self._visibility = visibility
+        self._serializer = serializer
+
+    async def messages(self, requester: Requester, room_id: str, query: MessagesQuery) -> JsonDict:
+        """`{"start", "chunk", "end"?, "state"?}` for one page.
+
+        Raises:
+            MatrixError: `M_INVALID_PARAM` for a malformed token or limit, `M_FORBIDDEN` if the
+                requester may not read the room.
+        """
+        room_id = checked_room_id(room_id)
+        start = parse_position(query.from_token) if query.from_token is not None else None
+        stop = parse_position(query.to_token) if query.to_token is not None else None
+        limit = _limit(query.limit)
+        access = await self._visibility.room_access(requester.user_id, room_id)
+        latest = await self._store.latest_position()
+        ceiling = latest if access.upto is None else min(latest, access.upto)
+        user_id = requester.user_id
+        if query.backwards:
+            upper = ceiling if start is None else min(start, ceiling)
+            page = await self._scan(
+                user_id, room_id, upper, stop or 0, limit, query.event_filter, backwards=True
+            )
+            first = upper
+        else:
+            first = start or 0
+            upper = ceiling if stop is None else min(stop, ceiling)
+            page = await self._scan(
+                user_id, room_id, first, upper, limit, query.event_filter, backwards=False
+            )
+        body: JsonDict = {
+            "start": query.from_token or position_token(first),
+            "chunk": await self._serializer.serialize(page.events),
+        }
+        if not page.exhausted:
+            body["end"] = position_token(page.position)
+        if query.event_filter.lazy_load_members and page.events:
+            body["state"] = await self._member_state(page.events[0].state_group, page.events)
+        return body
+
+    async def context(
+        self,
+        requester: Requester,
+        room_id: str,
+        event_id: str,
+        limit: int,
+        event_filter: EventFilter,
+    ) -> JsonDict:
+        """Events around one event: `{"event", "events_before", "events_after", "start",
+        "end", "state"}`; `limit` is split between before and after.
+
+        Raises:
+            MatrixError: `M_NOT_FOUND` if the event is not in the room or hidden from the
+                requester, `M_FORBIDDEN` if the requester may not read the room.
+        """
+        room_id = checked_room_id(room_id)
+        limit = _limit(limit)
+        access = await self._visibility.room_access(requester.user_id, room_id)
+        user_id = requester.user_id
+        row = await self._visible_event(user_id, room_id, event_id)
+        latest = await self._store.latest_position()
+        ceiling = latest if access.upto is None else min(latest, access.upto)
+        before_limit = limit // 2
+        before = await self._scan(
+            user_id,
+            room_id,
+            min(row.stream_ordering - 1, ceiling),
+            0,
+            before_limit,
+            event_filter,
+            backwards=True,
+        )
+        after = await self._scan(
+            user_id,
+            room_id,
+            row.stream_ordering,
+            max(ceiling, row.stream_ordering),
+            limit - before_limit,
+            event_filter,
+            backwards=False,
+        )
+        last = after.events[-1] if after.events else row
+        shown = [*before.events, row, *after.events]
+        return {
+            "event": (await self._serializer.serialize([row]))[0],
+            "events_before": await self._serializer.serialize(before.events),
+            "events_after": await self._serializer.serialize(after.events),
+            "start": position_token(before.position),
+            "end": position_token(after.position),
+            "state": await self._state_at(last.state_group, shown, event_filter),
+        }
+
+    async def _visible_event(self, user_id: str, room_id: str, event_id: str) -> RoomEvent:
+        row = (await self._store.events_by_id([event_id])).get(event_id)
+        if row is None or row.room_id != room_id:
+            raise MatrixError(M_NOT_FOUND, "Event not found")
+        placed = Placed(await self._serializer.pdu(row), row.stream_ordering, row.state_group)
+        if not await self._visibility.is_visible(user_id, placed):
+            raise MatrixError(M_NOT_FOUND, "Event not found")
+        return row
+
+    async def _scan(
+        self,
+        user_id: str,
+        room_id: str,
+        start: int,
+        bound: int,
+        limit: int,
+        event_filter: EventFilter,
+        *,
+        backwards: bool,
+    ) -> _Page:
+        """Up to `limit` visible, matching events from `start` towards `bound`.
+
+        Backwards covers orderings in (bound, start], newest first; forwards covers
+        (start, bound], oldest first.
+        """
+        found: list[RoomEvent] = []
+        position, scanned = start, 0
+        if (backwards and start <= bound) or (not backwards and start >= bound):
+            return _Page(found, bound, True)
+        while len(found) < limit and scanned < MAX_SCAN:
+            low, high = (bound, position) if backwards else (position, bound)
+            rows = await self._store.room_events(room_id, low, high, _BATCH, backwards)
+            visible = await self._visible_ids(user_id, room_id, rows)
+            for row in rows:
+                position = row.stream_ordering - 1 if backwards else row.stream_ordering
+                scanned += 1
+                if row.event_id in visible and event_filter.matches(row.raw):
+                    found.append(row)
+                    if len(found) == limit:
+                        return _Page(found, position, False)
+            if len(rows) < _BATCH:
+                return _Page(found, bound, True)
+        return _Page(found, position, False)
+
+    async def _visible_ids(self, user_id: str, room_id: str, rows: Sequence[RoomEvent]) -> set[str]:
+        placed = [
+            Placed(await self._serializer.pdu(r), r.stream_ordering, r.state_group) for r in rows
+        ]
+        visible = await self._visibility.filter_events(user_id, room_id, placed)
+        return {p.pdu.event_id for p in visible}
+
+    async def _member_state(self, group: int, events: Sequence[RoomEvent]) -> list[JsonDict]:
+        """Lazy-loading: the member events of the senders of `events`, as of `group`."""
+        keys: set[StateKey] = {(MEMBER, str(e.raw.get("sender", ""))) for e in events}
+        resolved = (await self._lookup.resolve([group], keys)).get(group, {})
+        rows = await self._store.events_by_id(resolved.values())
+        return await self._serializer.serialize(
+            sorted(rows.values(), key=lambda r: r.stream_ordering)
+        )
+
+    async def _state_at(
+        self, group: int, shown: Sequence[RoomEvent], event_filter: EventFilter
+    ) -> list[JsonDict]:
+        """`/context`'s state: the state after the last event returned, filtered."""
+        state = await self._state_store.state_ids_for_group(group)
+        if event_filter.lazy_load_members:
+            senders = {str(e.raw.get("sender", "")) for e in shown}
+            state = {k: v for k, v in state.items() if k[0] != MEMBER or k[1] in senders}
+        rows = await self._store.events_by_id(state.values())
+        kept = [r for r in rows.values() if event_filter.matches(r.raw)]
+        return await self._serializer.serialize(sorted(kept, key=lambda r: r.stream_ordering))
+
+
+def _limit(limit: int) -> int:
+    if limit < 0:
+        raise MatrixError(M_INVALID_PARAM, "limit must not be negative")
+    return min(limit, MAX_LIMIT)

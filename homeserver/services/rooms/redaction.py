@@ -1,0 +1,123 @@
+"""Redacting events (spec: `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`, "Redactions").
+
+A redaction is an `m.room.redaction` event made by `EventService` like any other (so the auth
+rules apply the send level of `m.room.redaction`); before sending, `core.power_levels.can_redact`
+decides whether the requester may redact that sender's event (their own, or anyone's with the
+`redact` level; server admins may redact local users' events). Once the redaction is persisted
+the target's stored JSON is replaced by what the room version's redaction algorithm keeps
+(`core.redaction.redact`), so the content is gone from storage, and the cached PDU is swapped
+for the pruned one. Readers show the pruned event with `unsigned.redacted_because`.
+
+The target keeps its first redaction: redacting it again sends another redaction event but
+changes nothing stored. Transaction IDs are scoped per device *and* endpoint (spec:
+"Transaction identifiers"), so they are stored with a prefix no `/send` ID can collide with.
+The two writes (the redaction event, then the pruning) are separate transactions; should the
+process die between them, the content is pruned by the next redaction of that event.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from core.errors import M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
+from core.events import Pdu
+from core.identifiers import server_name_of
+from core.power_levels import CREATE, POWER_LEVELS, can_redact
+from core.redaction import redact
+from homeserver.services.common.params import checked_room_id
+from homeserver.services.common.ratelimit import Limit, RateLimiter
+from homeserver.services.common.requester import Requester
+from homeserver.services.rooms.event_serializer import EventSerializer
+from homeserver.services.rooms.events import EventService, NewEvent
+from homeserver.services.rooms.visibility import Placed, VisibilityService
+from homeserver.storage.rooms.events import EventStore, TxnKey
+from homeserver.storage.rooms.reads import RoomEvent, RoomReadStore
+
+REDACTION: Final = "m.room.redaction"
+# A control character cannot come from a `/send` path segment that a client would pick, and
+# unlike NUL it is storable in a PostgreSQL TEXT column.
+_TXN_PREFIX: Final = "\x1fredact\x1f"
+
+
+class RedactionService:
+    """Sends redactions and applies them to stored events."""
+
+    def __init__(
+        self,
+        *,
+        events: EventService,
+        event_store: EventStore,
+        store: RoomReadStore,
+        visibility: VisibilityService,
+        serializer: EventSerializer,
+        limiter: RateLimiter,
+        message_limit: Limit,
+    ) -> None:
+        self._events = events
+        self._event_store = event_store
+        self._store = store
+        self._visibility = visibility
+        self._serializer = serializer
+        self._limiter = limiter
+        self._limit = message_limit
+
+    async def redact(
+        self,
+        requester: Requester,
+        room_id: str,
+        event_id: str,
+        txn_id: str,
+        reason: str | None,
+    ) -> str:
+        """Redact an event; returns the redaction's event ID (the first one for a repeated
+        transaction ID).
+
+        Raises:
+            MatrixError: `M_FORBIDDEN` if the requester is not joined or may not redact the
+                event; `M_NOT_FOUND` if it is not in the room or hidden from the requester.
+        """
+        room_id = checked_room_id(room_id)
+        txn = TxnKey(requester.user_id, requester.device_id, _TXN_PREFIX + txn_id)
+        existing = await self._event_store.event_for_txn(txn)
+        if existing is not None:
+            return existing
+        record = await self._store.membership(requester.user_id, room_id)
+        if record is None or record.membership != "join":
+            raise MatrixError(M_FORBIDDEN, "You are not in this room")
+        target = (await self._store.events_by_id([event_id])).get(event_id)
+        if target is None or target.room_id != room_id:
+            raise MatrixError(M_NOT_FOUND, "Event not found")
+        pdu = await self._serializer.pdu(target)
+        placed = Placed(pdu, target.stream_ordering, target.state_group)
+        if not await self._visibility.is_visible(requester.user_id, placed):
+            raise MatrixError(M_NOT_FOUND, "Event not found")
+        if not await self._may_redact(requester, pdu):
+            raise MatrixError(M_FORBIDDEN, "You may not redact this event")
+        self._limiter.check("message", requester.user_id, self._limit)
+        content: JsonDict = {"reason": reason} if reason else {}
+        redacts: str | None = event_id
+        if pdu.room_version.redacts_in_content:
+            content["redacts"], redacts = event_id, None
+        sent = await self._events.send(
+            NewEvent(room_id, requester.user_id, REDACTION, content, redacts=redacts), txn=txn
+        )
+        if sent.pdu is not None:
+            await self._prune(target, pdu, sent.event_id)
+        return sent.event_id
+
+    async def _may_redact(self, requester: Requester, pdu: Pdu) -> bool:
+        if requester.is_admin and server_name_of(pdu.sender) == server_name_of(requester.user_id):
+            return True
+        state = await self._events.current_state(pdu.room_id)
+        ids = [state[key] for key in ((POWER_LEVELS, ""), (CREATE, "")) if key in state]
+        auth_state = {(p.type, p.state_key or ""): p for p in await self._events.get_pdus(ids)}
+        return can_redact(requester.user_id, pdu.sender, auth_state)
+
+    async def _prune(self, target: RoomEvent, pdu: Pdu, redaction_id: str) -> None:
+        """Apply the redaction algorithm to the stored target (its first redaction only)."""
+        current = (await self._store.events_by_id([target.event_id])).get(target.event_id)
+        if current is None or current.redacted_by is not None:
+            return
+        pruned = redact(current.raw, pdu.room_version)
+        await self._event_store.mark_redacted(target.event_id, redaction_id, pruned)
+        self._events.replace_cached(Pdu(pruned, target.event_id, pdu.room_version))

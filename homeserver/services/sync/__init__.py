@@ -1,0 +1,1 @@
+"""/sync: the long-polling sync of rooms, ephemeral and device data."""

@@ -1,0 +1,1 @@
+"""Stores of accounts: users, tokens, devices, profiles, account data, user-interactive auth."""

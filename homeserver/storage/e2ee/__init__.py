@@ -1,0 +1,1 @@
+"""Stores of end-to-end encryption data: device keys, cross-signing, device lists, key backups."""

@@ -1,0 +1,1 @@
+"""Stores of ephemeral data: presence, receipts, to-device inboxes."""

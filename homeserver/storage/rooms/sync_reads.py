@@ -1,0 +1,127 @@
+"""Queries `/sync` needs: events of a room in a stream range, the state group at a position,
+membership changes of a user, and stored filters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from core.errors import JsonDict
+from homeserver.storage.database import Database
+from homeserver.storage.rooms.events import StoredEvent, stored_event
+from homeserver.storage.streams import current_position
+
+_COLUMNS = "event_id, room_id, stream_ordering, json, redacted_by"
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRow:
+    """A user's latest membership in one room."""
+
+    room_id: str
+    membership: str
+    event_id: str
+    stream_ordering: int
+    forgotten: bool
+
+
+class SyncStore:
+    """Read-side queries of `/sync`, plus the filter table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def events_position(self) -> int:
+        """The highest committed event stream position."""
+        return await current_position(self._db, "events")
+
+    async def account_data_position(self) -> int:
+        """The highest account data stream position."""
+        return await current_position(self._db, "account_data")
+
+    async def room_events(
+        self, room_id: str, after: int, upto: int, limit: int
+    ) -> tuple[list[StoredEvent], bool]:
+        """The newest `limit` events with `after < stream <= upto`, oldest first.
+
+        Returns:
+            The events and whether more events in the range were left out.
+        """
+        rows = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM events WHERE room_id = $1"  # noqa: S608
+            " AND stream_ordering > $2 AND stream_ordering <= $3"
+            " ORDER BY stream_ordering DESC LIMIT $4",
+            room_id,
+            after,
+            upto,
+            limit + 1,
+        )
+        limited = len(rows) > limit
+        return [stored_event(r) for r in reversed(rows[:limit])], limited
+
+    async def state_group_at(self, room_id: str, position: int) -> int | None:
+        """The state group after the room's last event at or before `position`."""
+        value = await self._db.fetch_val(
+            "SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= $2"
+            " ORDER BY stream_ordering DESC LIMIT 1",
+            room_id,
+            position,
+        )
+        return int(value) if value is not None else None
+
+    async def memberships_of(self, user_id: str) -> list[MembershipRow]:
+        """Every room the user has a membership in, with the latest one."""
+        rows = await self._db.fetch_all(
+            "SELECT room_id, membership, event_id, stream_ordering, forgotten"
+            " FROM memberships WHERE user_id = $1",
+            user_id,
+        )
+        return [
+            MembershipRow(
+                room_id=r["room_id"],
+                membership=r["membership"],
+                event_id=r["event_id"],
+                stream_ordering=r["stream_ordering"],
+                forgotten=bool(r["forgotten"]),
+            )
+            for r in rows
+        ]
+
+    async def membership_at(self, user_id: str, room_id: str, position: int) -> str | None:
+        """The user's membership in a room as of stream `position`."""
+        value = await self._db.fetch_val(
+            "SELECT json FROM events WHERE state_key = $1 AND event_type = 'm.room.member'"
+            " AND room_id = $2 AND stream_ordering <= $3"
+            " ORDER BY stream_ordering DESC LIMIT 1",
+            user_id,
+            room_id,
+            position,
+        )
+        if value is None:
+            return None
+        membership = json.loads(value).get("content", {}).get("membership")
+        return membership if isinstance(membership, str) else None
+
+    async def add_filter(self, user_id: str, definition: JsonDict) -> int:
+        """Store a filter; returns its ID (per user, counting from 0)."""
+        async with self._db.transaction() as conn:
+            highest = await conn.fetch_val(
+                "SELECT MAX(filter_id) FROM user_filters WHERE user_id = $1", user_id
+            )
+            filter_id = 0 if highest is None else int(highest) + 1
+            await conn.execute(
+                "INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)",
+                user_id,
+                filter_id,
+                json.dumps(definition),
+            )
+        return filter_id
+
+    async def get_filter(self, user_id: str, filter_id: int) -> JsonDict | None:
+        """A stored filter, or None."""
+        value = await self._db.fetch_val(
+            "SELECT filter_json FROM user_filters WHERE user_id = $1 AND filter_id = $2",
+            user_id,
+            filter_id,
+        )
+        return json.loads(value) if value is not None else None
