@@ -2,66 +2,34 @@
 
 Canonical JSON is what gets hashed and signed: sorted keys, no insignificant whitespace, UTF-8,
 integers only in [-(2**53)+1, 2**53-1], no floats. Encoding is delegated to `canonicaljson`,
-which implements exactly that; this module adds the validation the spec requires of input.
+which implements exactly that; this module adds the checks the spec requires (`core.json_ingress`
+holds the rules, shared with every parser of untrusted JSON).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Final
 
 import canonicaljson
 
-from core.errors import M_BAD_JSON, M_NOT_JSON, JsonDict, MatrixError
+from core.errors import JsonDict
+from core.json_ingress import CANONICAL_INT_MAX, MAX_DEPTH, json_problem
 
-__all__ = ["CANONICAL_INT_MAX", "JsonDict", "encode_canonical", "parse_json_object"]
+__all__ = ["CANONICAL_INT_MAX", "ENCODE_MAX_DEPTH", "JsonDict", "encode_canonical"]
 
-CANONICAL_INT_MAX = 2**53 - 1
+# Ingress admits MAX_DEPTH levels; envelopes (a PDU around content, a transaction around PDUs)
+# add a few. Checked iteratively before encoding, so the encoder never exhausts the stack.
+ENCODE_MAX_DEPTH: Final = 2 * MAX_DEPTH
 
 
 def encode_canonical(value: Any) -> bytes:
     """Encode `value` as canonical JSON bytes.
 
     Raises:
-        ValueError: If `value` holds a float or an integer outside the canonical range.
+        ValueError: If `value` holds a float, an integer outside the canonical range, a lone
+            surrogate (`UnicodeEncodeError`) or nesting deeper than `ENCODE_MAX_DEPTH`.
     """
-    _check_canonical(value)
+    problem = json_problem(value, max_depth=ENCODE_MAX_DEPTH, floats=False, strings=False)
+    if problem is not None:
+        raise ValueError(problem)
     return canonicaljson.encode_canonical_json(value)
-
-
-def _check_canonical(value: Any) -> None:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, bool) or item is None or isinstance(item, str):
-            continue
-        if isinstance(item, int):
-            if not -CANONICAL_INT_MAX <= item <= CANONICAL_INT_MAX:
-                raise ValueError("integer out of canonical JSON range")
-        elif isinstance(item, float):
-            raise ValueError("floats are not allowed in canonical JSON")
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        else:
-            raise ValueError(f"not JSON: {type(item).__name__}")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json_object(body: bytes | str) -> JsonDict:
-    """Parse a request body that must be a JSON object.
-
-    Raises:
-        MatrixError: `M_NOT_JSON` if the body is not JSON, `M_BAD_JSON` if it is not an object.
-    """
-    try:
-        value = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MatrixError(M_NOT_JSON, "Content not JSON.") from exc
-    if not isinstance(value, dict):
-        raise MatrixError(M_BAD_JSON, "Content must be a JSON object.")
-    return value

@@ -6,14 +6,15 @@ problem becomes the spec's error (`M_NOT_JSON`, `M_BAD_JSON`, `M_MISSING_TOKEN`,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from aiohttp import web
 
-from core.canonical_json import parse_json_object
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, M_TOO_LARGE, JsonDict, MatrixError
+from core.json_ingress import parse_json_object
 from homeserver.services.common.requester import Requester
 from homeserver.services.container import Services
 
@@ -38,6 +39,9 @@ def _dumps(value: Any) -> str:
 async def read_json(request: web.Request) -> JsonDict:
     """The request body as a JSON object (an empty body reads as `{}`).
 
+    Every body passes `core.json_ingress`: size, depth, Unicode and number range are checked
+    here; services refuse floats where the value becomes an event or is signed.
+
     Raises:
         MatrixError: `M_NOT_JSON`, `M_BAD_JSON` or `M_TOO_LARGE`.
     """
@@ -55,7 +59,7 @@ async def read_json(request: web.Request) -> JsonDict:
         raise MatrixError(M_TOO_LARGE, "Request body too large")
     if not body.strip():
         return {}
-    return parse_json_object(bytes(body))
+    return parse_json_object(bytes(body), max_bytes=limit)
 
 
 def access_token(request: web.Request) -> str | None:
@@ -74,6 +78,7 @@ async def authenticate(request: web.Request) -> Requester:
         return cached
     svc = services(request)
     requester = await svc.tokens.authenticate(access_token(request))
+    requester = dataclasses.replace(requester, client_ip=client_ip(request))
     request[REQUESTER] = requester
     await svc.devices.touch(requester, client_ip(request), svc.clock.time_ms())
     return requester

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from aiohttp import web
 
 from core.errors import M_INVALID_PARAM, MatrixError
 from core.filters import EventFilter
+from core.json_ingress import parse_query_json
 from homeserver.api.http import authenticate, json_response, services
 from homeserver.services.rooms.pagination import DEFAULT_LIMIT, MessagesQuery
 
@@ -36,13 +36,7 @@ def parse_filter(query: Mapping[str, str]) -> EventFilter:
     raw = query.get("filter")
     if raw is None or not raw.strip():
         return EventFilter()
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise MatrixError(M_INVALID_PARAM, "filter must be a JSON object") from exc
-    if not isinstance(body, dict):
-        raise MatrixError(M_INVALID_PARAM, "filter must be a JSON object")
-    return EventFilter.parse(body)
+    return EventFilter.parse(parse_query_json(raw, "filter"))
 
 
 def parse_messages_query(query: Mapping[str, str]) -> MessagesQuery:

@@ -1,12 +1,20 @@
-"""Stored and inline `/sync` filters."""
+"""Stored and inline `/sync` filters.
+
+Filter IDs are the decimal numbers this server hands out (0 upwards, per user); anything else,
+including numbers beyond the column's range, names no filter (`M_NOT_FOUND`).
+"""
 
 from __future__ import annotations
 
-import json
+import re
 
-from core.errors import M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from core.errors import M_NOT_FOUND, JsonDict, MatrixError
 from core.filters import Filter
+from core.json_ingress import parse_query_json
 from homeserver.storage.rooms.sync_reads import SyncStore
+
+# Filter IDs fit a signed 64-bit column; 18 decimal digits always do.
+_FILTER_ID = re.compile(r"[0-9]{1,18}")
 
 
 class FilterService:
@@ -22,7 +30,7 @@ class FilterService:
 
     async def get(self, user_id: str, filter_id: str) -> JsonDict | None:
         """A stored filter definition, or None."""
-        if not filter_id.isdigit():
+        if not _FILTER_ID.fullmatch(filter_id):
             return None
         return await self._store.get_filter(user_id, int(filter_id))
 
@@ -31,10 +39,7 @@ class FilterService:
         if value is None:
             return Filter()
         if value.lstrip().startswith("{"):
-            try:
-                return Filter.parse(json.loads(value))
-            except ValueError as exc:
-                raise MatrixError(M_INVALID_PARAM, "filter is not valid JSON") from exc
+            return Filter.parse(parse_query_json(value, "filter"))
         definition = await self.get(user_id, value)
         if definition is None:
             raise MatrixError(M_NOT_FOUND, "No such filter")

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 _BATCH = 500
 _CLEANUP_INTERVAL_S = 300.0
 _DAY_MS = 86_400_000
+# Far beyond any media age; keeps the cutoff timestamp well inside a 64-bit column.
+_MAX_PURGE_DAYS = 1_000_000
 
 
 class MediaAdminService:
@@ -91,9 +93,12 @@ class MediaAdminService:
         if (
             not isinstance(not_accessed_for_days, int)
             or isinstance(not_accessed_for_days, bool)
-            or not_accessed_for_days < 0
+            or not 0 <= not_accessed_for_days <= _MAX_PURGE_DAYS
         ):
-            raise MatrixError(M_INVALID_PARAM, "not_accessed_for_days must be a whole number >= 0")
+            raise MatrixError(
+                M_INVALID_PARAM,
+                f"not_accessed_for_days must be a whole number from 0 to {_MAX_PURGE_DAYS}",
+            )
         return await self.purge_not_accessed(not_accessed_for_days * _DAY_MS)
 
     async def purge_not_accessed(self, max_age_ms: int) -> int:
