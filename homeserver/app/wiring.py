@@ -122,7 +122,6 @@ def build_services(
         join_limit=config.rate_limits.join,
     )
     profile = ProfileService(stores.profiles)
-    profile.on_changed.append(membership.refresh_profile)
     rooms = RoomService(
         server_name=server_name,
         events=events,
@@ -142,8 +141,6 @@ def build_services(
         notifier=notifier,
         clock=clock,
     )
-    events.on_persisted.append(notifications.on_event_persisted)
-    receipts.on_receipt.append(notifications.on_receipt)
     presence = PresenceService(stores.presence, notifier, stores.events, clock)
     visibility, room_reads, pagination, redaction = _room_read_services(
         config, stores, events, limiter, clock
@@ -151,19 +148,16 @@ def build_services(
     media_service, media_admin, url_previews = _media_services(config, stores, limiter, clock)
     device_service = DeviceService(stores.devices, ui_auth)
     device_lists = DeviceListService(stores.device_lists, notifier)
-    tokens.on_devices_removed.append(device_lists.notify_changed)
-    device_service.on_devices_changed.append(device_lists.notify_changed)
     e2e_keys = E2eKeysService(
         server_name=server_name,
         store=stores.e2e_keys,
         cross_signing=stores.cross_signing,
         device_lists=device_lists,
     )
-    tokens.on_devices_removed.append(e2e_keys.forget_user)
     to_device = ToDeviceService(
         server_name=server_name, store=stores.to_device, notifier=notifier, clock=clock
     )
-    return Services(
+    services = Services(
         info=info,
         clock=clock,
         limiter=limiter,
@@ -227,6 +221,7 @@ def build_services(
             device_lists=device_lists,
         ),
         to_device=to_device,
+        device_lists=device_lists,
         key_backup=KeyBackupService(stores.key_backup),
     )
 
@@ -237,6 +232,19 @@ def _media_services(
     """The content repository: blob store, thumbnails, uploads/downloads, admin, previews."""
     cfg = config.media
     master = media_master_key(cfg.master_key, config.media_key_file, create=cfg.encrypt_at_rest)
+    subscriptions(services)
+    return services
+
+
+def subscriptions(services: Services) -> None:
+    """Connect every cross-domain reaction: the one place signals get their handlers."""
+    s = services
+    s.profile.changed.connect(lambda change: s.membership.refresh_profile(change.user_id))
+    s.events.persisted.connect(s.notifications.on_event_persisted)
+    s.receipts.stored.connect(s.notifications.on_receipt)
+    s.tokens.devices_removed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
+    s.tokens.devices_removed.connect(lambda change: s.e2e_keys.forget_user(change.user_id))
+    s.devices.devices_changed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
     files = FilesystemBlobStore(config.media_store_dir, master, encrypt=cfg.encrypt_at_rest)
     blobs = MediaBlobs(stores.media, files, clock)
     thumbnails = ThumbnailService(

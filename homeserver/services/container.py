@@ -17,6 +17,7 @@ from homeserver.services.accounts.user_directory import UserDirectoryService
 from homeserver.services.common.notifier import Notifier
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.e2ee.cross_signing import CrossSigningService
+from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import E2eKeysService
 from homeserver.services.ephemeral.presence import PresenceService
@@ -97,6 +98,7 @@ class Services:
     media_admin: MediaAdminService
     url_previews: UrlPreviewService
     e2e_keys: E2eKeysService
+    device_lists: DeviceListService
     cross_signing: CrossSigningService
     to_device: ToDeviceService
     key_backup: KeyBackupService

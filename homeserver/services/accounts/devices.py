@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
-from homeserver.services.accounts.tokens import DeviceListHook
+from homeserver.services.accounts.tokens import DevicesChanged
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
 from homeserver.services.common.requester import Requester
+from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.devices import DeviceRecord, DeviceStore
 
 # Last-seen times are advisory; writing them on every request would cost a write per request.
@@ -35,8 +36,8 @@ class DeviceService:
         self._store = store
         self._ui_auth = ui_auth
         self._last_touched: dict[tuple[str, str], int] = {}
-        # e2ee: device-list wake-ups after a rename or deletion (app.py)
-        self.on_devices_changed: list[DeviceListHook] = []
+        # Emitted after the user renamed or deleted some of their devices.
+        self.devices_changed: Signal[DevicesChanged] = Signal("devices.changed")
 
     async def list_devices(self, requester: Requester) -> list[JsonDict]:
         """Every device of the requester."""
@@ -53,8 +54,7 @@ class DeviceService:
         """Set a device's display name, or `M_NOT_FOUND`."""
         if not await self._store.set_display_name(requester.user_id, device_id, name):
             raise MatrixError(M_NOT_FOUND, "Device not found")
-        for hook in self.on_devices_changed:
-            await hook(requester.user_id)
+        await self.devices_changed.emit(DevicesChanged(requester.user_id))
 
     async def delete(
         self, requester: Requester, device_ids: Sequence[str], auth: object, request_key: str
@@ -65,8 +65,7 @@ class DeviceService:
         )
         await self._store.delete_devices(requester.user_id, device_ids)
         await self._ui_auth.finish(session)
-        for hook in self.on_devices_changed:
-            await hook(requester.user_id)
+        await self.devices_changed.emit(DevicesChanged(requester.user_id))
 
     async def touch(self, requester: Requester, ip: str | None, now_ms: int) -> None:
         """Record a device's last use, at most once per `TOUCH_INTERVAL_MS` per device."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
 from homeserver.services.common.requester import Requester
+from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.profiles import ProfileStore
 
 MAX_DISPLAYNAME_LENGTH = 256
@@ -13,13 +14,21 @@ MAX_AVATAR_URL_LENGTH = 1000
 FIELDS = ("displayname", "avatar_url")
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileChanged:
+    """A profile field of local user `user_id` changed."""
+
+    user_id: str
+    field: str
+
+
 class ProfileService:
     """Reads and changes profiles of local users."""
 
     def __init__(self, store: ProfileStore) -> None:
         self._store = store
-        # Called after a change, e.g. to update the user's member events (wired in app.py).
-        self.on_changed: list[Callable[[str], Awaitable[None]]] = []
+        # Emitted after a change (rooms re-send the user's member events).
+        self.changed: Signal[ProfileChanged] = Signal("profile.changed")
 
     async def get_profile(self, user_id: str) -> JsonDict:
         """All profile fields that are set, or `M_NOT_FOUND`."""
@@ -57,5 +66,4 @@ class ProfileService:
         if await self._store.get_profile(user_id) is None:
             raise MatrixError(M_NOT_FOUND, "Profile not found")
         await self._store.set_field(user_id, field, value or None)
-        for hook in self.on_changed:
-            await hook(user_id)
+        await self.changed.emit(ProfileChanged(user_id, field))

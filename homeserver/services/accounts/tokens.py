@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core.errors import M_MISSING_TOKEN, M_UNKNOWN_TOKEN, MatrixError
 from homeserver.clock import Clock
 from homeserver.services.common.requester import Requester
+from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.tokens import NewSession, TokenStore
-
-# Called with a user ID after some of its devices were deleted or renamed.
-DeviceListHook = Callable[[str], Awaitable[None]]
 
 _ACCESS_PREFIX = "syt_"
 _REFRESH_PREFIX = "syr_"
@@ -33,6 +30,13 @@ def new_device_id() -> str:
     """A fresh device ID: ten upper-case letters, as clients are used to seeing."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesChanged:
+    """Some devices of `user_id` were deleted (logout) or renamed or deleted by the user."""
+
+    user_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,8 @@ class TokenService:
         self._store = store
         self._clock = clock
         self._lifetime_ms = access_token_lifetime_ms
-        self.on_devices_removed: list[DeviceListHook] = []  # e2ee: device lists (app.py)
+        # Emitted after a logout deleted devices of a user.
+        self.devices_removed: Signal[DevicesChanged] = Signal("tokens.devices_removed")
 
     async def issue(
         self,
@@ -131,12 +136,11 @@ class TokenService:
     async def logout(self, requester: Requester) -> None:
         """End the requester's session: its device and tokens go."""
         await self._store.delete_device(requester.user_id, requester.device_id)
-        for hook in self.on_devices_removed:
-            await hook(requester.user_id)
+        await self.devices_removed.emit(DevicesChanged(requester.user_id))
 
     async def revoke_devices(self, user_id: str, keep_device: str | None) -> list[str]:
         """Log out every device of `user_id` except `keep_device`."""
         deleted = await self._store.delete_devices_except(user_id, keep_device)
-        for hook in self.on_devices_removed if deleted else ():
-            await hook(user_id)
+        if deleted:
+            await self.devices_removed.emit(DevicesChanged(user_id))
         return deleted

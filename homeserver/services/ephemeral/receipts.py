@@ -4,17 +4,22 @@
 `m.receipt` ephemeral events; a private receipt is only ever shown to its owner. `m.fully_read`
 is not a receipt on the wire: it is the room account data `m.fully_read` `{"event_id": …}`,
 which clients can set only here. Every marker moves forward only.
+
+A stored receipt is emitted on `stored` (a `ReceiptStored`; push clears unread counts with it)
+before the syncs are woken, so the woken sync already sees the new counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
 from core.identifiers import parse_event_id
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.params import checked_room_id
+from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.account_data import AccountDataStore
 from homeserver.storage.ephemeral.receipts import NewReceipt, Receipt, ReceiptStore
 from homeserver.storage.rooms.events import EventStore, StoredEvent
@@ -25,8 +30,13 @@ FULLY_READ = "m.fully_read"
 RECEIPT_TYPES = frozenset({READ, READ_PRIVATE, FULLY_READ})
 MAIN_THREAD = "main"
 
-# Awaited after a receipt is stored and before syncs are woken (push: unread counts).
-ReceiptHook = Callable[[NewReceipt], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class ReceiptStored:
+    """A receipt moved forward and was stored at `stream_position` of the receipts stream."""
+
+    stream_position: int
+    receipt: NewReceipt
 
 
 class ReceiptService:
@@ -45,7 +55,8 @@ class ReceiptService:
         self._account_data = account_data
         self._notifier = notifier
         self._clock = clock
-        self.on_receipt: list[ReceiptHook] = []  # push: unread counts (app.py)
+        # Emitted after a receipt is stored and before syncs are woken.
+        self.stored: Signal[ReceiptStored] = Signal("receipts.stored")
 
     async def post_receipt(
         self,
@@ -144,8 +155,7 @@ class ReceiptService:
         )
         position = await self._store.put(receipt)
         if position is not None:
-            for hook in self.on_receipt:
-                await hook(receipt)
+            await self.stored.emit(ReceiptStored(position, receipt))
             # A private receipt concerns only its owner's syncs.
             key = user_key(user_id) if receipt_type == READ_PRIVATE else room_key(room_id)
             self._notifier.notify([key])

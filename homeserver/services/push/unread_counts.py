@@ -1,11 +1,13 @@
 """Unread notification counts (spec: "Receiving notifications", "Marking notifications as
 read"): push rules evaluated for every new event, off the send path.
 
-Sending an event only wakes this service (`on_event_persisted`); a background task (`run`,
-owned by `app.py`) reads new events from the events stream in batches, evaluates the push rules
-of every joined local member except the sender against the room state at the event, and stores
-the results together with the stream position they cover, in one transaction. After a restart
-it resumes from that position, so nothing is lost or counted twice.
+This is the model of a position-driven consumer of persisted events (see
+`services.common.signals`). The `EventService.persisted` signal only wakes this service
+(`on_event_persisted`); a background task (`run`, owned by the app) reads new events from the
+events stream in batches, evaluates the push rules of every joined local member except the
+sender against the room state at the event, and stores the results together with the stream
+position they cover, in one transaction. After a restart it resumes from that position, so
+nothing is lost or counted twice, and a lost wake-up only delays it until its idle poll.
 
 A user's `m.read` / `m.read.private` receipt (unthreaded or `main`; counts are not split per
 thread) and their own events mark the room read up to that event: the counts become those of
@@ -30,10 +32,14 @@ from core.power_levels import CREATE, POWER_LEVELS, get_user_power_level
 from core.push_rules import PushContext, notification_levels
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
-from homeserver.services.ephemeral.receipts import MAIN_THREAD, READ, READ_PRIVATE
+from homeserver.services.ephemeral.receipts import (
+    MAIN_THREAD,
+    READ,
+    READ_PRIVATE,
+    ReceiptStored,
+)
 from homeserver.services.push.rules import PushRuleService
-from homeserver.services.rooms.events import EventService
-from homeserver.storage.ephemeral.receipts import NewReceipt
+from homeserver.services.rooms.events import EventPersisted, EventService
 from homeserver.storage.push.unread_counts import (
     Notification,
     NotificationStore,
@@ -103,12 +109,13 @@ class NotificationService:
         self._write_lock = asyncio.Lock()
         self._rooms: OrderedDict[tuple[str, int], RoomPushState] = OrderedDict()
 
-    def on_event_persisted(self, stream: int, pdu: Pdu) -> None:
-        """`EventService` hook: a new event is stored; evaluate it soon."""
+    async def on_event_persisted(self, event: EventPersisted) -> None:
+        """`EventService.persisted` handler: a new event is stored; evaluate it soon."""
         self._wake.set()
 
-    async def on_receipt(self, receipt: NewReceipt) -> None:
-        """`ReceiptService` hook: a read receipt moved; clear what it covers."""
+    async def on_receipt(self, stored: ReceiptStored) -> None:
+        """`ReceiptService.stored` handler: a read receipt moved; clear what it covers."""
+        receipt = stored.receipt
         if receipt.receipt_type not in (READ, READ_PRIVATE):
             return
         if receipt.thread_id not in (None, MAIN_THREAD):

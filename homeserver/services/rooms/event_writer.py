@@ -4,7 +4,8 @@ transaction, so many rooms share one disk flush.
 After each commit the writer reports every event, in stream order, to `on_committed` before it
 releases the senders: a `/sync` that sees position N has therefore been told about every event
 up to N. If a batch fails, its events are retried one by one so that one bad event cannot fail
-the others.
+the others. A report that raises is logged and never keeps the batch's senders waiting: their
+events are committed, so they get their positions.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from homeserver.clock import Clock
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 256
 
-Committed = Callable[[int, PendingEvent], None]
+Committed = Callable[[int, PendingEvent], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -87,7 +88,12 @@ class EventWriter:
                 await self._write_batch([waiting])
             return
         for waiting, (stream, group) in zip(batch, results, strict=True):
-            self._on_committed(stream, waiting.event)
+            try:
+                await self._on_committed(stream, waiting.event)
+            except Exception:
+                logger.exception(
+                    "committed event report failed event_id=%s", waiting.event.pdu.event_id
+                )
             if not waiting.future.done():
                 waiting.future.set_result((stream, group))
 

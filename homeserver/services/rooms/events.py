@@ -3,13 +3,16 @@
 Events of one room are created one at a time (a lock per room), so each new event's
 `prev_events`, depth and state follow from the previous one. The current state of each room
 this process writes to is cached, so the hot path reads no state from the database.
+
+After each commit, in stream order, the event goes into the recent-events cache, wakes the
+`/sync` waiters of its room, and is emitted on `persisted` (an `EventPersisted` carrying its
+stream position; see `services.common.signals` for how consumers follow the stream).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,7 @@ from core.room_versions import RoomVersion, get_room_version
 from core.signing import SigningKey
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
+from homeserver.services.common.signals import Signal
 from homeserver.services.rooms.event_writer import EventWriter
 from homeserver.services.rooms.recent_events import RecentEvents
 from homeserver.storage.rooms.events import EventStore, PendingEvent, RoomHead, StateIds, TxnKey
@@ -29,8 +33,19 @@ from homeserver.storage.rooms.events import EventStore, PendingEvent, RoomHead, 
 _PDU_CACHE_SIZE = 50_000
 _STATE_CACHE_SIZE = 10_000
 
-# Called with (stream position, PDU) after an event is persisted; must be quick (no I/O).
-PersistedHook = Callable[[int, Pdu], None]
+
+@dataclass(frozen=True, slots=True)
+class EventPersisted:
+    """An event was committed at `stream_ordering` of the events stream.
+
+    Position-driven consumers use it only as a wake-up and read on from their own stored
+    position; `pdu` is there for quick in-memory reactions.
+    """
+
+    stream_ordering: int
+    room_id: str
+    event_id: str
+    pdu: Pdu
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +88,8 @@ class EventService:
         self._notifier = notifier
         self._recent = recent
         self._clock = clock
-        self.on_persisted: list[PersistedHook] = []  # push: unread counts (app.py)
+        # Emitted on the writer task after each commit, in stream order.
+        self.persisted: Signal[EventPersisted] = Signal("events.persisted")
         self._locks: dict[str, asyncio.Lock] = {}
         self._pdus: OrderedDict[str, Pdu] = OrderedDict()
         self._state: OrderedDict[str, tuple[int | None, StateIds]] = OrderedDict()
@@ -120,14 +136,13 @@ class EventService:
             self._heads.popitem(last=False)
         return SentEvent(pdu.event_id, stream, pdu)
 
-    def _committed(self, stream: int, pending: PendingEvent) -> None:
+    async def _committed(self, stream: int, pending: PendingEvent) -> None:
         """Called by the writer for each committed event, in stream order."""
         pdu = pending.pdu
         self._remember(pdu)
         self._recent.append(stream, pdu, pending.txn)
         self._notifier.notify(self._wake_keys(pdu))
-        for hook in self.on_persisted:
-            hook(stream, pdu)
+        await self.persisted.emit(EventPersisted(stream, pdu.room_id, pdu.event_id, pdu))
 
     async def close(self) -> None:
         """Finish writing queued events (app shutdown)."""
