@@ -5,6 +5,10 @@ is the `m.room.encrypted` event that could not be decrypted, with the reason. A 
 a `RoomEvent` whose `encrypted` field holds the original ciphertext event. Each view keeps the raw
 dict it came from in `raw`.
 
+The properties a bot author reaches for (`body`, `msgtype`, `formatted_body`, `reply_to`,
+`replaces`/`is_edit`, `thread_root`, `url`, `age`, `decrypted`, ...) are typed reads over `content`
+and `unsigned`: an absent or mistyped field reads as None (or "" for `body`), never an exception.
+
 Invariants: parsing never raises on a malformed event; it returns None and the caller drops the
 event (a bad event must not stop a sync loop). Message content is left out of `repr`, so logging
 an event never logs what it says.
@@ -40,6 +44,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ENCRYPTED = "m.room.encrypted"
+HTML_FORMAT = "org.matrix.custom.html"
+THREAD = "m.thread"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,102 @@ class RoomEvent:
         """The transaction ID, present on the sender's own device's events."""
         value = self.unsigned.get("transaction_id")
         return value if isinstance(value, str) else None
+
+    # Typed reads of the content and `unsigned` (never raising: absent or mistyped is None).
+
+    @property
+    def body(self) -> str:
+        """The plain-text `body` of a message ("" when it has none)."""
+        return _str(self.content, "body") or ""
+
+    @property
+    def msgtype(self) -> str | None:
+        """The message type: `m.text`, `m.notice`, `m.emote`, `m.image`, `m.file`, ..."""
+        return _str(self.content, "msgtype")
+
+    @property
+    def formatted_body(self) -> str | None:
+        """The HTML body, when the message has one in `org.matrix.custom.html`."""
+        if self.content.get("format") != HTML_FORMAT:
+            return None
+        return _str(self.content, "formatted_body")
+
+    @property
+    def relates_to(self) -> JsonDict:
+        """The `m.relates_to` object (empty when the event relates to nothing)."""
+        return _dict(self.content.get("m.relates_to")) or {}
+
+    @property
+    def replaces(self) -> str | None:
+        """For an edit (`rel_type` `m.replace`), the event ID of the edited event."""
+        return self._relation("m.replace")
+
+    @property
+    def is_edit(self) -> bool:
+        """Whether this event edits another (its `new_content` is the new message)."""
+        return self.replaces is not None
+
+    @property
+    def new_content(self) -> JsonDict | None:
+        """For an edit, the replacement content (`m.new_content`)."""
+        return _dict(self.content.get("m.new_content")) if self.is_edit else None
+
+    @property
+    def reply_to(self) -> str | None:
+        """The event ID this message replies to (`m.in_reply_to`); None for a thread's
+        fallback reply (`is_falling_back`), which is not a reply the sender chose."""
+        relates = self.relates_to
+        if relates.get("is_falling_back") is True and relates.get("rel_type") == THREAD:
+            return None
+        return _str(_dict(relates.get("m.in_reply_to")) or {}, "event_id")
+
+    @property
+    def thread_root(self) -> str | None:
+        """The thread's root event ID, for an event in a thread (`rel_type` `m.thread`)."""
+        return self._relation(THREAD)
+
+    @property
+    def age(self) -> int | None:
+        """Milliseconds between the event being sent and the server sending it to us."""
+        value = self.unsigned.get("age")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def url(self) -> str | None:
+        """The `mxc://` URI of a media message's content: `url`, or for an encrypted
+        attachment the ciphertext's URI (`file.url`; see `encrypted_file`)."""
+        return _str(self.content, "url") or _str(self.encrypted_file or {}, "url")
+
+    @property
+    def encrypted_file(self) -> JsonDict | None:
+        """The `EncryptedFile` object of an encrypted attachment (`file`), else None."""
+        file_info = _dict(self.content.get("file"))
+        return file_info if file_info is not None and _str(file_info, "url") else None
+
+    @property
+    def mimetype(self) -> str | None:
+        """A media message's MIME type (`info.mimetype`)."""
+        return _str(_dict(self.content.get("info")) or {}, "mimetype")
+
+    @property
+    def size(self) -> int | None:
+        """A media message's size in bytes (`info.size`)."""
+        value = (_dict(self.content.get("info")) or {}).get("size")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def decrypted(self) -> bool:
+        """Whether this event arrived encrypted and was decrypted (see `encrypted`)."""
+        return self.encrypted is not None
+
+    @property
+    def is_redacted(self) -> bool:
+        """Whether the server says this event was redacted (`redacted_because`)."""
+        return "redacted_because" in self.unsigned
+
+    def _relation(self, rel_type: str) -> str | None:
+        relates = self.relates_to
+        return _str(relates, "event_id") if relates.get("rel_type") == rel_type else None
 
     def decrypted_view(
         self, event_type: str, content: JsonDict, info: Mapping[str, Any] | None = None
@@ -148,6 +250,15 @@ def undecryptable(event: RoomEvent, error: DecryptionError) -> UndecryptableEven
     """The `UndecryptableEvent` for an encrypted event that failed with `error`."""
     fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(RoomEvent)}
     return UndecryptableEvent(**fields, error=error)
+
+
+def _str(mapping: Mapping[str, Any], key: str) -> str | None:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _dict(value: object) -> JsonDict | None:
+    return value if isinstance(value, dict) else None
 
 
 def _is_str(value: object) -> bool:
