@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from homeserver.app import build_app
+from homeserver.app import build_app, make_runner
 from homeserver.config import Config, RateLimit, RateLimits
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -82,7 +82,7 @@ class LiveServer:
 async def start_server(config: Config) -> tuple[LiveServer, web.AppRunner]:
     """Start the real app on a free port."""
     app = build_app(config)
-    runner = web.AppRunner(app, access_log=None)
+    runner = make_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

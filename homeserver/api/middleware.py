@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from core.errors import M_TOO_LARGE, M_UNKNOWN, M_UNRECOGNIZED, MatrixError
+from homeserver.api.framing import framing_error
 from homeserver.api.http import json_response, services
 
 logger = logging.getLogger(__name__)
@@ -45,9 +46,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status >= 400:
             return _error(MatrixError(M_UNKNOWN, exc.reason, status=exc.status))
         raise
-    except Exception:
+    except web.RequestPayloadError as exc:
+        return _error(framing_error(400, exc))
+    except Exception as exc:
+        if isinstance(exc, ConnectionError) and _client_gone(request):
+            logger.debug("client disconnected method=%s path=%s", request.method, request.path)
+            return _error(MatrixError(M_UNKNOWN, "Client disconnected"))  # never delivered
         logger.exception("unhandled error method=%s path=%s", request.method, request.path)
         return _error(MatrixError(M_UNKNOWN, "Internal server error", status=500))
+
+
+def _client_gone(request: web.Request) -> bool:
+    """True once the client's connection is closed (its reads fail with `ConnectionError`)."""
+    return request.transport is None or request.transport.is_closing()
 
 
 @web.middleware

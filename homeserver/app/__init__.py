@@ -6,7 +6,10 @@ by aiohttp's cleanup context so they open before the first request and close on 
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
+import signal
 
 from aiohttp import web
 
@@ -36,6 +39,7 @@ from homeserver.api.client import key_backup as key_backup_api
 from homeserver.api.client import push_rules as push_rules_api
 from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
+from homeserver.api.framing import FramingLimits, MatrixAppRunner
 from homeserver.api.middleware import cors_middleware, error_middleware
 from homeserver.app.app_keys import CONFIG, SIGNING_KEY, STORES
 from homeserver.app.contexts import ephemeral_ctx, media_ctx, push_ctx, storage_ctx
@@ -53,6 +57,7 @@ __all__ = [
     "STORES",
     "build_app",
     "build_services",
+    "make_runner",
     "register_user_cli",
     "run",
 ]
@@ -102,11 +107,35 @@ def build_app(config: Config) -> web.Application:
     return app
 
 
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner serving `app`: Matrix errors for broken HTTP, guarded request bodies."""
+    config = app[CONFIG]
+    limits = FramingLimits(
+        body_timeout_s=config.request_body_timeout_ms / 1000,
+        max_unfinished_bodies_per_ip=config.max_unfinished_bodies_per_ip,
+        trusted_proxies=tuple(ipaddress.ip_network(n) for n in config.trusted_proxies),
+    )
+    return MatrixAppRunner(app, limits, access_log=None)
+
+
 def run(config: Config) -> None:
-    """Serve until interrupted."""
-    app = build_app(config)
-    logger.info("listening url=http://%s:%s/", config.bind, config.port)
-    web.run_app(app, host=config.bind, port=config.port, print=None, access_log=None)
+    """Serve until interrupted (SIGINT or SIGTERM), then shut down cleanly."""
+    asyncio.run(_serve(build_app(config), config))
+
+
+async def _serve(app: web.Application, config: Config) -> None:
+    runner = make_runner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, config.bind, config.port).start()
+        logger.info("listening url=http://%s:%s/", config.bind, config.port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 async def register_user_cli(config: Config, name: str, password: str | None, admin: bool) -> str:
@@ -121,4 +150,4 @@ async def register_user_cli(config: Config, name: str, password: str | None, adm
         await stores.close()
 
 
-__all__ = ["build_app", "build_services", "register_user_cli", "run"]
+__all__ = ["build_app", "build_services", "make_runner", "register_user_cli", "run"]

@@ -22,8 +22,8 @@ _REFRESH_PREFIX = "syr_"
 
 
 def hash_token(token: str) -> str:
-    """The stored form of a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The stored form of a token (one from undecodable header bytes hashes too, matching none)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_device_id() -> str:
