@@ -4,6 +4,8 @@ aliases, preset state, initial state, name, topic and invites, in the order the 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -12,18 +14,21 @@ from typing import Any
 from core.errors import (
     M_INVALID_PARAM,
     M_ROOM_IN_USE,
+    M_UNKNOWN,
     M_UNSUPPORTED_ROOM_VERSION,
     JsonDict,
     MatrixError,
 )
 from core.identifiers import parse_room_alias
-from core.room_versions import DEFAULT_ROOM_VERSION, get_room_version
+from core.room_versions import DEFAULT_ROOM_VERSION, RoomVersion, get_room_version
 from homeserver.clock import Clock
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.storage.rooms.aliases import AliasStore
 from homeserver.storage.rooms.events import EventStore
+
+logger = logging.getLogger(__name__)
 
 PRESETS = ("private_chat", "public_chat", "trusted_private_chat")
 
@@ -107,12 +112,42 @@ class RoomService:
         if version is None:
             raise MatrixError(M_UNSUPPORTED_ROOM_VERSION, "Unsupported room version")
         alias = self._alias_for(request.room_alias_name)
-        if alias is not None and await self._aliases.get_alias(alias) is not None:
-            raise MatrixError(M_ROOM_IN_USE, "Room alias already taken")
         for user_id in request.invite:
             self._membership.check_user_id(user_id)
+        room_id = _new_room_id(self._server_name)
+        # The alias is claimed before anything else is written, so of racing requests for one
+        # alias the losers leave nothing behind; a failure further on gives it back.
+        if alias is not None and not await self._aliases.create_alias(
+            alias, room_id, requester.user_id
+        ):
+            raise MatrixError(M_ROOM_IN_USE, "Room alias already taken")
+        is_public = request.visibility == "public"
+        now = self._clock.time_ms()
+        if not await self._store.create_room(
+            room_id, version.identifier, requester.user_id, is_public, now
+        ):
+            await self._abandon(None, room_id, alias)
+            raise MatrixError(M_UNKNOWN, "Could not allocate a room ID", status=500)
+        try:
+            await self._build(requester, request, version, room_id, alias)
+        except Exception:
+            await self._abandon(requester, room_id, alias)
+            raise
+        body: JsonDict = {"room_id": room_id}
+        if alias is not None:
+            body["room_alias"] = alias
+        return body
+
+    async def _build(
+        self,
+        requester: Requester,
+        request: CreateRoomRequest,
+        version: RoomVersion,
+        room_id: str,
+        alias: str | None,
+    ) -> None:
+        """Send the room's events in the spec's order."""
         creator = requester.user_id
-        room_id = await self._new_room_id(version.identifier, creator, request)
         preset = request.preset or (
             "public_chat" if request.visibility == "public" else "private_chat"
         )
@@ -130,16 +165,22 @@ class RoomService:
             levels.update(request.power_level_content_override)
         await self._send(room_id, creator, "m.room.power_levels", levels, "")
         if alias is not None:
-            if not await self._aliases.create_alias(alias, room_id, creator):
-                raise MatrixError(M_ROOM_IN_USE, "Room alias already taken")
             await self._send(room_id, creator, "m.room.canonical_alias", {"alias": alias}, "")
         await self._send_initial_state(room_id, creator, preset, request)
         for user_id in request.invite:
             await self._membership.invite(requester, room_id, user_id, None, request.is_direct)
-        body: JsonDict = {"room_id": room_id}
-        if alias is not None:
-            body["room_alias"] = alias
-        return body
+
+    async def _abandon(self, creator: Requester | None, room_id: str, alias: str | None) -> None:
+        """Undo a createRoom that failed part-way: free the alias, take the creator out."""
+        logger.info("createRoom failed; rolling back room_id=%s", room_id)
+        try:
+            if alias is not None:
+                await self._aliases.delete_alias(alias)
+            if creator is not None:
+                with contextlib.suppress(MatrixError):  # the creator may never have joined
+                    await self._membership.leave(creator, room_id, None)
+        except Exception:  # the original failure is the one to report
+            logger.exception("createRoom rollback failed room_id=%s", room_id)
 
     async def _send_initial_state(
         self, room_id: str, creator: str, preset: str, request: CreateRoomRequest
@@ -169,13 +210,8 @@ class RoomService:
         except ValueError as exc:
             raise MatrixError(M_INVALID_PARAM, "Invalid room_alias_name") from exc
 
-    async def _new_room_id(self, version: str, creator: str, request: CreateRoomRequest) -> str:
-        alphabet = string.ascii_letters
-        for _ in range(10):
-            room_id = "!" + "".join(secrets.choice(alphabet) for _ in range(18))
-            room_id += f":{self._server_name}"
-            is_public = request.visibility == "public"
-            now = self._clock.time_ms()
-            if await self._store.create_room(room_id, version, creator, is_public, now):
-                return room_id
-        raise MatrixError("M_UNKNOWN", "Could not allocate a room ID", status=500)
+
+def _new_room_id(server_name: str) -> str:
+    """A fresh random room ID (18 letters: a collision is not a practical concern)."""
+    localpart = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
+    return f"!{localpart}:{server_name}"

@@ -12,6 +12,8 @@ from homeserver.storage.rooms.events import StoredEvent, stored_event
 from homeserver.storage.streams import current_position
 
 _COLUMNS = "event_id, room_id, stream_ordering, json, redacted_by"
+# Rounds of a filter upload racing others of the same user; each round one racer wins.
+_FILTER_ATTEMPTS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,19 +105,38 @@ class SyncStore:
         return membership if isinstance(membership, str) else None
 
     async def add_filter(self, user_id: str, definition: JsonDict) -> int:
-        """Store a filter; returns its ID (per user, counting from 0)."""
-        async with self._db.transaction() as conn:
-            highest = await conn.fetch_val(
-                "SELECT MAX(filter_id) FROM user_filters WHERE user_id = $1", user_id
-            )
-            filter_id = 0 if highest is None else int(highest) + 1
-            await conn.execute(
-                "INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)",
-                user_id,
-                filter_id,
-                json.dumps(definition),
-            )
-        return filter_id
+        """Store a filter; returns its ID (per user, counting from 0).
+
+        A definition the user already stored gets its existing ID back, as clients upload the
+        same filter at every start. Concurrent uploads are safe on both backends: an insert that
+        loses the race for the next ID inserts nothing and is retried, and each round lets at
+        least one of the racers through.
+        """
+        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+        for _ in range(_FILTER_ATTEMPTS):
+            async with self._db.transaction() as conn:
+                existing = await conn.fetch_val(
+                    "SELECT MIN(filter_id) FROM user_filters"
+                    " WHERE user_id = $1 AND filter_json = $2",
+                    user_id,
+                    text,
+                )
+                if existing is not None:
+                    return int(existing)
+                highest = await conn.fetch_val(
+                    "SELECT MAX(filter_id) FROM user_filters WHERE user_id = $1", user_id
+                )
+                filter_id = 0 if highest is None else int(highest) + 1
+                inserted = await conn.execute(
+                    "INSERT INTO user_filters (user_id, filter_id, filter_json)"
+                    " VALUES ($1, $2, $3) ON CONFLICT (user_id, filter_id) DO NOTHING",
+                    user_id,
+                    filter_id,
+                    text,
+                )
+            if inserted:
+                return filter_id
+        raise RuntimeError(f"no free filter ID after {_FILTER_ATTEMPTS} attempts")
 
     async def get_filter(self, user_id: str, filter_id: int) -> JsonDict | None:
         """A stored filter, or None."""
