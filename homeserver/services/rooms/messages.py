@@ -14,6 +14,7 @@ from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.storage.rooms.events import TxnKey
 
 MAX_TYPE_BYTES = 255
+MEMBER = "m.room.member"
 
 
 class MessageService:
@@ -50,8 +51,8 @@ class MessageService:
         """Send a state event."""
         room_id = checked_room_id(room_id)
         _check_type(event_type)
-        if event_type == "m.room.member":
-            raise MatrixError(M_FORBIDDEN, "Use the membership endpoints to change membership")
+        if event_type == MEMBER:
+            await self._check_own_join_update(requester, room_id, state_key, content)
         if event_type == "m.room.create":
             raise MatrixError(M_FORBIDDEN, "A room has exactly one create event")
         self._limiter.check("message", requester.user_id, self._limit)
@@ -59,6 +60,21 @@ class MessageService:
             NewEvent(room_id, requester.user_id, event_type, content, state_key)
         )
         return sent.event_id
+
+    async def _check_own_join_update(
+        self, requester: Requester, room_id: str, state_key: str, content: JsonDict
+    ) -> None:
+        """A joined member may restate their own join with other profile fields (a per-room
+        display name or avatar, Element's `/myroomnick`): the auth rules allow join to join.
+        Membership changes go through the membership endpoints, which apply their own checks.
+        """
+        if state_key == requester.user_id and content.get("membership") == "join":
+            state = await self._events.current_state(room_id)
+            current = state.get((MEMBER, state_key))
+            pdus = await self._events.get_pdus([current]) if current is not None else []
+            if pdus and pdus[0].membership == "join":
+                return
+        raise MatrixError(M_FORBIDDEN, "Use the membership endpoints to change membership")
 
 
 def _check_type(event_type: str) -> None:
