@@ -6,9 +6,16 @@ whether an access token is required. `Endpoint.path(**params)` fills the templat
 every value (`/`, `#`, `:` and `!` included), so a room ID or state key can never escape its
 segment.
 
+The homeserver builds its routes from this table (`homeserver.api.routing`), so templates use
+the router's syntax: a placeholder is one non-empty path segment unless it carries its own
+pattern after a colon (`{stateKey:.*}` also matches an empty key). `variants` lists the other
+spellings the server accepts for the same endpoint (a trailing slash dropped, an empty last
+parameter left out); clients always send `template`.
+
 Invariants: names are unique (`ENDPOINTS` is keyed by them); a template's parameters appear once
-each; `path` refuses missing or unexpected parameters. The table lists every endpoint the
-homeserver serves plus the end-to-end encryption module (keys, to-device, key backup).
+each and a variant's are a subset of them; `path` refuses missing or unexpected parameters. The
+table lists every endpoint the homeserver serves: the Client-Server API with its end-to-end
+encryption module (keys, to-device, key backup), and Tessera's admin API (`/_tessera/admin/v1`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from urllib.parse import quote
 
 __all__ = ["ENDPOINTS", "Endpoint", "endpoint"]
 
-_PARAM: Final = re.compile(r"\{([A-Za-z]+)\}")
+_PARAM: Final = re.compile(r"\{([A-Za-z]+)(?::[^{}]+)?\}")
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "DELETE"})
 
 
@@ -33,8 +40,10 @@ class Endpoint:
     Attributes:
         name: A unique snake_case name, e.g. `send_message`.
         method: `GET`, `POST`, `PUT` or `DELETE`.
-        template: The path with `{param}` placeholders named as in the spec.
+        template: The path with `{param}` placeholders named as in the spec (optionally
+            `{param:regex}` where the value may be empty or span segments).
         requires_auth: Whether the request must carry an access token.
+        variants: Other templates the server serves for this endpoint (never sent by clients).
         params: The placeholder names in order (derived from `template`).
     """
 
@@ -42,6 +51,7 @@ class Endpoint:
     method: str
     template: str
     requires_auth: bool = True
+    variants: tuple[str, ...] = ()
     params: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +62,9 @@ class Endpoint:
         names = tuple(_PARAM.findall(self.template))
         if len(set(names)) != len(names):
             raise ValueError(f"repeated parameter in the template of {self.name}")
+        for variant in self.variants:
+            if not variant.startswith("/") or not set(_PARAM.findall(variant)) <= set(names):
+                raise ValueError(f"variant {variant!r} of {self.name} has unknown parameters")
         object.__setattr__(self, "params", names)
 
     def path(self, **params: str) -> str:
@@ -80,8 +93,14 @@ _ROOM = _C3 + "/rooms/{roomId}"
 _RULE = _C3 + "/pushrules/{scope}/{kind}/{ruleId}"
 
 
-def _e(name: str, method: str, template: str, *, auth: bool = True) -> Endpoint:
-    return Endpoint(name, method, template, auth)
+_A1 = "/_tessera/admin/v1"
+_MEDIA_ITEM = _A1 + "/media/{serverName}/{mediaId}"
+
+
+def _e(
+    name: str, method: str, template: str, *, auth: bool = True, also: tuple[str, ...] = ()
+) -> Endpoint:
+    return Endpoint(name, method, template, auth, also)
 
 
 _TABLE: Final[tuple[Endpoint, ...]] = (
@@ -140,11 +159,21 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("joined_rooms", "GET", _C3 + "/joined_rooms"),
     # Sending and reading room events
     _e("send_message", "PUT", _ROOM + "/send/{eventType}/{txnId}"),
-    _e("send_state", "PUT", _ROOM + "/state/{eventType}/{stateKey}"),
+    _e(
+        "send_state",
+        "PUT",
+        _ROOM + "/state/{eventType}/{stateKey:.*}",
+        also=(_ROOM + "/state/{eventType}",),
+    ),
     _e("redact", "PUT", _ROOM + "/redact/{eventId}/{txnId}"),
     _e("get_event", "GET", _ROOM + "/event/{eventId}"),
     _e("get_state", "GET", _ROOM + "/state"),
-    _e("get_state_event", "GET", _ROOM + "/state/{eventType}/{stateKey}"),
+    _e(
+        "get_state_event",
+        "GET",
+        _ROOM + "/state/{eventType}/{stateKey:.*}",
+        also=(_ROOM + "/state/{eventType}",),
+    ),
     _e("get_members", "GET", _ROOM + "/members"),
     _e("get_joined_members", "GET", _ROOM + "/joined_members"),
     _e("messages", "GET", _ROOM + "/messages"),
@@ -154,18 +183,23 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("receipt", "POST", _ROOM + "/receipt/{receiptType}/{eventId}"),
     _e("read_markers", "POST", _ROOM + "/read_markers"),
     # Room directory and user directory
-    _e("get_alias", "GET", _C3 + "/directory/room/{roomAlias}"),
+    _e("get_alias", "GET", _C3 + "/directory/room/{roomAlias}", auth=False),
     _e("set_alias", "PUT", _C3 + "/directory/room/{roomAlias}"),
     _e("delete_alias", "DELETE", _C3 + "/directory/room/{roomAlias}"),
     _e("room_aliases", "GET", _ROOM + "/aliases"),
-    _e("get_room_visibility", "GET", _C3 + "/directory/list/room/{roomId}"),
+    _e("get_room_visibility", "GET", _C3 + "/directory/list/room/{roomId}", auth=False),
     _e("set_room_visibility", "PUT", _C3 + "/directory/list/room/{roomId}"),
     _e("public_rooms", "GET", _C3 + "/publicRooms", auth=False),
     _e("public_rooms_filtered", "POST", _C3 + "/publicRooms"),
     _e("user_directory_search", "POST", _C3 + "/user_directory/search"),
     # Push rules
-    _e("get_push_rules", "GET", _C3 + "/pushrules/"),
-    _e("get_push_rules_scope", "GET", _C3 + "/pushrules/{scope}/"),
+    _e("get_push_rules", "GET", _C3 + "/pushrules/", also=(_C3 + "/pushrules",)),
+    _e(
+        "get_push_rules_scope",
+        "GET",
+        _C3 + "/pushrules/{scope}/",
+        also=(_C3 + "/pushrules/{scope}",),
+    ),
     _e("get_push_rules_kind", "GET", _C3 + "/pushrules/{scope}/{kind}/"),
     _e("get_push_rule", "GET", _RULE),
     _e("set_push_rule", "PUT", _RULE),
@@ -183,13 +217,13 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("preview_url", "GET", _C1 + "/media/preview_url"),
     _e("preview_url_legacy", "GET", _M3 + "/preview_url"),
     _e("download", "GET", _C1 + "/media/download/{serverName}/{mediaId}"),
-    _e("download_named", "GET", _C1 + "/media/download/{serverName}/{mediaId}/{fileName}"),
+    _e("download_named", "GET", _C1 + "/media/download/{serverName}/{mediaId}/{fileName:[^/]*}"),
     _e("thumbnail", "GET", _C1 + "/media/thumbnail/{serverName}/{mediaId}"),
     _e("download_legacy", "GET", _M3 + "/download/{serverName}/{mediaId}", auth=False),
     _e(
         "download_named_legacy",
         "GET",
-        _M3 + "/download/{serverName}/{mediaId}/{fileName}",
+        _M3 + "/download/{serverName}/{mediaId}/{fileName:[^/]*}",
         auth=False,
     ),
     _e("thumbnail_legacy", "GET", _M3 + "/thumbnail/{serverName}/{mediaId}", auth=False),
@@ -217,6 +251,12 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("room_keys_session_get", "GET", _C3 + "/room_keys/keys/{roomId}/{sessionId}"),
     _e("room_keys_session_put", "PUT", _C3 + "/room_keys/keys/{roomId}/{sessionId}"),
     _e("room_keys_session_delete", "DELETE", _C3 + "/room_keys/keys/{roomId}/{sessionId}"),
+    # Tessera administration (server admins only)
+    _e("admin_quarantine_media", "POST", _MEDIA_ITEM + "/quarantine"),
+    _e("admin_release_media", "DELETE", _MEDIA_ITEM + "/quarantine"),
+    _e("admin_delete_media", "DELETE", _MEDIA_ITEM),
+    _e("admin_delete_user_media", "DELETE", _A1 + "/users/{userId}/media"),
+    _e("admin_purge_media", "POST", _A1 + "/media/purge"),
 )
 
 

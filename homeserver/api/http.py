@@ -6,6 +6,7 @@ problem becomes the spec's error (`M_NOT_JSON`, `M_BAD_JSON`, `M_MISSING_TOKEN`,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
@@ -77,6 +78,7 @@ async def authenticate(request: web.Request) -> Requester:
         return cached
     svc = services(request)
     requester = await svc.tokens.authenticate(access_token(request))
+    requester = dataclasses.replace(requester, client_ip=client_ip(request))
     request[REQUESTER] = requester
     await svc.devices.touch(requester, client_ip(request), svc.clock.time_ms())
     return requester

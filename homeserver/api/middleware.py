@@ -26,7 +26,18 @@ _CORS_HEADERS = {
 
 
 def _error(exc: MatrixError) -> web.Response:
-    return json_response(exc.to_json(), status=exc.status)
+    response = json_response(exc.to_json(), status=exc.status)
+    if exc.status == 429:
+        response.headers["Retry-After"] = str(_retry_after_s(exc))
+    return response
+
+
+def _retry_after_s(exc: MatrixError) -> int:
+    """`retry_after_ms` rounded up to whole seconds (RFC 9110 `Retry-After`), at least 1."""
+    retry_ms = exc.extra.get("retry_after_ms")
+    if not isinstance(retry_ms, int) or isinstance(retry_ms, bool) or retry_ms <= 0:
+        return 1
+    return -(-retry_ms // 1000)
 
 
 @web.middleware

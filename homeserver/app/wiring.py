@@ -14,6 +14,7 @@ from homeserver.services.accounts.accounts import AccountService
 from homeserver.services.accounts.devices import DeviceService
 from homeserver.services.accounts.filters import FilterService
 from homeserver.services.accounts.login import JwtSettings, LoginService
+from homeserver.services.accounts.password_attempts import PasswordAttempts
 from homeserver.services.accounts.profile import ProfileService
 from homeserver.services.accounts.tokens import TokenService
 from homeserver.services.accounts.ui_auth import UiAuthService
@@ -72,7 +73,13 @@ def build_services(
     server_name = ServerName(parse_server_name(config.server_name))
     limiter = RateLimiter(clock)
     tokens = TokenService(stores.tokens, clock, config.access_token_lifetime_ms)
-    ui_auth = UiAuthService(stores.ui_auth, stores.users, clock, config.ui_auth_session_timeout_ms)
+    ui_auth = UiAuthService(
+        stores.ui_auth,
+        stores.users,
+        clock,
+        config.ui_auth_session_timeout_ms,
+        PasswordAttempts(limiter, config.rate_limits.login_failures),
+    )
     accounts = AccountService(
         server_name=server_name,
         users=stores.users,
@@ -90,6 +97,7 @@ def build_services(
         users=stores.users,
         tokens=tokens,
         limiter=limiter,
+        login_limit=config.rate_limits.login,
         failure_limit=config.rate_limits.login_failures,
         clock=clock,
         password_login=config.password_login,

@@ -62,7 +62,7 @@ def test_unauthenticated_endpoints_are_exactly_the_public_ones() -> None:
     assert public == {
         "versions", "well_known", "register", "register_available",
         "registration_token_validity", "login_flows", "login", "refresh",
-        "get_profile", "get_profile_field", "public_rooms",
+        "get_profile", "get_profile_field", "get_alias", "get_room_visibility", "public_rooms",
         "download_legacy", "download_named_legacy", "thumbnail_legacy",
     }  # fmt: skip
 
@@ -94,3 +94,18 @@ def test_e2ee_parameterised_endpoints() -> None:
         "/_matrix/client/v3/room_keys/keys/%21r%3Ah/a%2Bb%2Fc"
     )
     assert endpoint("room_keys_version_delete").path(version="7").endswith("/version/7")
+
+
+def test_placeholder_patterns_and_variants() -> None:
+    state = endpoint("get_state_event")
+    assert state.params == ("roomId", "eventType", "stateKey")
+    assert state.path(roomId="!r:h", eventType="t", stateKey="a/b").endswith("/state/t/a%2Fb")
+    assert state.variants == ("/_matrix/client/v3/rooms/{roomId}/state/{eventType}",)
+    with pytest.raises(ValueError, match="unknown parameters"):
+        Endpoint("x", "GET", "/{a}", variants=("/{b}",))
+
+
+def test_admin_endpoints_require_auth() -> None:
+    admin = [e for name, e in ENDPOINTS.items() if name.startswith("admin_")]
+    assert len(admin) == 5
+    assert all(e.requires_auth and e.template.startswith("/_tessera/admin/v1/") for e in admin)

@@ -8,49 +8,48 @@ from __future__ import annotations
 from aiohttp import web
 
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_ITEM = "/_tessera/admin/v1/media/{server_name}/{media_id}"
+routes = EndpointRoutes()
 
 
-@routes.post(_ITEM + "/quarantine")
+@routes("admin_quarantine_media")
 async def quarantine(request: web.Request) -> web.Response:
     """Tessera admin: POST /_tessera/admin/v1/media/{serverName}/{mediaId}/quarantine."""
     requester = await authenticate(request)
-    server_name, media_id = request.match_info["server_name"], request.match_info["media_id"]
+    server_name, media_id = request.match_info["serverName"], request.match_info["mediaId"]
     await services(request).media_admin.set_quarantined(requester, server_name, media_id, True)
     return json_response({})
 
 
-@routes.delete(_ITEM + "/quarantine")
+@routes("admin_release_media")
 async def release(request: web.Request) -> web.Response:
     """Tessera admin: DELETE /_tessera/admin/v1/media/{serverName}/{mediaId}/quarantine."""
     requester = await authenticate(request)
-    server_name, media_id = request.match_info["server_name"], request.match_info["media_id"]
+    server_name, media_id = request.match_info["serverName"], request.match_info["mediaId"]
     await services(request).media_admin.set_quarantined(requester, server_name, media_id, False)
     return json_response({})
 
 
-@routes.delete(_ITEM)
+@routes("admin_delete_media")
 async def delete_item(request: web.Request) -> web.Response:
     """Tessera admin: DELETE /_tessera/admin/v1/media/{serverName}/{mediaId}."""
     requester = await authenticate(request)
-    server_name, media_id = request.match_info["server_name"], request.match_info["media_id"]
+    server_name, media_id = request.match_info["serverName"], request.match_info["mediaId"]
     deleted = await services(request).media_admin.delete_item(requester, server_name, media_id)
     return json_response({"deleted": deleted})
 
 
-@routes.delete("/_tessera/admin/v1/users/{user_id}/media")
+@routes("admin_delete_user_media")
 async def delete_user_media(request: web.Request) -> web.Response:
     """Tessera admin: DELETE /_tessera/admin/v1/users/{userId}/media."""
     requester = await authenticate(request)
-    user_id = request.match_info["user_id"]
+    user_id = request.match_info["userId"]
     deleted = await services(request).media_admin.delete_user_media(requester, user_id)
     return json_response({"deleted": deleted})
 
 
-@routes.post("/_tessera/admin/v1/media/purge")
+@routes("admin_purge_media")
 async def purge(request: web.Request) -> web.Response:
     """Tessera admin: POST /_tessera/admin/v1/media/purge {"not_accessed_for_days": N}."""
     requester = await authenticate(request)

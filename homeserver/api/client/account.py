@@ -12,11 +12,12 @@ from homeserver.api.http import (
     required_str,
     services,
 )
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
-@routes.get("/_matrix/client/v3/account/whoami")
+@routes("whoami")
 async def whoami(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/account/whoami."""
     requester = await authenticate(request)
@@ -25,7 +26,7 @@ async def whoami(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/_matrix/client/v3/account/password")
+@routes("change_password")
 async def change_password(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/account/password."""
     requester = await authenticate(request)
@@ -39,7 +40,7 @@ async def change_password(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.post("/_matrix/client/v3/account/deactivate")
+@routes("deactivate")
 async def deactivate(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/account/deactivate."""
     requester = await authenticate(request)

@@ -18,11 +18,10 @@ from homeserver.api.http import (
     required_str,
     services,
 )
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.rooms.room_list import RoomListRequest
 
-routes = web.RouteTableDef()
-
-_PREFIX = "/_matrix/client/v3"
+routes = EndpointRoutes()
 
 
 def _optional_int(value: object, name: str) -> int | None:
@@ -67,19 +66,19 @@ def parse_room_list_body(body: JsonDict, server: str | None) -> RoomListRequest:
     )
 
 
-@routes.get(f"{_PREFIX}/directory/room/{{alias}}")
+@routes("get_alias")
 async def get_alias(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/directory/room/{roomAlias}."""
-    alias = request.match_info["alias"]
+    alias = request.match_info["roomAlias"]
     return json_response(await services(request).directory.resolve_alias(alias))
 
 
-@routes.put(f"{_PREFIX}/directory/room/{{alias}}")
+@routes("set_alias")
 async def put_alias(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/directory/room/{roomAlias}."""
     requester = await authenticate(request)
     directory = services(request).directory
-    alias = directory.parse_alias(request.match_info["alias"])
+    alias = directory.parse_alias(request.match_info["roomAlias"])
     body = await read_json(request)
     if "room_id" not in body:
         raise MatrixError(M_MISSING_PARAM, "Missing room_id")
@@ -88,43 +87,43 @@ async def put_alias(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.delete(f"{_PREFIX}/directory/room/{{alias}}")
+@routes("delete_alias")
 async def delete_alias(request: web.Request) -> web.Response:
     """Spec: DELETE /_matrix/client/v3/directory/room/{roomAlias}."""
     requester = await authenticate(request)
-    await services(request).directory.delete_alias(requester, request.match_info["alias"])
+    await services(request).directory.delete_alias(requester, request.match_info["roomAlias"])
     return json_response({})
 
 
-@routes.get(f"{_PREFIX}/rooms/{{room_id}}/aliases")
+@routes("room_aliases")
 async def room_aliases(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/aliases."""
     requester = await authenticate(request)
     directory = services(request).directory
-    aliases = await directory.local_aliases(requester, request.match_info["room_id"])
+    aliases = await directory.local_aliases(requester, request.match_info["roomId"])
     return json_response({"aliases": aliases})
 
 
-@routes.get(f"{_PREFIX}/directory/list/room/{{room_id}}")
+@routes("get_room_visibility")
 async def get_visibility(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/directory/list/room/{roomId}."""
     directory = services(request).directory
-    visibility = await directory.visibility(request.match_info["room_id"])
+    visibility = await directory.visibility(request.match_info["roomId"])
     return json_response({"visibility": visibility})
 
 
-@routes.put(f"{_PREFIX}/directory/list/room/{{room_id}}")
+@routes("set_room_visibility")
 async def put_visibility(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/directory/list/room/{roomId}."""
     requester = await authenticate(request)
     body = await read_json(request)
     visibility = optional_str(body, "visibility") or "public"
-    room_id = request.match_info["room_id"]
+    room_id = request.match_info["roomId"]
     await services(request).directory.set_visibility(requester, room_id, visibility)
     return json_response({})
 
 
-@routes.get(f"{_PREFIX}/publicRooms")
+@routes("public_rooms")
 async def get_public_rooms(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/publicRooms."""
     room_list = RoomListRequest(
@@ -135,7 +134,7 @@ async def get_public_rooms(request: web.Request) -> web.Response:
     return json_response(await services(request).room_list.public_rooms(room_list))
 
 
-@routes.post(f"{_PREFIX}/publicRooms")
+@routes("public_rooms_filtered")
 async def post_public_rooms(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/publicRooms."""
     await authenticate(request)
@@ -144,7 +143,7 @@ async def post_public_rooms(request: web.Request) -> web.Response:
     return json_response(await services(request).room_list.public_rooms(room_list))
 
 
-@routes.post(f"{_PREFIX}/user_directory/search")
+@routes("user_directory_search")
 async def search_users(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/user_directory/search."""
     requester = await authenticate(request)

@@ -7,13 +7,9 @@ from aiohttp import web
 
 from core.errors import M_MISSING_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_VERSION = "/_matrix/client/v3/room_keys/version"
-_KEYS = "/_matrix/client/v3/room_keys/keys"
-_ROOM = _KEYS + "/{room_id}"
-_SESSION = _ROOM + "/{session_id}"
+routes = EndpointRoutes()
 
 
 def _version_param(request: web.Request) -> str:
@@ -23,7 +19,7 @@ def _version_param(request: web.Request) -> str:
     return version
 
 
-@routes.post(_VERSION)
+@routes("room_keys_version_create")
 async def create_version(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/room_keys/version."""
     requester = await authenticate(request)
@@ -31,8 +27,7 @@ async def create_version(request: web.Request) -> web.Response:
     return json_response(await services(request).key_backup.create_version(requester, body))
 
 
-@routes.get(_VERSION)
-@routes.get(_VERSION + "/{version}")
+@routes("room_keys_version_current", "room_keys_version_get")
 async def get_version(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/room_keys/version[/{version}]."""
     requester = await authenticate(request)
@@ -40,7 +35,7 @@ async def get_version(request: web.Request) -> web.Response:
     return json_response(await services(request).key_backup.get_version(requester, version))
 
 
-@routes.put(_VERSION + "/{version}")
+@routes("room_keys_version_update")
 async def update_version(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/room_keys/version/{version}."""
     requester = await authenticate(request)
@@ -50,7 +45,7 @@ async def update_version(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.delete(_VERSION + "/{version}")
+@routes("room_keys_version_delete")
 async def delete_version(request: web.Request) -> web.Response:
     """Spec: DELETE /_matrix/client/v3/room_keys/version/{version}."""
     requester = await authenticate(request)
@@ -58,41 +53,35 @@ async def delete_version(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.put(_KEYS)
-@routes.put(_ROOM)
-@routes.put(_SESSION)
+@routes("room_keys_put", "room_keys_room_put", "room_keys_session_put")
 async def put_keys(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/room_keys/keys[/{roomId}[/{sessionId}]]."""
     requester = await authenticate(request)
     body = await read_json(request)
     info = request.match_info
     result = await services(request).key_backup.put_keys(
-        requester, _version_param(request), body, info.get("room_id"), info.get("session_id")
+        requester, _version_param(request), body, info.get("roomId"), info.get("sessionId")
     )
     return json_response(result)
 
 
-@routes.get(_KEYS)
-@routes.get(_ROOM)
-@routes.get(_SESSION)
+@routes("room_keys_get", "room_keys_room_get", "room_keys_session_get")
 async def get_keys(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/room_keys/keys[/{roomId}[/{sessionId}]]."""
     requester = await authenticate(request)
     info = request.match_info
     result = await services(request).key_backup.get_keys(
-        requester, _version_param(request), info.get("room_id"), info.get("session_id")
+        requester, _version_param(request), info.get("roomId"), info.get("sessionId")
     )
     return json_response(result)
 
 
-@routes.delete(_KEYS)
-@routes.delete(_ROOM)
-@routes.delete(_SESSION)
+@routes("room_keys_delete", "room_keys_room_delete", "room_keys_session_delete")
 async def delete_keys(request: web.Request) -> web.Response:
     """Spec: DELETE /_matrix/client/v3/room_keys/keys[/{roomId}[/{sessionId}]]."""
     requester = await authenticate(request)
     info = request.match_info
     result = await services(request).key_backup.delete_keys(
-        requester, _version_param(request), info.get("room_id"), info.get("session_id")
+        requester, _version_param(request), info.get("roomId"), info.get("sessionId")
     )
     return json_response(result)

@@ -7,13 +7,12 @@ from aiohttp import web
 
 from core.errors import M_MISSING_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_KEYS = "/_matrix/client/v3/keys"
+routes = EndpointRoutes()
 
 
-@routes.post(_KEYS + "/upload")
+@routes("keys_upload")
 async def upload_keys(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/keys/upload."""
     requester = await authenticate(request)
@@ -21,7 +20,7 @@ async def upload_keys(request: web.Request) -> web.Response:
     return json_response(await services(request).e2e_keys.upload(requester, body))
 
 
-@routes.post(_KEYS + "/query")
+@routes("keys_query")
 async def query_keys(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/keys/query."""
     requester = await authenticate(request)
@@ -29,7 +28,7 @@ async def query_keys(request: web.Request) -> web.Response:
     return json_response(await services(request).e2e_keys.query(requester, body))
 
 
-@routes.post(_KEYS + "/claim")
+@routes("keys_claim")
 async def claim_keys(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/keys/claim."""
     requester = await authenticate(request)
@@ -37,7 +36,7 @@ async def claim_keys(request: web.Request) -> web.Response:
     return json_response(await services(request).e2e_keys.claim(requester, body))
 
 
-@routes.get(_KEYS + "/changes")
+@routes("keys_changes")
 async def key_changes(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/keys/changes."""
     requester = await authenticate(request)
@@ -48,7 +47,7 @@ async def key_changes(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-@routes.post(_KEYS + "/device_signing/upload")
+@routes("keys_device_signing_upload")
 async def upload_cross_signing_keys(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/keys/device_signing/upload."""
     requester = await authenticate(request)
@@ -59,7 +58,7 @@ async def upload_cross_signing_keys(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.post(_KEYS + "/signatures/upload")
+@routes("keys_signatures_upload")
 async def upload_signatures(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/keys/signatures/upload."""
     requester = await authenticate(request)

@@ -15,10 +15,11 @@ from homeserver.api.http import (
     required_str,
     services,
 )
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.accounts.login import LoginRequest
 from homeserver.services.accounts.tokens import IssuedTokens
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
 def session_json(tokens: IssuedTokens, server_name: str) -> JsonDict:
@@ -35,24 +36,24 @@ def session_json(tokens: IssuedTokens, server_name: str) -> JsonDict:
     return body
 
 
-@routes.get("/_matrix/client/v3/login")
+@routes("login_flows")
 async def login_flows(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/login."""
     return json_response({"flows": services(request).login.flows()})
 
 
-@routes.post("/_matrix/client/v3/login")
+@routes("login")
 async def login(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/login."""
     svc = services(request)
     body = await read_json(request)
-    svc.limiter.check("login", client_ip(request), svc.limits.login)
     login_request = LoginRequest(
         type=required_str(body, "type"),
         body=body,
         device_id=optional_str(body, "device_id"),
         initial_device_display_name=optional_str(body, "initial_device_display_name"),
         refresh_token=optional_bool(body, "refresh_token", False),
+        client_ip=client_ip(request),
     )
     tokens = await svc.login.login(login_request)
     response = session_json(tokens, svc.info.server_name)
@@ -60,7 +61,7 @@ async def login(request: web.Request) -> web.Response:
     return json_response(response)
 
 
-@routes.post("/_matrix/client/v3/logout")
+@routes("logout")
 async def logout(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/logout."""
     requester = await authenticate(request)
@@ -68,7 +69,7 @@ async def logout(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.post("/_matrix/client/v3/logout/all")
+@routes("logout_all")
 async def logout_all(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/logout/all."""
     requester = await authenticate(request)
@@ -76,7 +77,7 @@ async def logout_all(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.post("/_matrix/client/v3/refresh")
+@routes("refresh")
 async def refresh(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/refresh."""
     body = await read_json(request)

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, services
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.media.repository import IncomingUpload
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
 def _incoming(request: web.Request) -> IncomingUpload:
@@ -23,7 +24,7 @@ def _incoming(request: web.Request) -> IncomingUpload:
     )
 
 
-@routes.post("/_matrix/media/v3/upload")
+@routes("upload")
 async def upload(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/media/v3/upload."""
     requester = await authenticate(request)
@@ -31,32 +32,30 @@ async def upload(request: web.Request) -> web.Response:
     return json_response({"content_uri": content_uri})
 
 
-@routes.post("/_matrix/media/v1/create")
+@routes("create_media")
 async def create(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/media/v1/create."""
     requester = await authenticate(request)
     return json_response(await services(request).media.create(requester))
 
 
-@routes.put("/_matrix/media/v3/upload/{server_name}/{media_id}")
+@routes("upload_to")
 async def upload_to(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/media/v3/upload/{serverName}/{mediaId}."""
     requester = await authenticate(request)
-    server_name, media_id = request.match_info["server_name"], request.match_info["media_id"]
+    server_name, media_id = request.match_info["serverName"], request.match_info["mediaId"]
     await services(request).media.upload_to(requester, server_name, media_id, _incoming(request))
     return json_response({})
 
 
-@routes.get("/_matrix/client/v1/media/config")
-@routes.get("/_matrix/media/v3/config")
+@routes("media_config", "media_config_legacy")
 async def config(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v1/media/config (and the deprecated /_matrix/media/v3/config)."""
     await authenticate(request)
     return json_response(services(request).media.config())
 
 
-@routes.get("/_matrix/client/v1/media/preview_url")
-@routes.get("/_matrix/media/v3/preview_url")
+@routes("preview_url", "preview_url_legacy")
 async def preview_url(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v1/media/preview_url (and the deprecated v3 path)."""
     requester = await authenticate(request)

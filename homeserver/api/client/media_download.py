@@ -18,11 +18,12 @@ from aiohttp.payload import AsyncIterablePayload
 
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, M_UNKNOWN, MatrixError
 from homeserver.api.http import authenticate, json_response, services
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.media.render import ThumbnailSpec
 from homeserver.services.media.repository import MediaDownload
 from homeserver.services.media.thumbnails import Thumbnail
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 CONTENT_SECURITY_POLICY = (
     "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf;"
@@ -42,12 +43,6 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _DEFAULT_TIMEOUT_MS = 20_000
 _MAX_DIMENSION = 10_000
 _THUMB_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
-
-_DOWNLOAD = "/download/{server_name}/{media_id}"
-_DOWNLOAD_NAMED = "/download/{server_name}/{media_id}/{file_name:[^/]*}"
-_THUMBNAIL = "/thumbnail/{server_name}/{media_id}"
-_AUTHED = "/_matrix/client/v1/media"
-_LEGACY = "/_matrix/media/v3"
 
 
 def content_disposition(disposition: str, filename: str | None) -> str:
@@ -127,7 +122,7 @@ def _spec(request: web.Request) -> ThumbnailSpec:
 
 
 async def _file_response(request: web.Request, item: MediaDownload) -> web.StreamResponse:
-    filename = request.match_info.get("file_name") or item.upload_name
+    filename = request.match_info.get("fileName") or item.upload_name
     headers = media_headers(item.content_type, filename)
     headers["Accept-Ranges"] = "bytes"
     headers["ETag"] = f'"{item.media_id}"'  # media never changes once uploaded
@@ -159,27 +154,26 @@ def _thumbnail_response(thumb: Thumbnail) -> web.Response:
     return web.Response(body=thumb.data, headers=headers)
 
 
-@routes.get(_AUTHED + _DOWNLOAD)
-@routes.get(_AUTHED + _DOWNLOAD_NAMED)
+@routes("download", "download_named")
 async def download(request: web.Request) -> web.StreamResponse:
     """Spec: GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]."""
     await authenticate(request)
     item = await services(request).media.download(
-        request.match_info["server_name"],
-        request.match_info["media_id"],
+        request.match_info["serverName"],
+        request.match_info["mediaId"],
         timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
         legacy=False,
     )
     return await _file_response(request, item)
 
 
-@routes.get(_AUTHED + _THUMBNAIL)
+@routes("thumbnail")
 async def thumbnail(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}."""
     await authenticate(request)
     thumb = await services(request).media.thumbnail(
-        request.match_info["server_name"],
-        request.match_info["media_id"],
+        request.match_info["serverName"],
+        request.match_info["mediaId"],
         _spec(request),
         timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
         legacy=False,
@@ -187,25 +181,24 @@ async def thumbnail(request: web.Request) -> web.Response:
     return _thumbnail_response(thumb)
 
 
-@routes.get(_LEGACY + _DOWNLOAD)
-@routes.get(_LEGACY + _DOWNLOAD_NAMED)
+@routes("download_legacy", "download_named_legacy")
 async def legacy_download(request: web.Request) -> web.StreamResponse:
     """Spec: GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}] (deprecated)."""
     item = await services(request).media.download(
-        request.match_info["server_name"],
-        request.match_info["media_id"],
+        request.match_info["serverName"],
+        request.match_info["mediaId"],
         timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
         legacy=True,
     )
     return await _file_response(request, item)
 
 
-@routes.get(_LEGACY + _THUMBNAIL)
+@routes("thumbnail_legacy")
 async def legacy_thumbnail(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/media/v3/thumbnail/{serverName}/{mediaId} (deprecated)."""
     thumb = await services(request).media.thumbnail(
-        request.match_info["server_name"],
-        request.match_info["media_id"],
+        request.match_info["serverName"],
+        request.match_info["mediaId"],
         _spec(request),
         timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
         legacy=True,

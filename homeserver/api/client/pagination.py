@@ -10,11 +10,10 @@ from core.errors import M_INVALID_PARAM, MatrixError
 from core.filters import EventFilter
 from core.json_ingress import parse_query_json
 from homeserver.api.http import authenticate, json_response, services
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.rooms.pagination import DEFAULT_LIMIT, MessagesQuery
 
-routes = web.RouteTableDef()
-
-_ROOM = "/_matrix/client/v3/rooms/{room_id}"
+routes = EndpointRoutes()
 
 
 def parse_limit(query: Mapping[str, str], event_filter: EventFilter) -> int:
@@ -54,18 +53,18 @@ def parse_messages_query(query: Mapping[str, str]) -> MessagesQuery:
     )
 
 
-@routes.get(_ROOM + "/messages")
+@routes("messages")
 async def messages(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/messages."""
     requester = await authenticate(request)
     query = parse_messages_query(request.query)
     body = await services(request).pagination.messages(
-        requester, request.match_info["room_id"], query
+        requester, request.match_info["roomId"], query
     )
     return json_response(body)
 
 
-@routes.get(_ROOM + "/context/{event_id}")
+@routes("context")
 async def context(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/context/{eventId}."""
     requester = await authenticate(request)
@@ -73,6 +72,6 @@ async def context(request: web.Request) -> web.Response:
     limit = parse_limit(request.query, event_filter)
     info = request.match_info
     body = await services(request).pagination.context(
-        requester, info["room_id"], info["event_id"], limit, event_filter
+        requester, info["roomId"], info["eventId"], limit, event_filter
     )
     return json_response(body)

@@ -13,29 +13,28 @@ from homeserver.api.http import (
     required_str,
     services,
 )
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_STATUS = "/_matrix/client/v3/presence/{user_id}/status"
+routes = EndpointRoutes()
 
 
-@routes.get(_STATUS)
+@routes("get_presence")
 async def get_presence(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/presence/{userId}/status."""
     requester = await authenticate(request)
     content = await services(request).presence.get_presence(
-        requester.user_id, request.match_info["user_id"]
+        requester.user_id, request.match_info["userId"]
     )
     return json_response(content)
 
 
-@routes.put(_STATUS)
+@routes("set_presence")
 async def put_presence(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/presence/{userId}/status."""
     requester = await authenticate(request)
     body = await read_json(request)
     presence, status_msg = required_str(body, "presence"), optional_str(body, "status_msg")
-    if request.match_info["user_id"] != requester.user_id:
+    if request.match_info["userId"] != requester.user_id:
         raise MatrixError(M_FORBIDDEN, "Can only set your own presence")
     await services(request).presence.set_presence(requester.user_id, presence, status_msg)
     return json_response({})

@@ -7,39 +7,40 @@ from aiohttp import web
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
 from core.identifiers import parse_user_id
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.accounts.profile import FIELDS
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
 def _user_id(request: web.Request) -> str:
     try:
-        return parse_user_id(request.match_info["user_id"])
+        return parse_user_id(request.match_info["userId"])
     except ValueError as exc:
         raise MatrixError(M_INVALID_PARAM, "Invalid user ID") from exc
 
 
 def _field(request: web.Request) -> str:
-    field = request.match_info["field"]
+    field = request.match_info["keyName"]
     if field not in FIELDS:
         raise MatrixError("M_UNRECOGNIZED", "Unknown profile field", status=404)
     return field
 
 
-@routes.get("/_matrix/client/v3/profile/{user_id}")
+@routes("get_profile")
 async def get_profile(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/profile/{userId}."""
     return json_response(await services(request).profile.get_profile(_user_id(request)))
 
 
-@routes.get("/_matrix/client/v3/profile/{user_id}/{field}")
+@routes("get_profile_field")
 async def get_field(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/profile/{userId}/displayname|avatar_url."""
     field = _field(request)
     return json_response(await services(request).profile.get_field(_user_id(request), field))
 
 
-@routes.put("/_matrix/client/v3/profile/{user_id}/{field}")
+@routes("set_profile_field")
 async def set_field(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/profile/{userId}/displayname|avatar_url."""
     field = _field(request)

@@ -7,19 +7,12 @@ from aiohttp import web
 
 from core.errors import M_MISSING_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_BASE = "/_matrix/client/v3/pushrules"
-_RULE = _BASE + "/{scope}/{kind}/{rule_id}"
-_ATTRIBUTE = _RULE + "/{attribute:enabled|actions}"
+routes = EndpointRoutes()
 
 
-@routes.get(_BASE)
-@routes.get(_BASE + "/")
-@routes.get(_BASE + "/{scope}")
-@routes.get(_BASE + "/{scope}/")
-@routes.get(_BASE + "/{scope}/{kind}/")
+@routes("get_push_rules", "get_push_rules_scope", "get_push_rules_kind")
 async def get_push_rules(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/pushrules/ (and its `{scope}/` drill-down)."""
     requester = await authenticate(request)
@@ -30,18 +23,18 @@ async def get_push_rules(request: web.Request) -> web.Response:
     return json_response(rules)
 
 
-@routes.get(_RULE)
+@routes("get_push_rule")
 async def get_push_rule(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}."""
     requester = await authenticate(request)
     info = request.match_info
     rule = await services(request).push_rules.get_rule(
-        requester.user_id, info["scope"], info["kind"], info["rule_id"]
+        requester.user_id, info["scope"], info["kind"], info["ruleId"]
     )
     return json_response(rule)
 
 
-@routes.put(_RULE)
+@routes("set_push_rule")
 async def put_push_rule(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}."""
     requester = await authenticate(request)
@@ -51,7 +44,7 @@ async def put_push_rule(request: web.Request) -> web.Response:
         requester.user_id,
         info["scope"],
         info["kind"],
-        info["rule_id"],
+        info["ruleId"],
         body,
         before=request.query.get("before"),
         after=request.query.get("after"),
@@ -59,43 +52,57 @@ async def put_push_rule(request: web.Request) -> web.Response:
     return json_response({})
 
 
-@routes.delete(_RULE)
+@routes("delete_push_rule")
 async def delete_push_rule(request: web.Request) -> web.Response:
     """Spec: DELETE /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}."""
     requester = await authenticate(request)
     info = request.match_info
     await services(request).push_rules.delete_rule(
-        requester.user_id, info["scope"], info["kind"], info["rule_id"]
+        requester.user_id, info["scope"], info["kind"], info["ruleId"]
     )
     return json_response({})
 
 
-@routes.get(_ATTRIBUTE)
-async def get_push_rule_attribute(request: web.Request) -> web.Response:
-    """Spec: GET /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}/(enabled|actions)."""
+async def _get_attribute(request: web.Request, attribute: str) -> web.Response:
     requester = await authenticate(request)
     info = request.match_info
     value = await services(request).push_rules.get_attribute(
-        requester.user_id, info["scope"], info["kind"], info["rule_id"], info["attribute"]
+        requester.user_id, info["scope"], info["kind"], info["ruleId"], attribute
     )
     return json_response(value)
 
 
-@routes.put(_ATTRIBUTE)
-async def put_push_rule_attribute(request: web.Request) -> web.Response:
-    """Spec: PUT /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}/(enabled|actions)."""
+async def _put_attribute(request: web.Request, attribute: str) -> web.Response:
     requester = await authenticate(request)
     body = await read_json(request)
     info = request.match_info
-    attribute = info["attribute"]
     if attribute not in body:
         raise MatrixError(M_MISSING_PARAM, f"Missing {attribute}")
     await services(request).push_rules.set_attribute(
-        requester.user_id,
-        info["scope"],
-        info["kind"],
-        info["rule_id"],
-        attribute,
-        body.get(attribute),
+        requester.user_id, info["scope"], info["kind"], info["ruleId"], attribute, body[attribute]
     )
     return json_response({})
+
+
+@routes("get_push_rule_enabled")
+async def get_push_rule_enabled(request: web.Request) -> web.Response:
+    """Spec: GET /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}/enabled."""
+    return await _get_attribute(request, "enabled")
+
+
+@routes("set_push_rule_enabled")
+async def put_push_rule_enabled(request: web.Request) -> web.Response:
+    """Spec: PUT /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}/enabled."""
+    return await _put_attribute(request, "enabled")
+
+
+@routes("get_push_rule_actions")
+async def get_push_rule_actions(request: web.Request) -> web.Response:
+    """Spec: GET /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}/actions."""
+    return await _get_attribute(request, "actions")
+
+
+@routes("set_push_rule_actions")
+async def put_push_rule_actions(request: web.Request) -> web.Response:
+    """Spec: PUT /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}/actions."""
+    return await _put_attribute(request, "actions")

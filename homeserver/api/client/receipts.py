@@ -7,13 +7,12 @@ from aiohttp import web
 
 from core.errors import M_INVALID_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, optional_str, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_ROOM = "/_matrix/client/v3/rooms/{room_id}"
+routes = EndpointRoutes()
 
 
-@routes.post(_ROOM + "/receipt/{receipt_type}/{event_id}")
+@routes("receipt")
 async def post_receipt(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}."""
     requester = await authenticate(request)
@@ -23,19 +22,19 @@ async def post_receipt(request: web.Request) -> web.Response:
         raise MatrixError(M_INVALID_PARAM, "thread_id must be a non-empty string")
     info = request.match_info
     await services(request).receipts.post_receipt(
-        requester.user_id, info["room_id"], info["receipt_type"], info["event_id"], thread_id
+        requester.user_id, info["roomId"], info["receiptType"], info["eventId"], thread_id
     )
     return json_response({})
 
 
-@routes.post(_ROOM + "/read_markers")
+@routes("read_markers")
 async def post_read_markers(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/rooms/{roomId}/read_markers."""
     requester = await authenticate(request)
     body = await read_json(request)
     await services(request).receipts.set_read_markers(
         requester.user_id,
-        request.match_info["room_id"],
+        request.match_info["roomId"],
         fully_read=optional_str(body, "m.fully_read"),
         read=optional_str(body, "m.read"),
         read_private=optional_str(body, "m.read.private"),

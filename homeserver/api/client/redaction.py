@@ -5,17 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from homeserver.api.http import authenticate, json_response, optional_str, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
-@routes.put("/_matrix/client/v3/rooms/{room_id}/redact/{event_id}/{txn_id}")
+@routes("redact")
 async def redact(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}."""
     requester = await authenticate(request)
     body = await read_json(request)
     info = request.match_info
     event_id = await services(request).redaction.redact(
-        requester, info["room_id"], info["event_id"], info["txn_id"], optional_str(body, "reason")
+        requester, info["roomId"], info["eventId"], info["txnId"], optional_str(body, "reason")
     )
     return json_response({"event_id": event_id})

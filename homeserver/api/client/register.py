@@ -14,12 +14,13 @@ from homeserver.api.http import (
     read_json,
     services,
 )
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.accounts.accounts import RegistrationRequest
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
-@routes.post("/_matrix/client/v3/register")
+@routes("register")
 async def register(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/register."""
     svc = services(request)
@@ -45,7 +46,7 @@ async def register(request: web.Request) -> web.Response:
     return json_response(session_json(result.tokens, svc.info.server_name))
 
 
-@routes.get("/_matrix/client/v3/register/available")
+@routes("register_available")
 async def available(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/register/available."""
     svc = services(request)
@@ -57,7 +58,7 @@ async def available(request: web.Request) -> web.Response:
     return json_response({"available": True})
 
 
-@routes.get("/_matrix/client/v1/register/m.login.registration_token/validity")
+@routes("registration_token_validity")
 async def token_validity(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v1/register/m.login.registration_token/validity."""
     svc = services(request)

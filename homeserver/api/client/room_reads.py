@@ -7,33 +7,29 @@ from aiohttp import web
 
 from core.errors import M_INVALID_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_ROOM = "/_matrix/client/v3/rooms/{room_id}"
+routes = EndpointRoutes()
 
 
-@routes.get(_ROOM + "/event/{event_id}")
+@routes("get_event")
 async def get_event(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}."""
     requester = await authenticate(request)
     info = request.match_info
-    event = await services(request).room_reads.get_event(
-        requester, info["room_id"], info["event_id"]
-    )
+    event = await services(request).room_reads.get_event(requester, info["roomId"], info["eventId"])
     return json_response(event)
 
 
-@routes.get(_ROOM + "/state")
+@routes("get_state")
 async def get_state(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/state."""
     requester = await authenticate(request)
-    state = await services(request).room_reads.get_state(requester, request.match_info["room_id"])
+    state = await services(request).room_reads.get_state(requester, request.match_info["roomId"])
     return json_response(state)
 
 
-@routes.get(_ROOM + "/state/{event_type}")
-@routes.get(_ROOM + "/state/{event_type}/{state_key:.*}")
+@routes("get_state_event")
 async def get_state_event(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}."""
     requester = await authenticate(request)
@@ -42,19 +38,19 @@ async def get_state_event(request: web.Request) -> web.Response:
         raise MatrixError(M_INVALID_PARAM, "format must be 'content' or 'event'")
     info = request.match_info
     body = await services(request).room_reads.get_state_event(
-        requester, info["room_id"], info["event_type"], info.get("state_key", ""), form == "event"
+        requester, info["roomId"], info["eventType"], info.get("stateKey", ""), form == "event"
     )
     return json_response(body)
 
 
-@routes.get(_ROOM + "/members")
+@routes("get_members")
 async def get_members(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/members."""
     requester = await authenticate(request)
     query = request.query
     body = await services(request).room_reads.get_members(
         requester,
-        request.match_info["room_id"],
+        request.match_info["roomId"],
         at=query.get("at"),
         membership=query.get("membership"),
         not_membership=query.get("not_membership"),
@@ -62,11 +58,11 @@ async def get_members(request: web.Request) -> web.Response:
     return json_response(body)
 
 
-@routes.get(_ROOM + "/joined_members")
+@routes("get_joined_members")
 async def get_joined_members(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/joined_members."""
     requester = await authenticate(request)
     body = await services(request).room_reads.get_joined_members(
-        requester, request.match_info["room_id"]
+        requester, request.match_info["roomId"]
     )
     return json_response(body)

@@ -3,6 +3,7 @@ forget, `/joined_rooms`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -17,11 +18,11 @@ from homeserver.api.http import (
     required_str,
     services,
 )
+from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.creation import PRESETS, CreateRoomRequest
 
-routes = web.RouteTableDef()
-
-_PREFIX = "/_matrix/client/v3"
+routes = EndpointRoutes()
 
 
 def parse_create_room(body: JsonDict) -> CreateRoomRequest:
@@ -74,7 +75,7 @@ def _initial_state(value: Any) -> tuple[tuple[str, str, JsonDict], ...]:
     return tuple(events)
 
 
-@routes.post(f"{_PREFIX}/createRoom")
+@routes("create_room")
 async def create_room(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/createRoom."""
     requester = await authenticate(request)
@@ -82,72 +83,85 @@ async def create_room(request: web.Request) -> web.Response:
     return json_response(await services(request).rooms.create_room(requester, room))
 
 
-@routes.post(f"{_PREFIX}/join/{{room}}")
-@routes.post(f"{_PREFIX}/rooms/{{room}}/join")
+@routes("join", "join_room_id")
 async def join(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/join/{roomIdOrAlias} and /rooms/{roomId}/join."""
     requester = await authenticate(request)
     body = await read_json(request)
-    room_id = await services(request).membership.join(
-        requester, request.match_info["room"], optional_str(body, "reason")
-    )
+    info = request.match_info
+    room = info.get("roomIdOrAlias") or info["roomId"]
+    room_id = await services(request).membership.join(requester, room, optional_str(body, "reason"))
     return json_response({"room_id": room_id})
 
 
-@routes.post(f"{_PREFIX}/knock/{{room}}")
+@routes("knock")
 async def knock(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/knock/{roomIdOrAlias}."""
     requester = await authenticate(request)
     body = await read_json(request)
     room_id = await services(request).membership.knock(
-        requester, request.match_info["room"], optional_str(body, "reason")
+        requester, request.match_info["roomIdOrAlias"], optional_str(body, "reason")
     )
     return json_response({"room_id": room_id})
 
 
-@routes.post(f"{_PREFIX}/rooms/{{room_id}}/{{action:invite|kick|ban|unban}}")
-async def member_action(request: web.Request) -> web.Response:
-    """Spec: POST /_matrix/client/v3/rooms/{roomId}/invite|kick|ban|unban."""
+_MemberAction = Callable[[Requester, str, str, str | None], Awaitable[None]]
+
+
+async def _member_action(request: web.Request, action: _MemberAction) -> web.Response:
     requester = await authenticate(request)
     body = await read_json(request)
-    room_id = await services(request).membership.resolve_room(request.match_info["room_id"])
-    target = required_str(body, "user_id")
-    reason = optional_str(body, "reason")
-    membership = services(request).membership
-    action = request.match_info["action"]
-    if action == "invite":
-        await membership.invite(requester, room_id, target, reason)
-    elif action == "kick":
-        await membership.kick(requester, room_id, target, reason)
-    elif action == "ban":
-        await membership.ban(requester, room_id, target, reason)
-    else:
-        await membership.unban(requester, room_id, target, reason)
+    room_id = await services(request).membership.resolve_room(request.match_info["roomId"])
+    await action(requester, room_id, required_str(body, "user_id"), optional_str(body, "reason"))
     return json_response({})
 
 
-@routes.post(f"{_PREFIX}/rooms/{{room_id}}/leave")
+@routes("invite")
+async def invite(request: web.Request) -> web.Response:
+    """Spec: POST /_matrix/client/v3/rooms/{roomId}/invite."""
+    return await _member_action(request, services(request).membership.invite)
+
+
+@routes("kick")
+async def kick(request: web.Request) -> web.Response:
+    """Spec: POST /_matrix/client/v3/rooms/{roomId}/kick."""
+    return await _member_action(request, services(request).membership.kick)
+
+
+@routes("ban")
+async def ban(request: web.Request) -> web.Response:
+    """Spec: POST /_matrix/client/v3/rooms/{roomId}/ban."""
+    return await _member_action(request, services(request).membership.ban)
+
+
+@routes("unban")
+async def unban(request: web.Request) -> web.Response:
+    """Spec: POST /_matrix/client/v3/rooms/{roomId}/unban."""
+    return await _member_action(request, services(request).membership.unban)
+
+
+@routes("leave")
 async def leave(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/rooms/{roomId}/leave."""
     requester = await authenticate(request)
     body = await read_json(request)
     membership = services(request).membership
-    room_id = await membership.resolve_room(request.match_info["room_id"])
+    room_id = await membership.resolve_room(request.match_info["roomId"])
     await membership.leave(requester, room_id, optional_str(body, "reason"))
     return json_response({})
 
 
-@routes.post(f"{_PREFIX}/rooms/{{room_id}}/forget")
+@routes("forget")
 async def forget(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/rooms/{roomId}/forget."""
     requester = await authenticate(request)
     membership = services(request).membership
-    room_id = await membership.resolve_room(request.match_info["room_id"])
+    room_id = await membership.resolve_room(request.match_info["roomId"])
     await membership.forget(requester, room_id)
     return json_response({})
 
 
-@routes.get(f"{_PREFIX}/joined_rooms")
+@routes("joined_rooms")
 async def joined_rooms(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/joined_rooms."""
     requester = await authenticate(request)

@@ -6,32 +6,30 @@ from __future__ import annotations
 from aiohttp import web
 
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
-
-_ROOM = "/_matrix/client/v3/rooms/{room_id}"
+routes = EndpointRoutes()
 
 
-@routes.put(_ROOM + "/send/{event_type}/{txn_id}")
+@routes("send_message")
 async def send_message(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}."""
     requester = await authenticate(request)
     content = await read_json(request)
     info = request.match_info
     event_id = await services(request).messages.send_message(
-        requester, info["room_id"], info["event_type"], content, info["txn_id"]
+        requester, info["roomId"], info["eventType"], content, info["txnId"]
     )
     return json_response({"event_id": event_id})
 
 
-@routes.put(_ROOM + "/state/{event_type}")
-@routes.put(_ROOM + "/state/{event_type}/{state_key:.*}")
+@routes("send_state")
 async def send_state(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}."""
     requester = await authenticate(request)
     content = await read_json(request)
     info = request.match_info
     event_id = await services(request).messages.send_state(
-        requester, info["room_id"], info["event_type"], info.get("state_key", ""), content
+        requester, info["roomId"], info["eventType"], info.get("stateKey", ""), content
     )
     return json_response({"event_id": event_id})

@@ -6,10 +6,11 @@ from aiohttp import web
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, MatrixError
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 from homeserver.services.common.stream_token import StreamToken
 from homeserver.services.sync.service import SyncRequest
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 _PRESENCE = ("online", "offline", "unavailable")
 
@@ -21,7 +22,7 @@ def _timeout_ms(request: web.Request) -> int:
     return int(raw)
 
 
-@routes.get("/_matrix/client/v3/sync")
+@routes("sync")
 async def sync(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/sync."""
     requester = await authenticate(request)
@@ -49,25 +50,25 @@ async def sync(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-@routes.post("/_matrix/client/v3/user/{user_id}/filter")
+@routes("create_filter")
 async def create_filter(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/user/{userId}/filter."""
     requester = await authenticate(request)
-    if request.match_info["user_id"] != requester.user_id:
+    if request.match_info["userId"] != requester.user_id:
         raise MatrixError(M_FORBIDDEN, "Cannot create filters for other users")
     body = await read_json(request)
     filter_id = await services(request).filters.create(requester.user_id, body)
     return json_response({"filter_id": str(filter_id)})
 
 
-@routes.get("/_matrix/client/v3/user/{user_id}/filter/{filter_id}")
+@routes("get_filter")
 async def get_filter(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/user/{userId}/filter/{filterId}."""
     requester = await authenticate(request)
-    if request.match_info["user_id"] != requester.user_id:
+    if request.match_info["userId"] != requester.user_id:
         raise MatrixError(M_FORBIDDEN, "Cannot read other users' filters")
     definition = await services(request).filters.get(
-        requester.user_id, request.match_info["filter_id"]
+        requester.user_id, request.match_info["filterId"]
     )
     if definition is None:
         raise MatrixError(M_NOT_FOUND, "No such filter")

@@ -5,15 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
-@routes.put("/_matrix/client/v3/sendToDevice/{event_type}/{txn_id}")
+@routes("send_to_device")
 async def send_to_device(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}."""
     requester = await authenticate(request)
     body = await read_json(request)
     info = request.match_info
-    await services(request).to_device.send(requester, info["event_type"], info["txn_id"], body)
+    await services(request).to_device.send(requester, info["eventType"], info["txnId"], body)
     return json_response({})

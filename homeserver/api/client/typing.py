@@ -6,8 +6,9 @@ from aiohttp import web
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_MISSING_PARAM, JsonDict, MatrixError
 from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 
 def parse_typing(body: JsonDict) -> tuple[bool, int | None]:
@@ -25,15 +26,13 @@ def parse_typing(body: JsonDict) -> tuple[bool, int | None]:
     return typing, timeout
 
 
-@routes.put("/_matrix/client/v3/rooms/{room_id}/typing/{user_id}")
+@routes("typing")
 async def put_typing(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId}."""
     requester = await authenticate(request)
     typing, timeout_ms = parse_typing(await read_json(request))
     info = request.match_info
-    if info["user_id"] != requester.user_id:
+    if info["userId"] != requester.user_id:
         raise MatrixError(M_FORBIDDEN, "Cannot set another user's typing state")
-    await services(request).typing.set_typing(
-        requester.user_id, info["room_id"], typing, timeout_ms
-    )
+    await services(request).typing.set_typing(requester.user_id, info["roomId"], typing, timeout_ms)
     return json_response({})

@@ -6,13 +6,14 @@ from aiohttp import web
 
 from core.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
 from homeserver.api.http import authenticate, json_response, services
+from homeserver.api.routing import EndpointRoutes
 
-routes = web.RouteTableDef()
+routes = EndpointRoutes()
 
 SPEC_VERSIONS = ("r0.6.1", *(f"v1.{minor}" for minor in range(1, 13)))
 
 
-@routes.get("/_matrix/client/versions")
+@routes("versions")
 async def versions(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/versions."""
     return json_response(
@@ -20,13 +21,13 @@ async def versions(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/.well-known/matrix/client")
+@routes("well_known")
 async def well_known(request: web.Request) -> web.Response:
     """Spec: GET /.well-known/matrix/client."""
     return json_response({"m.homeserver": {"base_url": services(request).info.base_url}})
 
 
-@routes.get("/_matrix/client/v3/capabilities")
+@routes("capabilities")
 async def capabilities(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/capabilities."""
     await authenticate(request)

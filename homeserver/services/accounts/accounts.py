@@ -161,7 +161,7 @@ class AccountService:
             auth,
             request_key="POST /account/password",
             flows=[[PASSWORD]],
-            user_id=requester.user_id,
+            requester=requester,
         )
         await self._users.set_password_hash(requester.user_id, await hash_password(new_password))
         await self._ui_auth.finish(session)
@@ -174,7 +174,7 @@ class AccountService:
             auth,
             request_key="POST /account/deactivate",
             flows=[[PASSWORD]],
-            user_id=requester.user_id,
+            requester=requester,
         )
         await self._users.deactivate(requester.user_id)
         await self._tokens.revoke_devices(requester.user_id, keep_device=None)

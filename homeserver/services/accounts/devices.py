@@ -61,7 +61,7 @@ class DeviceService:
     ) -> None:
         """Delete devices after UIA with the account password."""
         session = await self._ui_auth.check(
-            auth, request_key=request_key, flows=[[PASSWORD]], user_id=requester.user_id
+            auth, request_key=request_key, flows=[[PASSWORD]], requester=requester
         )
         await self._store.delete_devices(requester.user_id, device_ids)
         await self._ui_auth.finish(session)

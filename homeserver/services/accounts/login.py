@@ -1,7 +1,8 @@
 """Login (spec: "Login"): `m.login.password` with `m.id.user`, and JWT when configured.
 
-Failed password attempts are rate limited per user on top of the per-IP login limit, so one
-account cannot be brute-forced from many addresses.
+Every attempt draws on the client IP's `login` bucket; failed password attempts also drain the
+account's bucket (`PasswordAttempts`), so one account cannot be brute-forced from many
+addresses. Both are checked in one go, so a 429 reports the longer of the two waits.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from core.errors import (
 )
 from core.identifiers import ServerName, make_user_id, parse_user_id, server_name_of
 from homeserver.clock import Clock
+from homeserver.services.accounts.password_attempts import PasswordAttempts
 from homeserver.services.accounts.passwords import check_password
 from homeserver.services.accounts.tokens import IssuedTokens, TokenService
 from homeserver.services.accounts.ui_auth import PASSWORD
-from homeserver.services.common.ratelimit import Limit, RateLimiter
+from homeserver.services.common.ratelimit import Draw, Limit, RateLimiter
 from homeserver.storage.accounts.users import UserStore
 
 JWT_TYPE = "org.matrix.login.jwt"
@@ -50,6 +52,7 @@ class LoginRequest:
     device_id: str | None
     initial_device_display_name: str | None
     refresh_token: bool
+    client_ip: str
 
 
 class LoginService:
@@ -62,6 +65,7 @@ class LoginService:
         users: UserStore,
         tokens: TokenService,
         limiter: RateLimiter,
+        login_limit: Limit,
         failure_limit: Limit,
         clock: Clock,
         password_login: bool,
@@ -72,7 +76,8 @@ class LoginService:
         self._users = users
         self._tokens = tokens
         self._limiter = limiter
-        self._failure_limit = failure_limit
+        self._login_limit = login_limit
+        self._attempts = PasswordAttempts(limiter, failure_limit)
         self._clock = clock
         self._password_login = password_login
         self._jwt = jwt_settings
@@ -88,12 +93,20 @@ class LoginService:
         return flows
 
     async def login(self, request: LoginRequest) -> IssuedTokens:
-        """Authenticate and issue tokens for a new or named device."""
+        """Authenticate and issue tokens for a new or named device.
+
+        Raises:
+            MatrixError: `M_LIMIT_EXCEEDED` (429) when the client IP, or for passwords the
+                account, has made too many attempts; `M_FORBIDDEN` on bad credentials.
+        """
+        per_ip = Draw("login", request.client_ip, self._login_limit)
         if request.type == PASSWORD and self._password_login:
-            user_id = await self._password_user(request.body)
+            user_id = await self._password_user(request.body, per_ip)
         elif request.type == JWT_TYPE and self._jwt is not None:
+            self._limiter.check_all(per_ip)
             user_id = await self._jwt_user(request.body, self._jwt)
         else:
+            self._limiter.check_all(per_ip)
             raise MatrixError(M_UNKNOWN, "Unknown login type", status=400)
         return await self._tokens.issue(
             user_id,
@@ -102,12 +115,12 @@ class LoginService:
             refreshable=request.refresh_token and self._refresh_enabled,
         )
 
-    async def _password_user(self, body: JsonDict) -> str:
+    async def _password_user(self, body: JsonDict, per_ip: Draw) -> str:
         user_id = self._identified_user(body)
         password = body.get("password")
         if not isinstance(password, str):
             raise MatrixError(M_INVALID_PARAM, "password must be a string")
-        self._limiter.check("login_failure", user_id, self._failure_limit, cost=0)
+        self._attempts.check(user_id, None, per_ip)
         user = await self._users.get_user(user_id)
         matched = await check_password(user.password_hash if user else None, password)
         if user is not None and user.deactivated:
@@ -115,7 +128,7 @@ class LoginService:
             raise MatrixError(M_USER_DEACTIVATED, "This account has been deactivated")
         if user is None or not matched:
             # Only failures drain the per-user bucket.
-            self._limiter.check("login_failure", user_id, self._failure_limit)
+            self._attempts.failed(user_id, None)
             raise MatrixError(M_FORBIDDEN, "Invalid username or password")
         return user.user_id
 

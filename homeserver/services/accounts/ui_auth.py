@@ -4,6 +4,10 @@ A guarded request first gets a 401 listing the flows and a session ID; the clien
 stages one request at a time, naming the session. A session belongs to one request (method and
 path) and, when created for a logged-in user, to that user. The stages we offer are
 `m.login.dummy`, `m.login.registration_token` and `m.login.password`.
+
+Wrong passwords in an `m.login.password` stage are rate limited per account and per client IP
+(`PasswordAttempts`, shared with login): once either is exhausted the stage answers 429
+`M_LIMIT_EXCEEDED` before the password is even compared.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from core.errors import (
     MatrixError,
 )
 from homeserver.clock import Clock
+from homeserver.services.accounts.password_attempts import PasswordAttempts
 from homeserver.services.accounts.passwords import check_password
+from homeserver.services.common.requester import Requester
 from homeserver.storage.accounts.ui_auth import UiAuthSession, UiAuthStore
 from homeserver.storage.accounts.users import UserStore
 
@@ -50,11 +56,19 @@ class UiAuthRequired(MatrixError):
 class UiAuthService:
     """Runs UIA sessions stored in the database (so they survive a restart)."""
 
-    def __init__(self, store: UiAuthStore, users: UserStore, clock: Clock, timeout_ms: int) -> None:
+    def __init__(
+        self,
+        store: UiAuthStore,
+        users: UserStore,
+        clock: Clock,
+        timeout_ms: int,
+        attempts: PasswordAttempts,
+    ) -> None:
         self._store = store
         self._users = users
         self._clock = clock
         self._timeout_ms = timeout_ms
+        self._attempts = attempts
 
     async def check(
         self,
@@ -62,7 +76,7 @@ class UiAuthService:
         *,
         request_key: str,
         flows: Sequence[Sequence[str]],
-        user_id: str | None = None,
+        requester: Requester | None = None,
     ) -> UiAuthSession:
         """Advance the session named in `auth`; return it once some flow is complete.
 
@@ -70,21 +84,25 @@ class UiAuthService:
             auth: The request body's `auth` value (None when absent).
             request_key: Identifies the guarded request, e.g. "POST /register".
             flows: The acceptable flows, each a list of stage types.
-            user_id: The logged-in user the session is for (None for registration).
+            requester: The logged-in user the session is for (None for registration); their
+                client IP counts failed password stages.
 
         Raises:
             UiAuthRequired: While stages remain or a stage failed.
-            MatrixError: On a malformed `auth` or a session of another request or user.
+            MatrixError: On a malformed `auth` or a session of another request or user;
+                `M_LIMIT_EXCEEDED` after too many wrong passwords.
         """
         if auth is not None and not isinstance(auth, dict):
             raise MatrixError(M_INVALID_PARAM, "auth must be an object")
+        user_id = requester.user_id if requester is not None else None
         session = await self._load_or_create(auth, request_key, user_id)
         if not auth or "type" not in auth:
             raise UiAuthRequired(self._body(session, flows))
         stage = auth["type"]
         if not isinstance(stage, str) or not any(stage in flow for flow in flows):
             raise UiAuthRequired(self._body(session, flows), M_UNKNOWN, "Unknown auth stage type")
-        failure = await self._run_stage(stage, auth, session)
+        client_ip = requester.client_ip if requester is not None else None
+        failure = await self._run_stage(stage, auth, session, client_ip)
         if failure is not None:
             raise UiAuthRequired(self._body(session, flows), failure[0], failure[1])
         completed = (
@@ -125,7 +143,7 @@ class UiAuthService:
         return session
 
     async def _run_stage(
-        self, stage: str, auth: JsonDict, session: UiAuthSession
+        self, stage: str, auth: JsonDict, session: UiAuthSession, client_ip: str | None
     ) -> tuple[str, str] | None:
         if stage == DUMMY:
             return None
@@ -139,20 +157,23 @@ class UiAuthService:
             await self._store.mark_params(session.session_id, session.params)
             return None
         if stage == PASSWORD:
-            return await self._check_password_stage(auth, session)
+            return await self._check_password_stage(auth, session, client_ip)
         return (M_UNKNOWN, "Unsupported stage")
 
     async def _check_password_stage(
-        self, auth: JsonDict, session: UiAuthSession
+        self, auth: JsonDict, session: UiAuthSession, client_ip: str | None
     ) -> tuple[str, str] | None:
         claimed = _identified_user(auth)
         password = auth.get("password")
-        if session.user_id is None or not isinstance(password, str):
+        user_id = session.user_id
+        if user_id is None or not isinstance(password, str):
             return (M_FORBIDDEN, "Invalid password")
-        if claimed is not None and claimed not in (session.user_id, _localpart(session.user_id)):
+        if claimed is not None and claimed not in (user_id, _localpart(user_id)):
             return (M_FORBIDDEN, "Invalid password")
-        user = await self._users.get_user(session.user_id)
+        self._attempts.check(user_id, client_ip)
+        user = await self._users.get_user(user_id)
         if not await check_password(user.password_hash if user else None, password):
+            self._attempts.failed(user_id, client_ip)
             return (M_FORBIDDEN, "Invalid password")
         return None
 

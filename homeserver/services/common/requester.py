@@ -9,12 +9,13 @@ from core.errors import M_FORBIDDEN, MatrixError
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """The authenticated user and device behind a request."""
+    """The authenticated user and device behind a request, and the client IP it came from."""
 
     user_id: str
     device_id: str
     is_admin: bool
     access_token_hash: str
+    client_ip: str | None = None  # None outside an HTTP request (or when unknown)
 
 
 def require_admin(requester: Requester) -> None:

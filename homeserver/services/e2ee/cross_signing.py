@@ -97,7 +97,7 @@ class CrossSigningService:
         session = None
         if replacing:
             session = await self._ui_auth.check(
-                body.get("auth"), request_key=request_key, flows=[[PASSWORD]], user_id=user_id
+                body.get("auth"), request_key=request_key, flows=[[PASSWORD]], requester=requester
             )
         await self._store.set_keys(user_id, keys)
         if session is not None:
