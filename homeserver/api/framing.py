@@ -78,8 +78,11 @@ def framing_error(status: int, exc: BaseException | None) -> MatrixError:
 
     Args:
         status: The status aiohttp chose (400 for parser errors, 500, 504).
-        exc: The parser's exception, a `RequestPayloadError` from a body read, or None.
+        exc: The parser's exception, a `RequestPayloadError` from a body read, a refusal
+            already in Matrix terms, or None.
     """
+    if isinstance(exc, MatrixError):
+        return exc
     if isinstance(exc, RequestPayloadError):
         cause = exc.__cause__
         exc = cause if isinstance(cause, HttpProcessingError) else None

@@ -12,11 +12,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
+from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError, LineTooLong
+from aiohttp.web_protocol import RequestPayloadError
 
-from homeserver.api.framing import MatrixServer
+from homeserver.api.framing import MatrixServer, UnfinishedBodies, client_address, framing_error
 from tests.conftest import LiveServer, make_config, start_server
 
 LOGIN = "/_matrix/client/v3/login"
@@ -236,3 +239,40 @@ async def test_client_leaving_mid_body_is_not_an_error(
     errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert errors == [], [r.getMessage() for r in errors]
     assert not [r for r in caplog.records if r.exc_info and "disconnect" in r.getMessage()]
+
+
+def test_client_address_trusts_forwarded_for_only_from_proxies() -> None:
+    proxies = (ip_network("10.0.0.0/8"),)
+    assert client_address("10.1.2.3", "203.0.113.7, 10.1.2.3", proxies) == "203.0.113.7"
+    assert client_address("192.0.2.1", "203.0.113.7", proxies) == "192.0.2.1"
+    assert client_address("10.1.2.3", None, proxies) == "10.1.2.3"
+    assert client_address("not an ip", "203.0.113.7", proxies) == "not an ip"
+    assert client_address("10.1.2.3", "203.0.113.7", ()) == "10.1.2.3"
+
+
+def test_framing_errors_map_to_matrix_errors() -> None:
+    encoding = RequestPayloadError("bad gzip")
+    encoding.__cause__ = ContentEncodingError("Can not decode content-encoding: gzip")
+    cases = [
+        (framing_error(400, LineTooLong(b"x" * 100, 8190)), 431, "M_TOO_LARGE"),
+        (framing_error(400, BadHttpMessage("Too many headers received")), 431, "M_TOO_LARGE"),
+        (framing_error(400, BadHttpMessage("Invalid header value char")), 400, "M_UNKNOWN"),
+        (framing_error(400, encoding), 400, "M_NOT_JSON"),
+        (framing_error(400, RequestPayloadError("cut short")), 400, "M_NOT_JSON"),
+        (framing_error(504, None), 504, "M_UNKNOWN"),
+        (framing_error(500, RuntimeError("bug")), 500, "M_UNKNOWN"),
+    ]
+    for error, status, errcode in cases:
+        assert (error.status, error.errcode) == (status, errcode), error
+    assert "\n" not in framing_error(400, BadHttpMessage("Bad chunk:\n\n  b'zz'\n  ^")).message
+
+
+def test_unfinished_bodies_count_per_ip() -> None:
+    bodies = UnfinishedBodies(limit=2)
+    assert bodies.acquire("a")
+    assert bodies.acquire("a")
+    assert not bodies.acquire("a")
+    assert bodies.acquire("b")
+    bodies.release("a")
+    assert bodies.count("a") == 1
+    assert bodies.acquire("a")
