@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 
+from homeserver.caching import CacheRegistry
 from homeserver.clock import Clock
 from homeserver.services.accounts.account_data import AccountDataService
 from homeserver.services.accounts.accounts import AccountService
@@ -69,6 +70,7 @@ class Services:
     clock: Clock
     limiter: RateLimiter
     limits: RequestLimits
+    caches: CacheRegistry
     tokens: TokenService
     accounts: AccountService
     login: LoginService

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from homeserver.caching import CacheRegistry
 from homeserver.storage.accounts.account_data import AccountDataStore
 from homeserver.storage.accounts.devices import DeviceStore
 from homeserver.storage.accounts.profiles import ProfileStore
-from homeserver.storage.accounts.token_cache import TokenCache
-from homeserver.storage.accounts.tokens import TokenStore
+from homeserver.storage.accounts.token_cache import ACCESS_TOKENS, TokenCache
+from homeserver.storage.accounts.tokens import TokenRecord, TokenStore
 from homeserver.storage.accounts.ui_auth import UiAuthStore
 from homeserver.storage.accounts.users import UserStore
 from homeserver.storage.database import Database
@@ -33,9 +33,14 @@ from homeserver.storage.rooms.sync_reads import SyncStore
 
 @dataclass(frozen=True, slots=True)
 class Stores:
-    """Every store, sharing one `Database`."""
+    """Every store, sharing one `Database`.
+
+    `caches` is the process's cache registry: the stores registered theirs in it, and the
+    services register theirs in the same one.
+    """
 
     db: Database
+    caches: CacheRegistry
     users: UserStore
     devices: DeviceStore
     tokens: TokenStore
@@ -77,21 +82,24 @@ async def open_database(url: str) -> Database:
     raise ValueError("database URL must start with sqlite:/// or postgresql://")
 
 
-async def open_stores(url: str) -> Stores:
-    """Open the database, run migrations and build the stores."""
+async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
+    """Open the database, run migrations and build the stores (registering their caches
+    in `caches`, a new registry if None)."""
     db = await open_database(url)
     try:
         await migrate(db)
     except BaseException:
         await db.close()
         raise
-    token_cache: TokenCache[Any] = TokenCache()
-    devices = DeviceStore(db, token_cache)
+    caches = caches if caches is not None else CacheRegistry()
+    token_cache: TokenCache[TokenRecord] = caches.register(ACCESS_TOKENS, TokenCache())
+    devices = DeviceStore(db, caches)
     return Stores(
         db=db,
-        users=UserStore(db, token_cache),
+        caches=caches,
+        users=UserStore(db, caches),
         devices=devices,
-        tokens=TokenStore(db, devices),
+        tokens=TokenStore(db, devices, token_cache, caches),
         profiles=ProfileStore(db),
         account_data=AccountDataStore(db),
         ui_auth=UiAuthStore(db),

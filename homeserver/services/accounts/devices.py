@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.accounts.tokens import DevicesChanged
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
 from homeserver.services.common.requester import Requester
@@ -13,6 +14,7 @@ from homeserver.storage.accounts.devices import DeviceRecord, DeviceStore
 
 # Last-seen times are advisory; writing them on every request would cost a write per request.
 TOUCH_INTERVAL_MS = 60_000
+_TOUCHED_DEVICES = 100_000
 
 
 def device_json(device: DeviceRecord) -> JsonDict:
@@ -32,10 +34,13 @@ def device_json(device: DeviceRecord) -> JsonDict:
 class DeviceService:
     """Lists, renames and deletes devices."""
 
-    def __init__(self, store: DeviceStore, ui_auth: UiAuthService) -> None:
+    def __init__(self, store: DeviceStore, ui_auth: UiAuthService, caches: CacheRegistry) -> None:
         self._store = store
         self._ui_auth = ui_auth
-        self._last_touched: dict[tuple[str, str], int] = {}
+        # A write throttle, not a data cache: losing an entry costs one extra write.
+        self._last_touched: LruCache[tuple[str, str], int] = caches.lru(
+            "device_last_touched", _TOUCHED_DEVICES
+        )
         # Emitted after the user renamed or deleted some of their devices.
         self.devices_changed: Signal[DevicesChanged] = Signal("devices.changed")
 
@@ -70,9 +75,8 @@ class DeviceService:
     async def touch(self, requester: Requester, ip: str | None, now_ms: int) -> None:
         """Record a device's last use, at most once per `TOUCH_INTERVAL_MS` per device."""
         key = (requester.user_id, requester.device_id)
-        if now_ms - self._last_touched.get(key, -TOUCH_INTERVAL_MS) < TOUCH_INTERVAL_MS:
+        last = self._last_touched.get(key)
+        if last is not None and now_ms - last < TOUCH_INTERVAL_MS:
             return
-        if len(self._last_touched) > 100_000:
-            self._last_touched.clear()
-        self._last_touched[key] = now_ms
+        self._last_touched.put(key, now_ms)
         await self._store.touch(requester.user_id, requester.device_id, ip, now_ms)

@@ -10,10 +10,11 @@ on other servers are reported under `failures` (federation is not wired yet).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Final
 
 from core.errors import M_INVALID_PARAM, JsonDict, MatrixError
 from core.identifiers import parse_user_id, server_name_of
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.common.requester import Requester
 from homeserver.services.common.stream_token import StreamToken
 from homeserver.services.e2ee.device_lists import DeviceListService
@@ -35,8 +36,12 @@ from homeserver.storage.e2ee.keys import E2eKeyStore, KeyConflict
 _UNREACHABLE: JsonDict = {"status": 503, "message": "Federation is not available"}
 
 
-# Bounds the per-device key status cache (one entry per syncing device).
-MAX_CACHED_DEVICES = 100_000
+# Bounds the key status cache (one entry per user with a syncing device).
+MAX_CACHED_USERS = 100_000
+KEY_COUNTS_CACHE: Final = "e2e_key_counts"
+
+# One device's one-time key counts per algorithm and its unused fallback key algorithms.
+_KeyStatus = tuple[dict[str, int], list[str]]
 
 
 class E2eKeysService:
@@ -49,14 +54,19 @@ class E2eKeysService:
         store: E2eKeyStore,
         cross_signing: CrossSigningStore,
         device_lists: DeviceListService,
+        caches: CacheRegistry,
     ) -> None:
         self._server_name = server_name
         self._store = store
         self._cross_signing = cross_signing
         self._device_lists = device_lists
         # Every /sync reports these; they change only through this service (upload, claim)
-        # or when the user's devices are removed (`forget_user`).
-        self._counts: dict[tuple[str, str], tuple[dict[str, int], list[str]]] = {}
+        # or when the user's devices are removed (`forget_user`). Keyed by user ID, so one
+        # invalidation covers all of a user's devices; each value is replaced, never mutated.
+        self._caches = caches
+        self._counts: LruCache[str, dict[str, _KeyStatus]] = caches.lru(
+            KEY_COUNTS_CACHE, MAX_CACHED_USERS
+        )
 
     async def upload(self, requester: Requester, body: JsonDict) -> JsonDict:
         """`POST /keys/upload`: validate, store atomically, return `one_time_key_counts`."""
@@ -76,9 +86,9 @@ class E2eKeysService:
             body.get("fallback_keys"), user_id, device_id, verify_key, fallback=True
         )
         try:
-            self._counts.pop((user_id, device_id), None)
+            self._caches.invalidate(KEY_COUNTS_CACHE, user_id)
             changed = await self._store.upload(user_id, device_id, device_keys, otks, fallbacks)
-            self._counts.pop((user_id, device_id), None)
+            self._caches.invalidate(KEY_COUNTS_CACHE, user_id)
         except KeyConflict as exc:
             raise invalid(str(exc)) from exc
         if changed:
@@ -95,19 +105,18 @@ class E2eKeysService:
 
     async def forget_user(self, user_id: str) -> None:
         """Drop cached key counts of a user whose devices changed."""
-        for key in [k for k in self._counts if k[0] == user_id]:
-            del self._counts[key]
+        self._caches.invalidate(KEY_COUNTS_CACHE, user_id)
 
-    async def _key_status(self, user_id: str, device_id: str) -> tuple[dict[str, int], list[str]]:
-        cached = self._counts.get((user_id, device_id))
+    async def _key_status(self, user_id: str, device_id: str) -> _KeyStatus:
+        devices = self._counts.get(user_id) or {}
+        cached = devices.get(device_id)
         if cached is not None:
             return cached
         counts = await self._store.one_time_key_counts(user_id, device_id)
         fallback = await self._store.unused_fallback_algorithms(user_id, device_id)
         status = ({SIGNED_CURVE25519: 0, **counts}, fallback)
-        if len(self._counts) > MAX_CACHED_DEVICES:
-            self._counts.clear()
-        self._counts[(user_id, device_id)] = status
+        current = self._counts.get(user_id) or {}
+        self._counts.put(user_id, {**current, device_id: status})
         return status
 
     async def query(self, requester: Requester, body: JsonDict) -> JsonDict:
@@ -172,7 +181,7 @@ class E2eKeysService:
                 continue
             for device_id, algorithm in devices.items():
                 key = await self._store.claim(user_id, device_id, algorithm)
-                self._counts.pop((user_id, device_id), None)
+                self._caches.invalidate(KEY_COUNTS_CACHE, user_id)
                 if key is not None:
                     claimed.setdefault(user_id, {})[device_id] = {key.name: key.value}
         return {"one_time_keys": claimed, "failures": failures}

@@ -7,14 +7,13 @@ back merges it over the current defaults again, so new default rules appear afte
 while the user's own rules and their `enabled` / `actions` choices persist. The account data
 API refuses client writes of `m.push_rules`; this service writes it through the store.
 
-Merged and compiled rule sets are cached per user; this service is the only writer, so it
-invalidates the cache on every change (one worker process writes push rules).
+Merged and compiled rule sets are cached per user (`push_rules`); every change invalidates the
+user's entry through the cache invalidator after it is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -30,23 +29,31 @@ from core.push_rule_edits import (
     set_rule_attribute,
 )
 from core.push_rules import CompiledRuleset, compile_ruleset, default_ruleset, merge_user_rules
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.common.notifier import Notifier, user_key
 from homeserver.storage.accounts.account_data import GLOBAL, AccountDataStore
 
 PUSH_RULES: Final = "m.push_rules"
 _CACHE_SIZE: Final = 10_000
+PUSH_RULES_CACHE: Final = "push_rules"
 
 
 class PushRuleService:
     """Reads and changes users' push rules."""
 
     def __init__(
-        self, store: AccountDataStore, notifier: Notifier, cache_size: int = _CACHE_SIZE
+        self,
+        store: AccountDataStore,
+        notifier: Notifier,
+        caches: CacheRegistry,
+        cache_size: int = _CACHE_SIZE,
     ) -> None:
         self._store = store
         self._notifier = notifier
-        self._cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[JsonDict, CompiledRuleset]] = OrderedDict()
+        self._caches = caches
+        self._cache: LruCache[str, tuple[JsonDict, CompiledRuleset]] = caches.lru(
+            PUSH_RULES_CACHE, cache_size
+        )
         # Changes are read-modify-write of one JSON object: one at a time.
         self._write_lock = asyncio.Lock()
 
@@ -145,13 +152,12 @@ class PushRuleService:
         async with self._write_lock:
             changed = edit(await self.ruleset(user_id))
             await self._store.put(user_id, GLOBAL, PUSH_RULES, {SCOPE: changed})
-            self._cache.pop(user_id, None)
+            self._caches.invalidate(PUSH_RULES_CACHE, user_id)
         self._notifier.notify([user_key(user_id)])
 
     async def _entry(self, user_id: str) -> tuple[JsonDict, CompiledRuleset]:
         entry = self._cache.get(user_id)
         if entry is not None:
-            self._cache.move_to_end(user_id)
             return entry
         stored = await self._store.get(user_id, GLOBAL, PUSH_RULES)
         scoped = stored.get(SCOPE) if stored is not None else None
@@ -159,7 +165,5 @@ class PushRuleService:
             default_ruleset(user_id), scoped if isinstance(scoped, dict) else {}
         )
         entry = (ruleset, compile_ruleset(ruleset))
-        self._cache[user_id] = entry
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(user_id, entry)
         return entry

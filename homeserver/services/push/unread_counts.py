@@ -21,15 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
 from core.identifiers import server_name_of
-from core.power_levels import CREATE, POWER_LEVELS, get_user_power_level
+from core.power_levels import get_user_power_level
 from core.push_rules import PushContext, notification_levels
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
 from homeserver.services.ephemeral.receipts import (
@@ -57,7 +58,6 @@ RETRY_SECONDS: Final = 1.0
 _ROOM_CACHE_SIZE: Final = 2_000
 # Evaluations between yields to the event loop, so a big batch never stalls requests.
 _YIELD_EVERY: Final = 500
-_MEMBER: Final = "m.room.member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,7 @@ class NotificationService:
         push_rules: PushRuleService,
         notifier: Notifier,
         clock: Clock,
+        caches: CacheRegistry,
         batch_size: int = BATCH_SIZE,
         sync_wait_seconds: float = SYNC_WAIT_SECONDS,
     ) -> None:
@@ -107,7 +108,10 @@ class NotificationService:
         self._progress = asyncio.Event()
         # Batches and receipts change the same rows; one writer at a time.
         self._write_lock = asyncio.Lock()
-        self._rooms: OrderedDict[tuple[str, int], RoomPushState] = OrderedDict()
+        # Keyed by state group, which never changes: no invalidation.
+        self._rooms: LruCache[tuple[str, int], RoomPushState] = caches.lru(
+            "push_room_state", _ROOM_CACHE_SIZE
+        )
 
     async def on_event_persisted(self, event: EventPersisted) -> None:
         """`EventService.persisted` handler: a new event is stored; evaluate it soon."""
@@ -227,38 +231,36 @@ class NotificationService:
         key = (event.room_id, event.state_group)
         cached = self._rooms.get(key)
         if cached is not None:
-            self._rooms.move_to_end(key)
             return cached
         state_ids = await self._events.state_ids_for_group(event.state_group)
         wanted = [
             event_id
             for (event_type, state_key), event_id in state_ids.items()
-            if event_type == _MEMBER or (event_type in (POWER_LEVELS, CREATE) and state_key == "")
+            if event_type == M_ROOM_MEMBER
+            or (event_type in (M_ROOM_POWER_LEVELS, M_ROOM_CREATE) and state_key == "")
         ]
         pdus = await self._events.get_pdus(wanted)
         members: dict[str, str | None] = {}
         count = 0
         power_state: dict[tuple[str, str], Pdu] = {}
         for pdu in pdus:
-            if pdu.type != _MEMBER:
+            if pdu.type != M_ROOM_MEMBER:
                 power_state[(pdu.type, "")] = pdu
                 continue
-            if pdu.membership != "join" or pdu.state_key is None:
+            if pdu.membership != Membership.JOIN or pdu.state_key is None:
                 continue
             count += 1
             if self._is_local(pdu.state_key):
                 name = pdu.content.get("displayname")
                 members[pdu.state_key] = name if isinstance(name, str) else None
-        pl_event = power_state.get((POWER_LEVELS, ""))
+        pl_event = power_state.get((M_ROOM_POWER_LEVELS, ""))
         state = RoomPushState(
             local_members=members,
             member_count=count,
             power_state=power_state,
             levels=notification_levels(pl_event.content if pl_event is not None else None),
         )
-        self._rooms[key] = state
-        if len(self._rooms) > _ROOM_CACHE_SIZE:
-            self._rooms.popitem(last=False)
+        self._rooms.put(key, state)
         return state
 
     async def _wait_for(self, position: int) -> None:

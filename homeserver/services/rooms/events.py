@@ -2,7 +2,9 @@
 
 Events of one room are created one at a time (a lock per room), so each new event's
 `prev_events`, depth and state follow from the previous one. The current state of each room
-this process writes to is cached, so the hot path reads no state from the database.
+this process writes to is cached, so the hot path reads no state from the database. Those
+room heads and states are kept up to date here after each commit rather than invalidated, so
+they assume this process is the only one writing to its rooms (see `homeserver.caching`).
 
 After each commit, in stream order, the event goes into the recent-events cache, wakes the
 `/sync` waiters of its room, and is emitted on `persisted` (an `EventPersisted` carrying its
@@ -12,17 +14,18 @@ stream position; see `services.common.signals` for how consumers follow the stre
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from core.auth_rules import auth_types_for_event, check_auth
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
 from core.event_format import check_pdu_format
+from core.event_types import M_ROOM_MEMBER
 from core.events import Pdu
 from core.hashes import compute_event_id, sign_event
 from core.room_versions import RoomVersion, get_room_version
 from core.signing import SigningKey
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.signals import Signal
@@ -32,6 +35,7 @@ from homeserver.storage.rooms.events import EventStore, PendingEvent, RoomHead, 
 
 _PDU_CACHE_SIZE = 50_000
 _STATE_CACHE_SIZE = 10_000
+PDU_CACHE: Final = "event_pdus"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ class EventService:
         notifier: Notifier,
         recent: RecentEvents,
         clock: Clock,
+        caches: CacheRegistry,
     ) -> None:
         self._server_name = server_name
         self._key = signing_key
@@ -91,9 +96,13 @@ class EventService:
         # Emitted on the writer task after each commit, in stream order.
         self.persisted: Signal[EventPersisted] = Signal("events.persisted")
         self._locks: dict[str, asyncio.Lock] = {}
-        self._pdus: OrderedDict[str, Pdu] = OrderedDict()
-        self._state: OrderedDict[str, tuple[int | None, StateIds]] = OrderedDict()
-        self._heads: OrderedDict[str, RoomHead] = OrderedDict()
+        self._caches = caches
+        self._pdus: LruCache[str, Pdu] = caches.lru(PDU_CACHE, _PDU_CACHE_SIZE)
+        # Single writer: both are advanced in place after each commit of this process.
+        self._state: LruCache[str, tuple[int | None, StateIds]] = caches.lru(
+            "room_state", _STATE_CACHE_SIZE
+        )
+        self._heads: LruCache[str, RoomHead] = caches.lru("room_heads", _STATE_CACHE_SIZE)
         self._writer = EventWriter(store, clock, self._committed)
 
     async def send(self, event: NewEvent, txn: TxnKey | None = None) -> SentEvent:
@@ -130,10 +139,9 @@ class EventService:
         check_auth(pdu, auth_state)  # type: ignore[arg-type]
         stream, group = await self._writer.write(PendingEvent(pdu, head.state_group, txn))
         self._advance_state(pdu, state, group)
-        self._heads[pdu.room_id] = RoomHead(head.room_version, [pdu.event_id], pdu.depth + 1, group)
-        self._heads.move_to_end(pdu.room_id)
-        if len(self._heads) > _STATE_CACHE_SIZE:
-            self._heads.popitem(last=False)
+        self._heads.put(
+            pdu.room_id, RoomHead(head.room_version, [pdu.event_id], pdu.depth + 1, group)
+        )
         return SentEvent(pdu.event_id, stream, pdu)
 
     async def _committed(self, stream: int, pending: PendingEvent) -> None:
@@ -175,8 +183,14 @@ class EventService:
 
     async def get_pdus(self, event_ids: list[str]) -> list[Pdu]:
         """Events as PDUs, from the cache where possible."""
-        found = [self._pdus[i] for i in event_ids if i in self._pdus]
-        missing = [i for i in event_ids if i not in self._pdus]
+        found: list[Pdu] = []
+        missing: list[str] = []
+        for event_id in event_ids:
+            cached = self._pdus.get(event_id)
+            if cached is None:
+                missing.append(event_id)
+            else:
+                found.append(cached)
         if missing:
             stored = await self._store.get_events(missing)
             for event_id, row in stored.items():
@@ -212,12 +226,9 @@ class EventService:
     async def _state_for(self, room_id: str, group: int | None) -> StateIds:
         cached = self._state.get(room_id)
         if cached is not None and cached[0] == group:
-            self._state.move_to_end(room_id)
             return cached[1]
         state = await self._store.state_ids_for_group(group)
-        self._state[room_id] = (group, state)
-        if len(self._state) > _STATE_CACHE_SIZE:
-            self._state.popitem(last=False)
+        self._state.put(room_id, (group, state))
         return state
 
     def _advance_state(self, pdu: Pdu, before: StateIds, group: int) -> None:
@@ -225,23 +236,20 @@ class EventService:
         after = before
         if pdu.state_key is not None:
             after = {**before, (pdu.type, pdu.state_key): pdu.event_id}
-        self._state[pdu.room_id] = (group, after)
-        self._state.move_to_end(pdu.room_id)
+        self._state.put(pdu.room_id, (group, after))
 
     def _remember(self, pdu: Pdu) -> None:
-        self._pdus[pdu.event_id] = pdu
-        if len(self._pdus) > _PDU_CACHE_SIZE:
-            self._pdus.popitem(last=False)
+        self._pdus.put(pdu.event_id, pdu)
 
     def _wake_keys(self, pdu: Pdu) -> list[str]:
         keys = [room_key(pdu.room_id)]
-        if pdu.type == "m.room.member" and pdu.state_key is not None:
+        if pdu.type == M_ROOM_MEMBER and pdu.state_key is not None:
             keys.append(user_key(pdu.state_key))
         return keys
 
     def replace_cached(self, pdu: Pdu) -> None:
-        """Swap the cached copy of an event for a new form of it (its redacted form), so no
-        later read serves content that storage no longer holds."""
-        if pdu.event_id in self._pdus:
-            self._pdus[pdu.event_id] = pdu
+        """Drop the cached copy of an event that storage now holds in a new form (its
+        redacted form), so no later read serves content that storage no longer holds; the
+        recent-events log gets the new form."""
+        self._caches.invalidate(PDU_CACHE, pdu.event_id)
         self._recent.replace(pdu)

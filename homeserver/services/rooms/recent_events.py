@@ -3,14 +3,19 @@
 Every event this process persists is appended here in stream order. For each room the cache
 knows the position from which its list is complete (`floor`); a sync whose token is at or
 after that position is answered from memory, an older one falls back to the database.
+
+It is filled from this process's commits only, so it assumes a single writer process (see
+`homeserver.caching`); its map of recent client transaction IDs is an `LruCache`.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 
+from core.event_types import M_ROOM_MEMBER
 from core.events import Pdu
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.storage.rooms.events import TxnKey
 
 PER_ROOM = 200
@@ -26,11 +31,13 @@ class _RoomLog:
 class RecentEvents:
     """Recent events per room, and the highest persisted stream position."""
 
-    def __init__(self, start_position: int, per_room: int = PER_ROOM) -> None:
+    def __init__(
+        self, start_position: int, caches: CacheRegistry, per_room: int = PER_ROOM
+    ) -> None:
         self._start = start_position
         self._per_room = per_room
         self._rooms: dict[str, _RoomLog] = {}
-        self._txns: OrderedDict[str, TxnKey] = OrderedDict()
+        self._txns: LruCache[str, TxnKey] = caches.lru("recent_txn_ids", MAX_TXNS)
         self.position = start_position
         # Before start-up we know nothing, so the start counts as a membership change.
         self._member_position = start_position
@@ -38,9 +45,7 @@ class RecentEvents:
     def append(self, stream: int, pdu: Pdu, txn: TxnKey | None = None) -> None:
         """Record a newly persisted event (positions arrive in increasing order)."""
         if txn is not None:
-            self._txns[pdu.event_id] = txn
-            if len(self._txns) > MAX_TXNS:
-                self._txns.popitem(last=False)
+            self._txns.put(pdu.event_id, txn)
         log = self._rooms.get(pdu.room_id)
         if log is None:
             log = self._rooms[pdu.room_id] = _RoomLog(self._start, deque())
@@ -49,7 +54,7 @@ class RecentEvents:
             log.floor = dropped
         log.events.append((stream, pdu))
         self.position = max(self.position, stream)
-        if pdu.type == "m.room.member":
+        if pdu.type == M_ROOM_MEMBER:
             self._member_position = stream
 
     def memberships_moved_since(self, position: int) -> bool:

@@ -1,63 +1,36 @@
 """Cached point lookups into historical room state: a few state keys in many state groups.
 
 State groups never change once written and an event's state group never changes, so both
-caches here are plain LRUs with no invalidation. The state *before* an event is the state
+caches here are plain LRUs (`homeserver.caching.LruCache`) with no invalidation. The state *before* an event is the state
 after its newest `prev_event` (which is how `EventService` builds events); an event without
 `prev_events` (the create event) has empty state before it.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Collection, Iterable
-from typing import Generic, TypeVar
 
 from core.events import Pdu
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.storage.rooms.events import StateKey
 from homeserver.storage.rooms.reads import EventPosition, RoomReadStore
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 _STATE_CACHE_SIZE = 200_000
 _POSITION_CACHE_SIZE = 100_000
 
 
-class Lru(Generic[_K, _V]):
-    """A bounded mapping that forgets the least recently used entries."""
-
-    __slots__ = ("_data", "_size")
-
-    def __init__(self, size: int) -> None:
-        self._data: OrderedDict[_K, _V] = OrderedDict()
-        self._size = size
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def get(self, key: _K) -> _V | None:
-        """The value of `key` (marking it recently used), or None."""
-        if key not in self._data:
-            return None
-        self._data.move_to_end(key)
-        return self._data[key]
-
-    def put(self, key: _K, value: _V) -> None:
-        """Remember `value` under `key`."""
-        self._data[key] = value
-        self._data.move_to_end(key)
-        if len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-
 class StateLookup:
     """Answers "which event holds key K in state group G" and "where is event E"."""
 
-    def __init__(self, store: RoomReadStore) -> None:
+    def __init__(self, store: RoomReadStore, caches: CacheRegistry) -> None:
         self._store = store
         # (group, key) -> event ID, or "" when the group has no such key.
-        self._entries: Lru[tuple[int, StateKey], str] = Lru(_STATE_CACHE_SIZE)
-        self._positions: Lru[str, EventPosition] = Lru(_POSITION_CACHE_SIZE)
+        self._entries: LruCache[tuple[int, StateKey], str] = caches.lru(
+            "state_lookup_entries", _STATE_CACHE_SIZE
+        )
+        self._positions: LruCache[str, EventPosition] = caches.lru(
+            "state_lookup_positions", _POSITION_CACHE_SIZE
+        )
 
     async def resolve(
         self, groups: Collection[int], keys: Collection[StateKey]

@@ -23,24 +23,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import M_FORBIDDEN, M_NOT_FOUND, MatrixError
+from core.event_types import M_ROOM_HISTORY_VISIBILITY, M_ROOM_MEMBER, Membership
 from core.events import Pdu
 from core.history_visibility import (
-    HISTORY_VISIBILITY,
-    MEMBER,
     WORLD_READABLE,
     StateAtEvent,
     may_see,
     membership_of,
     visibility_of,
 )
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.rooms.events import EventService
-from homeserver.services.rooms.state_lookup import Lru, StateLookup
+from homeserver.services.rooms.state_lookup import StateLookup
 from homeserver.storage.rooms.events import StateKey
 from homeserver.storage.rooms.reads import RoomReadStore
 
 _VALUE_CACHE_SIZE = 100_000
-_VISIBILITY_KEY: StateKey = (HISTORY_VISIBILITY, "")
-_DEPARTED = ("leave", "ban")
+_VISIBILITY_KEY: StateKey = (M_ROOM_HISTORY_VISIBILITY, "")
+_DEPARTED = (Membership.LEAVE, Membership.BAN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class RoomAccess:
     @property
     def is_joined(self) -> bool:
         """Whether the user is joined now."""
-        return self.membership == "join"
+        return self.membership == Membership.JOIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +77,19 @@ class Placed:
 class VisibilityService:
     """Applies the history visibility rules and the room read gate."""
 
-    def __init__(self, *, store: RoomReadStore, lookup: StateLookup, events: EventService) -> None:
+    def __init__(
+        self,
+        *,
+        store: RoomReadStore,
+        lookup: StateLookup,
+        events: EventService,
+        caches: CacheRegistry,
+    ) -> None:
         self._store = store
         self._lookup = lookup
         self._events = events
         # Event ID of a history visibility or member event -> its setting or membership.
-        self._values: Lru[str, str] = Lru(_VALUE_CACHE_SIZE)
+        self._values: LruCache[str, str] = caches.lru("visibility_values", _VALUE_CACHE_SIZE)
 
     async def filter_events(
         self,
@@ -104,7 +111,7 @@ class VisibilityService:
             return []
         if joined_since is None:
             record = await self._store.membership(user_id, room_id)
-            if record is not None and record.membership == "join":
+            if record is not None and record.membership == Membership.JOIN:
                 joined_since = record.stream_ordering
         slow = [e for e in events if joined_since is None or e.stream_ordering < joined_since]
         verdicts = await self._decide(user_id, room_id, slow) if slow else {}
@@ -135,8 +142,8 @@ class VisibilityService:
                 that do not exist, so that their existence does not leak).
         """
         record = await self._store.membership(user_id, room_id)
-        if record is not None and record.membership == "join":
-            return RoomAccess("join")
+        if record is not None and record.membership == Membership.JOIN:
+            return RoomAccess(Membership.JOIN)
         world_readable = await self._currently_world_readable(room_id)
         membership = record.membership if record is not None else None
         if world_readable:
@@ -162,7 +169,7 @@ class VisibilityService:
     async def _decide(
         self, user_id: str, room_id: str, events: Sequence[Placed]
     ) -> dict[str, bool]:
-        member_key: StateKey = (MEMBER, user_id)
+        member_key: StateKey = (M_ROOM_MEMBER, user_id)
         groups = await self._groups_after(events)
         special = [e.pdu for e in events if _before_counts(e.pdu, user_id)]
         before = await self._lookup.groups_before(special) if special else {}
@@ -202,7 +209,9 @@ class VisibilityService:
             member_id = entries.get(member_key)
             states[group] = StateAtEvent(
                 visibility=values.get(visibility_id, "shared") if visibility_id else "shared",
-                membership=values.get(member_id, "leave") if member_id else "leave",
+                membership=values.get(member_id, Membership.LEAVE)
+                if member_id
+                else Membership.LEAVE,
             )
         return states
 
@@ -219,7 +228,7 @@ class VisibilityService:
         for pdu in await self._events.get_pdus(missing) if missing else []:
             value = (
                 visibility_of(pdu.content)
-                if pdu.type == HISTORY_VISIBILITY
+                if pdu.type == M_ROOM_HISTORY_VISIBILITY
                 else membership_of(pdu.content)
             )
             # Redaction keeps both fields (every room version), so the value never changes.
@@ -229,13 +238,13 @@ class VisibilityService:
 
     async def _last_join(self, room_id: str, user_id: str) -> int | None:
         history = await self._store.membership_history(room_id, user_id)
-        joins = [stream for stream, membership in history if membership == "join"]
+        joins = [stream for stream, membership in history if membership == Membership.JOIN]
         return max(joins, default=None)
 
 
 def _before_counts(pdu: Pdu, user_id: str) -> bool:
     """Whether the state before `pdu` may also grant visibility (spec: history visibility
     events, and the user's own membership events)."""
-    if pdu.type == HISTORY_VISIBILITY and pdu.state_key == "":
+    if pdu.type == M_ROOM_HISTORY_VISIBILITY and pdu.state_key == "":
         return True
-    return pdu.type == MEMBER and pdu.state_key == user_id
+    return pdu.type == M_ROOM_MEMBER and pdu.state_key == user_id

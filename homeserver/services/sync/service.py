@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from core.errors import JsonDict
+from core.event_types import Membership
 from core.filters import Filter
+from homeserver.caching import CacheRegistry, LruCache
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.stream_token import StreamToken
@@ -70,6 +72,7 @@ class SyncService:
         ephemeral: EphemeralSources,
         visibility: VisibilityService,
         clock: Clock,
+        caches: CacheRegistry,
         unread: NotificationService | None = None,
         push_rules: PushRuleService | None = None,
         devices: DeviceSource | None = None,
@@ -82,7 +85,10 @@ class SyncService:
         self._ephemeral = ephemeral
         self._clock = clock
         self._push_rules = push_rules
-        self._membership_cache: dict[str, tuple[int, list[MembershipRow]]] = {}
+        # Self-validating: each entry carries the notifier version of the user's key.
+        self._membership_cache: LruCache[str, tuple[int, list[MembershipRow]]] = caches.lru(
+            "sync_memberships", MEMBERSHIP_CACHE_SIZE
+        )
         self._unread = unread  # push: unread_notifications counts
         self._devices = devices  # e2ee: to-device, device lists, one-time key counts
         self._rooms = RoomSections(
@@ -141,7 +147,7 @@ class SyncService:
             if m.stream_ordering <= now.events and request.filter.room.allows_room(m.room_id)
         ]
         rooms: JsonDict = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
-        joined = [m.room_id for m in memberships if m.membership == "join"]
+        joined = [m.room_id for m in memberships if m.membership == Membership.JOIN]
         for m in memberships:
             section = await self._room_section(request, m, since, now)
             if section is not None:
@@ -163,7 +169,9 @@ class SyncService:
             "presence": {"events": await self._presence(request, since, now)},
             **e2ee,
         }
-        watched = joined + [m.room_id for m in memberships if m.membership in ("invite", "knock")]
+        watched = joined + [
+            m.room_id for m in memberships if m.membership in (Membership.INVITE, Membership.KNOCK)
+        ]
         return response, watched
 
     async def _memberships(self, user_id: str) -> list[MembershipRow]:
@@ -174,16 +182,14 @@ class SyncService:
         if cached is not None and cached[0] == version:
             return cached[1]
         rows = await self._store.memberships_of(user_id)
-        self._membership_cache[user_id] = (version, rows)
-        if len(self._membership_cache) > MEMBERSHIP_CACHE_SIZE:
-            self._membership_cache.pop(next(iter(self._membership_cache)))
+        self._membership_cache.put(user_id, (version, rows))
         return rows
 
     async def _room_section(
         self, request: SyncRequest, m: MembershipRow, since: StreamToken | None, now: StreamToken
     ) -> JsonDict | None:
         changed = since is None or m.stream_ordering > since.events
-        if m.membership == "join":
+        if m.membership == Membership.JOIN:
             if changed or request.full_state:
                 timeline = await self._rooms.timeline(
                     request.user_id,
@@ -218,12 +224,12 @@ class SyncService:
                 request.filter,
                 request.device_id,
             )
-        if m.membership in ("invite", "knock"):
+        if m.membership in (Membership.INVITE, Membership.KNOCK):
             if not changed and not request.full_state:
                 return None
             found = await self._events.get_pdus([m.event_id])
             member = found[0] if found else None
-            key = "invite_state" if m.membership == "invite" else "knock_state"
+            key = "invite_state" if m.membership == Membership.INVITE else "knock_state"
             return {key: {"events": await self._rooms.stripped_state(m.room_id, member)}}
         if m.forgotten or (since is None and not request.filter.room.include_leave):
             return None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from homeserver.storage.accounts.token_cache import TokenCache
+from homeserver.caching import CacheInvalidator
+from homeserver.storage.accounts.token_cache import ACCESS_TOKENS
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.e2ee.device_lists import record_change
 from homeserver.storage.e2ee.keys import delete_device_e2e_rows
@@ -44,9 +44,9 @@ def _device(row: dict[str, object]) -> DeviceRecord:
 class DeviceStore:
     """Reads and writes `devices`, and removes tokens together with their device."""
 
-    def __init__(self, db: Database, token_cache: TokenCache[Any] | None = None) -> None:
+    def __init__(self, db: Database, caches: CacheInvalidator) -> None:
         self._db = db
-        self.token_cache: TokenCache[Any] = token_cache or TokenCache()
+        self._caches = caches
 
     async def ensure_device(
         self, conn: Connection, user_id: str, device_id: str, display_name: str | None, now_ms: int
@@ -109,7 +109,7 @@ class DeviceStore:
         async with self._db.transaction() as conn:
             for device_id in device_ids:
                 await delete_device_rows(conn, user_id, device_id)
-        self.token_cache.forget_user(user_id)
+        self._caches.invalidate(ACCESS_TOKENS, user_id)
 
 
 async def delete_device_rows(conn: Connection, user_id: str, device_id: str) -> None:

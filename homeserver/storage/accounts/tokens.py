@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from homeserver.caching import CacheInvalidator
 from homeserver.storage.accounts.devices import DeviceStore, delete_device_rows
-from homeserver.storage.accounts.token_cache import TokenCache
+from homeserver.storage.accounts.token_cache import ACCESS_TOKENS, TokenCache
 from homeserver.storage.database import Connection, Database
 
 
@@ -39,10 +40,17 @@ class NewSession:
 class TokenStore:
     """Reads and writes `access_tokens` and `refresh_tokens`."""
 
-    def __init__(self, db: Database, devices: DeviceStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        devices: DeviceStore,
+        cache: TokenCache[TokenRecord],
+        caches: CacheInvalidator,
+    ) -> None:
         self._db = db
         self._devices = devices
-        self._cache: TokenCache[TokenRecord] = devices.token_cache
+        self._cache = cache  # reads and fills; invalidation goes through `caches`
+        self._caches = caches
 
     async def create_session(self, session: NewSession, now_ms: int, *, replace: bool) -> None:
         """Create (or reuse) the device and store its new tokens.
@@ -65,7 +73,7 @@ class TokenStore:
                     )
             await _insert_tokens(conn, session, now_ms)
         if replace:
-            self._cache.forget_user(session.user_id)
+            self._caches.invalidate(ACCESS_TOKENS, session.user_id)
 
     async def lookup(self, access_hash: str) -> TokenRecord | None:
         """The owner of an access token hash, or None if unknown."""
@@ -104,7 +112,7 @@ class TokenStore:
             )
             await conn.execute("DELETE FROM refresh_tokens WHERE token_hash = $1", old_refresh_hash)
             await _insert_tokens(conn, new, now_ms)
-        self._cache.forget_user(new.user_id)
+        self._caches.invalidate(ACCESS_TOKENS, new.user_id)
         return True
 
     async def refresh_owner(self, refresh_hash: str) -> tuple[str, str] | None:
@@ -118,7 +126,7 @@ class TokenStore:
         """Delete one device and its tokens."""
         async with self._db.transaction() as conn:
             await delete_device_rows(conn, user_id, device_id)
-        self._cache.forget_user(user_id)
+        self._caches.invalidate(ACCESS_TOKENS, user_id)
 
     async def delete_devices_except(self, user_id: str, keep_device: str | None) -> list[str]:
         """Delete every device (and its tokens) of a user but `keep_device`; returns those deleted."""
@@ -133,7 +141,7 @@ class TokenStore:
                 user_id,
                 keep_device or "",
             )
-        self._cache.forget_user(user_id)
+        self._caches.invalidate(ACCESS_TOKENS, user_id)
         return deleted
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from homeserver.storage.accounts.token_cache import TokenCache
+from homeserver.caching import CacheInvalidator
+from homeserver.storage.accounts.token_cache import ACCESS_TOKENS
 from homeserver.storage.database import Database
 
 
@@ -23,9 +23,9 @@ class UserRecord:
 class UserStore:
     """Reads and writes the `users` table."""
 
-    def __init__(self, db: Database, token_cache: TokenCache[Any] | None = None) -> None:
+    def __init__(self, db: Database, caches: CacheInvalidator) -> None:
         self._db = db
-        self._token_cache: TokenCache[Any] = token_cache or TokenCache()
+        self._caches = caches
 
     async def create_user(
         self, user_id: str, password_hash: str | None, *, is_admin: bool, now_ms: int
@@ -78,14 +78,14 @@ class UserStore:
         await self._db.execute(
             "UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1", user_id
         )
-        self._token_cache.forget_user(user_id)
+        self._caches.invalidate(ACCESS_TOKENS, user_id)
 
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         """Grant or revoke server admin rights."""
         await self._db.execute(
             "UPDATE users SET is_admin = $2 WHERE user_id = $1", user_id, int(is_admin)
         )
-        self._token_cache.forget_user(user_id)
+        self._caches.invalidate(ACCESS_TOKENS, user_id)
 
     async def count_users(self) -> int:
         """How many accounts exist (deactivated included)."""

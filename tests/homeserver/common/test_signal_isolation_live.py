@@ -80,3 +80,21 @@ async def test_raising_subscribers_leave_sends_and_receipts_working(
         await bob.wait_unread(room_id, (0, 0))
     assert len(broken.calls) >= 3
     assert any("signal handler failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_every_cache_of_the_app_is_registered(server: LiveServer) -> None:
+    """Stores and services register their caches in one registry, so one invalidator
+    reaches all of them."""
+    async with aiohttp.ClientSession() as http:
+        await _client(http, server.url, "carol")  # the app is up once a request succeeded
+    names = set(server.app[SERVICES].caches.names())
+    assert {
+        "access_tokens",
+        "event_pdus",
+        "room_heads",
+        "room_state",
+        "push_rules",
+        "e2e_key_counts",
+        "state_lookup_entries",
+        "sync_memberships",
+    } <= names

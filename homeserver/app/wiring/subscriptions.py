@@ -1,0 +1,28 @@
+"""Every cross-domain reaction of the homeserver, in one place.
+
+Services own their signals (`services.common.signals.Signal`) and never connect to another
+service's; this function does, after every service exists. Reading it tells which domain
+reacts to which: add a new reaction here, not inside a service. Each handler is isolated by
+the signal, so a failing one is logged and breaks neither the emitter nor the other handlers.
+Handlers on `events.persisted` run on the event writer's task and must stay quick; a consumer
+that must see every event follows the events stream from its own stored position and treats
+the signal only as a wake-up (as `NotificationService.on_event_persisted` does).
+"""
+
+from __future__ import annotations
+
+from homeserver.services.container import Services
+
+
+def subscriptions(services: Services) -> None:
+    """Connect every signal handler (once per `Services`)."""
+    s = services
+    # rooms: a profile change re-sends the user's member events.
+    s.profile.changed.connect(lambda change: s.membership.refresh_profile(change.user_id))
+    # push: new events wake the unread-count consumer; read receipts clear counts.
+    s.events.persisted.connect(s.notifications.on_event_persisted)
+    s.receipts.stored.connect(s.notifications.on_receipt)
+    # e2ee: logouts and device edits wake device-list syncs and drop cached key counts.
+    s.tokens.devices_removed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
+    s.tokens.devices_removed.connect(lambda change: s.e2e_keys.forget_user(change.user_id))
+    s.devices.devices_changed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
