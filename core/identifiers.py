@@ -60,7 +60,7 @@ def _split_host_port(value: str) -> tuple[str, str | None]:
 
 
 def _split_sigil(value: str, sigil: str) -> tuple[str, ServerName]:
-    if len(value.encode()) > MAX_ID_BYTES:
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         raise ValueError("identifier longer than 255 bytes")
     if not value.startswith(sigil):
         raise ValueError(f"identifier must start with {sigil!r}")
@@ -100,14 +100,35 @@ def parse_room_id(value: str) -> RoomId:
 
 
 def parse_room_alias(value: str) -> RoomAlias:
-    """Validate a room alias `#alias:server`."""
-    _split_sigil(value, "#")
+    """Validate a room alias `#alias:server`.
+
+    The alias part may hold any Unicode code point except ':' and NUL (spec: "Room Aliases");
+    lone surrogates are not code points of valid text and are refused too.
+    """
+    local, _ = _split_sigil(value, "#")
+    if "\x00" in local or not _is_text(local):
+        raise ValueError("invalid characters in room alias")
     return RoomAlias(value)
+
+
+def _is_text(value: str) -> bool:
+    """Whether `value` is valid Unicode text (no lone surrogates), so it can be stored and sent."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_event_id(value: str) -> EventId:
     """Validate an event ID: `$` then opaque characters (room versions 4 and later)."""
-    if len(value.encode()) > MAX_ID_BYTES or not value.startswith("$") or len(value) < 2:
+    if (
+        len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES
+        or not value.startswith("$")
+        or len(value) < 2
+    ):
         raise ValueError("invalid event ID")
     if not _OPAQUE.match(value[1:]):
         raise ValueError("invalid characters in event ID")
@@ -116,7 +137,11 @@ def parse_event_id(value: str) -> EventId:
 
 def parse_device_id(value: str) -> DeviceId:
     """Validate a device ID: a non-empty printable string of at most 255 bytes."""
-    if not value or len(value.encode()) > MAX_ID_BYTES or not value.isprintable():
+    if (
+        not value
+        or len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES
+        or not value.isprintable()
+    ):
         raise ValueError("invalid device ID")
     return DeviceId(value)
 

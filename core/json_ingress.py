@@ -21,7 +21,8 @@ Limits (each violation is a `MatrixError`, HTTP 400, naming the problem):
 - Duplicate object keys: the last one wins (the parser's behaviour; not rejected).
 
 Errors: `M_NOT_JSON` when the bytes are not JSON at all (syntax, encoding, Unicode), `M_BAD_JSON`
-when they are JSON that breaks a limit or has the wrong top-level type, `M_TOO_LARGE` for size.
+when they are JSON that breaks a limit or has the wrong top-level type, `M_TOO_LARGE` for size;
+JSON in a query parameter answers `M_INVALID_PARAM` for all of these, naming the parameter.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, Final
 
 import orjson
 
-from core.errors import M_BAD_JSON, M_NOT_JSON, M_TOO_LARGE, JsonDict, MatrixError
+from core.errors import M_BAD_JSON, M_INVALID_PARAM, M_NOT_JSON, M_TOO_LARGE, JsonDict, MatrixError
 
 __all__ = [
     "CANONICAL_INT_MAX",
@@ -94,15 +95,17 @@ def parse_json_object(
 def parse_query_json(text: str, name: str, *, floats: bool = False) -> JsonDict:
     """A JSON object carried in the query parameter `name` (e.g. `filter=`).
 
+    The same rules as for bodies; a violation is a bad parameter rather than a bad body.
+
     Raises:
-        MatrixError: `M_NOT_JSON` / `M_BAD_JSON` / `M_TOO_LARGE` naming the parameter.
+        MatrixError: `M_INVALID_PARAM` naming the parameter and the problem.
     """
     try:
         value = parse_json(text, max_bytes=QUERY_JSON_MAX_BYTES, floats=floats)
     except MatrixError as exc:
-        raise MatrixError(exc.errcode, f"{name}: {exc.message}") from exc
+        raise MatrixError(M_INVALID_PARAM, f"{name}: {exc.message}") from exc
     if not isinstance(value, dict):
-        raise MatrixError(M_BAD_JSON, f"{name} must be a JSON object")
+        raise MatrixError(M_INVALID_PARAM, f"{name} must be a JSON object")
     return value
 
 

@@ -4,6 +4,12 @@ Stores write one SQL text with `$1`-style placeholders and portable SQL; the two
 (`sqlite.py`, `postgres.py`) run it unchanged. A `transaction()` yields a `Connection` whose
 statements commit together or not at all; a statement outside a transaction commits alone.
 Rows come back as plain dicts keyed by column name.
+
+Text arguments must be storable on both backends: PostgreSQL `text` cannot hold NUL, and
+neither driver can encode a lone surrogate. Both connections run `check_args` on every
+statement, so such a value is refused as a client error (`M_INVALID_PARAM`, 400) before
+anything is written, with the same answer on SQLite and PostgreSQL. JSON columns are written
+as escaped text (`\\u0000`), so NUL inside JSON values is stored fine.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
+
+from core.errors import M_INVALID_PARAM, MatrixError
 
 Row = dict[str, Any]
 
@@ -88,3 +96,32 @@ def split_script(script: str) -> list[str]:
     if current:
         statements.append("\n".join(current))
     return statements
+
+
+def check_args(args: Sequence[Any]) -> None:
+    """Refuse statement arguments that one of the backends cannot store (see module docs).
+
+    Raises:
+        MatrixError: `M_INVALID_PARAM` for a string with NUL or a lone surrogate.
+    """
+    for arg in args:
+        if type(arg) is str and not _storable(arg):
+            raise MatrixError(M_INVALID_PARAM, "Text with NUL or invalid Unicode is not accepted")
+
+
+def check_rows(rows: Sequence[Sequence[Any]]) -> None:
+    """`check_args` for each argument tuple of an `execute_many`."""
+    for row in rows:
+        check_args(row)
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -12,7 +12,14 @@ from typing import Any
 
 import asyncpg
 
-from homeserver.storage.database import Connection, Row, advance_positions, split_script
+from homeserver.storage.database import (
+    Connection,
+    Row,
+    advance_positions,
+    check_args,
+    check_rows,
+    split_script,
+)
 
 
 def _rowcount(status: str) -> int:
@@ -31,19 +38,24 @@ class _PgConnection:
         self.noted: dict[str, int] = {}
 
     async def execute(self, sql: str, *args: Any) -> int:
+        check_args(args)
         return _rowcount(await self._conn.execute(sql, *args))
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        check_rows(rows)
         await self._conn.executemany(sql, rows)
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        check_args(args)
         row = await self._conn.fetchrow(sql, *args)
         return dict(row) if row is not None else None
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        check_args(args)
         return [dict(row) for row in await self._conn.fetch(sql, *args)]
 
     async def fetch_val(self, sql: str, *args: Any) -> Any:
+        check_args(args)
         return await self._conn.fetchval(sql, *args)
 
     def note_position(self, stream: str, position: int) -> None:

@@ -20,7 +20,14 @@ from typing import Any
 
 import aiosqlite
 
-from homeserver.storage.database import Connection, Row, advance_positions, split_script
+from homeserver.storage.database import (
+    Connection,
+    Row,
+    advance_positions,
+    check_args,
+    check_rows,
+    split_script,
+)
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 READERS = 3
@@ -48,25 +55,30 @@ class _SqliteConnection:
         self.noted: dict[str, int] = {}
 
     async def execute(self, sql: str, *args: Any) -> int:
+        check_args(args)
         cursor = await self._conn.execute(_translate(sql), args)
         count = cursor.rowcount
         await cursor.close()
         return count
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        check_rows(rows)
         await self._conn.executemany(_translate(sql), rows)
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        check_args(args)
         async with self._conn.execute(_translate(sql), args) as cursor:
             row = await cursor.fetchone()
         return dict(row) if row is not None else None
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        check_args(args)
         async with self._conn.execute(_translate(sql), args) as cursor:
             rows = await cursor.fetchall()
         return [dict(row) for row in rows]
 
     async def fetch_val(self, sql: str, *args: Any) -> Any:
+        check_args(args)
         async with self._conn.execute(_translate(sql), args) as cursor:
             row = await cursor.fetchone()
         return row[0] if row is not None else None

@@ -3,7 +3,7 @@
 The server stores what clients encrypted; it never sees a session key. It checks only shapes:
 the algorithm (`m.megolm_backup.v1.curve25519-aes-sha2`), an `auth_data` object with a
 `public_key`, and key data with `first_message_index`, `forwarded_count`, `is_verified` and
-`session_data`. Keys may be written only to the current version (else 403
+`session_data`, all of it JSON that encodes canonically (no floats). Keys may be written only to the current version (else 403
 `M_WRONG_ROOM_KEYS_VERSION` naming it); a stored key is replaced only by a better one.
 """
 
@@ -18,6 +18,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.json_ingress import check_json
 from homeserver.services.common.requester import Requester
 from homeserver.storage.e2ee.key_backup import (
     BackupVersion,
@@ -49,6 +50,7 @@ def _auth_data(body: JsonDict) -> JsonDict:
         raise _invalid("auth_data must be an object with a public_key")
     if "signatures" in auth_data and not isinstance(auth_data["signatures"], dict):
         raise _invalid("auth_data.signatures must be an object")
+    check_json(auth_data, floats=False)  # signed: must encode as canonical JSON
     return auth_data
 
 
@@ -67,6 +69,7 @@ def _room_key(room_id: str, session_id: str, data: Any) -> RoomKey:
     verified, session_data = data.get("is_verified"), data.get("session_data")
     if not isinstance(verified, bool) or not isinstance(session_data, dict):
         raise _invalid("is_verified must be a boolean and session_data an object")
+    check_json(session_data, floats=False)
     return RoomKey(room_id, session_id, first, forwarded, verified, session_data)
 
 

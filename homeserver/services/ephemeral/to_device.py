@@ -14,6 +14,7 @@ import logging
 
 from core.errors import M_INVALID_PARAM, M_TOO_LARGE, JsonDict, MatrixError
 from core.identifiers import parse_user_id, server_name_of
+from core.json_ingress import check_json
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
 from homeserver.services.common.requester import Requester
@@ -78,6 +79,7 @@ class ToDeviceService:
                 continue
             for device_id, content in by_device.items():
                 message = {"type": event_type, "sender": sender, "content": content}
+                check_json(message, floats=False)  # relayed over federation as canonical JSON
                 encoded = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
                 if len(encoded.encode()) > MAX_MESSAGE_BYTES:
                     raise MatrixError(M_TOO_LARGE, f"Message to {user_id} is too large")

@@ -23,6 +23,7 @@ from core.identifiers import parse_room_alias
 from core.room_versions import DEFAULT_ROOM_VERSION, RoomVersion, get_room_version
 from homeserver.clock import Clock
 from homeserver.services.common.requester import Requester
+from homeserver.services.rooms.event_input import check_events_input
 from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.storage.rooms.aliases import AliasStore
@@ -111,6 +112,7 @@ class RoomService:
         version = get_room_version(request.room_version or DEFAULT_ROOM_VERSION.identifier)
         if version is None:
             raise MatrixError(M_UNSUPPORTED_ROOM_VERSION, "Unsupported room version")
+        check_events_input(_requested_events(request))  # refuse before anything is written
         alias = self._alias_for(request.room_alias_name)
         for user_id in request.invite:
             self._membership.check_user_id(user_id)
@@ -215,3 +217,18 @@ def _new_room_id(server_name: str) -> str:
     """A fresh random room ID (18 letters: a collision is not a practical concern)."""
     localpart = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
     return f"!{localpart}:{server_name}"
+
+
+def _requested_events(request: CreateRoomRequest) -> list[tuple[str, str | None, JsonDict]]:
+    """The client-supplied parts of the events createRoom will send."""
+    events: list[tuple[str, str | None, JsonDict]] = [
+        ("m.room.create", "", request.creation_content)
+    ]
+    if request.power_level_content_override:
+        events.append(("m.room.power_levels", "", request.power_level_content_override))
+    events.extend(request.initial_state)
+    if request.name is not None:
+        events.append(("m.room.name", "", {"name": request.name}))
+    if request.topic is not None:
+        events.append(("m.room.topic", "", {"topic": request.topic}))
+    return events

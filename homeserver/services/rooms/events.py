@@ -29,6 +29,7 @@ from homeserver.caching import CacheRegistry, LruCache
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.signals import Signal
+from homeserver.services.rooms.event_input import check_event_input
 from homeserver.services.rooms.event_writer import EventWriter
 from homeserver.services.rooms.recent_events import RecentEvents
 from homeserver.storage.rooms.events import EventStore, PendingEvent, RoomHead, StateIds, TxnKey
@@ -112,6 +113,7 @@ class EventService:
             MatrixError: `M_NOT_FOUND` for an unknown room, `M_FORBIDDEN` when the auth rules
                 refuse it, `M_BAD_JSON` / `M_TOO_LARGE` for a malformed event.
         """
+        check_event_input(event.type, event.state_key, event.content)
         lock = self._locks.setdefault(event.room_id, asyncio.Lock())
         async with lock:
             if txn is not None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from core.errors import JsonDict
 from homeserver.storage.database import Database
+from homeserver.storage.json_rows import dump_json, load_json, readable_rows
 from homeserver.storage.streams import next_position
 
 GLOBAL = ""
@@ -26,7 +25,8 @@ class AccountDataStore:
             room_id,
             data_type,
         )
-        return json.loads(raw) if raw is not None else None
+        value = load_json(raw, table="account_data", key=data_type)
+        return value if isinstance(value, dict) else None
 
     async def put(self, user_id: str, room_id: str, data_type: str, content: JsonDict) -> int:
         """Store an object, replacing any earlier one; returns its stream position."""
@@ -40,7 +40,7 @@ class AccountDataStore:
                 user_id,
                 room_id,
                 data_type,
-                json.dumps(content, ensure_ascii=False),
+                dump_json(content),
                 position,
             )
         return position
@@ -53,4 +53,5 @@ class AccountDataStore:
             user_id,
             since,
         )
-        return [(r["room_id"], r["data_type"], json.loads(r["content"])) for r in rows]
+        readable = readable_rows(rows, "content", table="account_data", key="data_type")
+        return [(r["room_id"], r["data_type"], content) for r, content in readable]

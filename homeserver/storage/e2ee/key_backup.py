@@ -14,12 +14,12 @@ Invariants:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
 from homeserver.storage.database import Connection, Database
+from homeserver.storage.json_rows import dump_json, load_json, readable_rows
 
 
 class WrongBackupVersion(Exception):
@@ -82,7 +82,7 @@ class KeyBackupStore:
                     user_id,
                     version,
                     algorithm,
-                    json.dumps(auth_data),
+                    dump_json(auth_data),
                 )
             if inserted:
                 return version
@@ -106,8 +106,14 @@ class KeyBackupStore:
             user_id,
             version,
         )
+        # An unreadable auth_data reads as {}: the owner still sees the version to replace it.
+        auth_data = load_json(row["auth_data"], table="key_backup_versions", key=version)
         return BackupVersion(
-            version, row["algorithm"], json.loads(row["auth_data"]), int(row["etag"]), int(count)
+            version,
+            row["algorithm"],
+            auth_data if isinstance(auth_data, dict) else {},
+            int(row["etag"]),
+            int(count),
         )
 
     async def current_version(self, user_id: str) -> int | None:
@@ -125,7 +131,7 @@ class KeyBackupStore:
             " WHERE user_id = $1 AND version = $2 AND deleted = 0",
             user_id,
             version,
-            json.dumps(auth_data),
+            dump_json(auth_data),
         )
         return changed > 0
 
@@ -175,7 +181,7 @@ class KeyBackupStore:
                     key.first_message_index,
                     key.forwarded_count,
                     int(key.is_verified),
-                    json.dumps(key.session_data),
+                    dump_json(key.session_data),
                 )
             if changed:
                 await _bump_etag(conn, user_id, version)
@@ -198,9 +204,11 @@ class KeyBackupStore:
                 first_message_index=int(r["first_message_index"]),
                 forwarded_count=int(r["forwarded_count"]),
                 is_verified=bool(r["is_verified"]),
-                session_data=json.loads(r["session_data"]),
+                session_data=session_data,
             )
-            for r in rows
+            for r, session_data in readable_rows(
+                rows, "session_data", table="key_backup_sessions", key="session_id"
+            )
         ]
 
     async def delete_keys(

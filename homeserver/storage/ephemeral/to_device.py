@@ -10,12 +10,12 @@ Invariants:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
 from homeserver.storage.database import Connection, Database
+from homeserver.storage.json_rows import dump_json, readable_rows
 from homeserver.storage.streams import current_position, next_position
 
 TO_DEVICE_STREAM = "to_device"
@@ -110,7 +110,8 @@ class ToDeviceStore:
             upto,
             limit,
         )
-        return [InboxMessage(int(r["stream_id"]), json.loads(r["message_json"])) for r in rows]
+        readable = readable_rows(rows, "message_json", table="to_device_inbox", key="stream_id")
+        return [InboxMessage(int(r["stream_id"]), message) for r, message in readable]
 
     async def delete_through(self, user_id: str, device_id: str, upto: int) -> int:
         """Delete a device's messages at or before `upto` (acknowledged); returns how many."""
@@ -130,7 +131,7 @@ async def _expand(conn: Connection, messages: Sequence[Outgoing]) -> list[tuple[
         devices[user_id] = {r["device_id"] for r in found}
     rows: dict[tuple[str, str], str] = {}
     for m in messages:
-        body = json.dumps(m.message, ensure_ascii=False, separators=(",", ":"))
+        body = dump_json(m.message)
         targets = devices[m.user_id] if m.device_id == ALL_DEVICES else {m.device_id}
         for device_id in sorted(targets & devices[m.user_id]):
             rows[(m.user_id, device_id)] = body

@@ -12,12 +12,13 @@ snapshot is written instead, so reading a group walks a bounded chain.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
 from core.events import Pdu
-from homeserver.storage.database import Connection, Database
+from homeserver.storage.database import Connection, Database, Row
+from homeserver.storage.json_rows import readable_rows
 from homeserver.storage.streams import next_position, next_positions
 
 StateKey = tuple[str, str]
@@ -173,8 +174,8 @@ class EventStore:
             placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
             sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({placeholders})"  # noqa: S608
             rows = await self._db.fetch_all(sql, *chunk)
-            for row in rows:
-                found[row["event_id"]] = stored_event(row)
+            for row, raw in readable_events(rows):
+                found[row["event_id"]] = stored_event(row, raw)
         return found
 
     async def current_state_ids(self, room_id: str) -> StateIds:
@@ -241,16 +242,21 @@ class EventStore:
         )
 
 
-def stored_event(row: dict[str, object]) -> StoredEvent:
-    """A `StoredEvent` from a row of `events` (columns of `get_events`)."""
+def stored_event(row: dict[str, object], raw: JsonDict) -> StoredEvent:
+    """A `StoredEvent` from a row of `events` (columns of `get_events`) and its decoded JSON."""
     redacted_by = row["redacted_by"]
     return StoredEvent(
         event_id=str(row["event_id"]),
         room_id=str(row["room_id"]),
         stream_ordering=int(str(row["stream_ordering"])),
-        raw=json.loads(str(row["json"])),
+        raw=raw,
         redacted_by=redacted_by if isinstance(redacted_by, str) else None,
     )
+
+
+def readable_events(rows: Iterable[Row]) -> Iterator[tuple[Row, JsonDict]]:
+    """`(row, event JSON)` of each `events` row that reads back; unreadable ones are skipped."""
+    return readable_rows(rows, "json", table="events", key="event_id")
 
 
 async def _insert_events(

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from core.errors import JsonDict
 from homeserver.storage.database import Database, Row
-from homeserver.storage.rooms.events import EVENTS_STREAM, StateKey
+from homeserver.storage.rooms.events import EVENTS_STREAM, StateKey, readable_events
 from homeserver.storage.streams import current_position
 
 _COLUMNS = "event_id, room_id, stream_ordering, state_group, json, redacted_by"
@@ -89,7 +89,7 @@ class RoomReadStore:
             upto,
             limit,
         )
-        return [_room_event(r) for r in rows]
+        return [_room_event(r, raw) for r, raw in readable_events(rows)]
 
     async def events_by_id(self, event_ids: Iterable[str]) -> dict[str, RoomEvent]:
         """Events by ID, with positions (missing ones are absent)."""
@@ -100,7 +100,7 @@ class RoomReadStore:
                 f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})",  # noqa: S608
                 *chunk,
             )
-            found.update((r["event_id"], _room_event(r)) for r in rows)
+            found.update((r["event_id"], _room_event(r, raw)) for r, raw in readable_events(rows))
         return found
 
     async def positions(self, event_ids: Iterable[str]) -> dict[str, EventPosition]:
@@ -215,14 +215,14 @@ def _resolve_sql(groups: list[int], keys: Collection[StateKey]) -> tuple[str, li
     return sql, args
 
 
-def _room_event(row: Row) -> RoomEvent:
+def _room_event(row: Row, raw: JsonDict) -> RoomEvent:
     redacted_by = row["redacted_by"]
     return RoomEvent(
         event_id=str(row["event_id"]),
         room_id=str(row["room_id"]),
         stream_ordering=int(row["stream_ordering"]),
         state_group=int(row["state_group"]),
-        raw=json.loads(str(row["json"])),
+        raw=raw,
         redacted_by=redacted_by if isinstance(redacted_by, str) else None,
     )
 

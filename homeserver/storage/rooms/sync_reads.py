@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core.errors import JsonDict
 from homeserver.storage.database import Database
-from homeserver.storage.rooms.events import StoredEvent, stored_event
+from homeserver.storage.rooms.events import StoredEvent, readable_events, stored_event
 from homeserver.storage.streams import current_position
 
 _COLUMNS = "event_id, room_id, stream_ordering, json, redacted_by"
@@ -59,7 +59,8 @@ class SyncStore:
             limit + 1,
         )
         limited = len(rows) > limit
-        return [stored_event(r) for r in reversed(rows[:limit])], limited
+        events = [stored_event(r, raw) for r, raw in readable_events(reversed(rows[:limit]))]
+        return events, limited
 
     async def state_group_at(self, room_id: str, position: int) -> int | None:
         """The state group after the room's last event at or before `position`."""
