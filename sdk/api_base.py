@@ -1,7 +1,8 @@
 """The shared base of the `AsyncClient` API groups: the transport, the session, transaction IDs.
 
-`AsyncClient` is assembled from API groups (`sdk.api_rooms`, `sdk.api_keys`) that each add the
-methods of one area over this base, so no module grows past its size budget.
+`AsyncClient` is assembled from API groups (`sdk.api_session`, `sdk.api_rooms`, `sdk.api_media`,
+`sdk.api_keys`) that each add the methods of one area over this base, so no module grows past
+its size budget.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rooms, membership, room history, state, profile and media calls of `AsyncClient`.
+"""Rooms, membership, room history, state and profile calls of `AsyncClient`.
 
 Thin: each method builds its request with `sdk.requests`, sends it and parses the answer with
 `sdk.responses`. Sending messages (which may need encryption) lives in `sdk.client`.
@@ -6,26 +6,18 @@ Thin: each method builds its request with `sdk.requests`, sends it and parses th
 
 from __future__ import annotations
 
-from aiohttp import multipart
-
 from core.errors import JsonDict
+from core.event_types import M_ROOM_ENCRYPTION
 from sdk import requests
 from sdk.api_base import ClientBase
 from sdk.requests import Direction
-from sdk.responses import (
-    DownloadResponse,
-    MessagesResponse,
-    parse_event_id,
-    parse_messages,
-    parse_room_id,
-    parse_upload,
-)
+from sdk.responses import MessagesResponse, parse_event_id, parse_messages, parse_room_id
 
 __all__ = ["RoomsApi"]
 
 
 class RoomsApi(ClientBase):
-    """Room and media methods (mixed into `AsyncClient`)."""
+    """Room methods (mixed into `AsyncClient`)."""
 
     async def create_room(
         self,
@@ -61,7 +53,7 @@ class RoomsApi(ClientBase):
         if encrypted:
             state.append(
                 {
-                    "type": "m.room.encryption",
+                    "type": M_ROOM_ENCRYPTION,
                     "state_key": "",
                     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
                 }
@@ -169,27 +161,3 @@ class RoomsApi(ClientBase):
         body = await self._http.json(requests.build("get_profile_field", params=params))
         name = body.get("displayname")
         return name if isinstance(name, str) else None
-
-    async def upload(
-        self,
-        data: bytes,
-        content_type: str = "application/octet-stream",
-        filename: str | None = None,
-    ) -> str:
-        """Upload bytes to the content repository; return the `mxc://` URI."""
-        return parse_upload(await self._http.json(requests.upload(data, content_type, filename)))
-
-    async def download(self, mxc_uri: str, *, filename: str | None = None) -> DownloadResponse:
-        """Download media through the authenticated endpoint.
-
-        Raises:
-            ValueError: `mxc_uri` is not an mxc URI.
-            NotFoundError: No such media.
-        """
-        raw = await self._http.send(requests.download(mxc_uri, filename=filename))
-        name: str | None = None
-        disposition = raw.headers.get("Content-Disposition")
-        if disposition:
-            _, params = multipart.parse_content_disposition(disposition)
-            name = multipart.content_disposition_filename(params, "filename")
-        return DownloadResponse(raw.body, raw.content_type, name)

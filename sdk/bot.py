@@ -18,7 +18,9 @@ handlers, so two bots cannot loop. Encryption is transparent: events arrive decr
 are encrypted by the client's crypto layer when the room needs it; files are sent as encrypted
 attachments when the crypto layer implements `AttachmentCrypto`, and refused otherwise rather
 than uploaded in the clear. On shutdown the stop event ends the sync loop, in-flight handlers
-get `shutdown_timeout_s` to finish, and the client's HTTP session is closed.
+get `shutdown_timeout_s` to finish, and the client's HTTP session is closed. Files given as a
+`Path` stream from disk and `download_to` streams to disk (encrypted ones too when the crypto layer
+implements `StreamingAttachmentCrypto`), with a progress callback.
 """
 
 from __future__ import annotations
@@ -26,18 +28,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_MEMBER, M_ROOM_MESSAGE, Membership
+from sdk.api_media import SavedMedia
 from sdk.client import AsyncClient
 from sdk.errors import DecryptionError, EncryptionRequiredError, MatrixRequestError
 from sdk.events import RoomEvent, UndecryptableEvent
-from sdk.hooks import AttachmentCrypto
+from sdk.hooks import AttachmentCrypto, StreamingAttachmentCrypto
 from sdk.responses import SyncResponse
 from sdk.state import Room
+from sdk.transfer import Progress
 
 __all__ = ["Bot", "CommandHandler", "MessageHandler"]
 
@@ -51,6 +57,7 @@ MessageHandler = Callable[[Room, RoomEvent], Awaitable[None]]
 
 _MSGTYPE_BY_MEDIA: Final = {"image": "m.image", "video": "m.video", "audio": "m.audio"}
 _FILE_MSGTYPES: Final = frozenset({"m.file", *_MSGTYPE_BY_MEDIA.values()})
+_OPAQUE: Final = "application/octet-stream"  # what an encrypted upload is to the server
 
 
 class Bot:
@@ -146,8 +153,10 @@ class Bot:
         try:
             if self.client.next_batch is None:
                 await self.client.sync(timeout_ms=0)
-            self._live_rooms.update(r.room_id for r in self.client.state.rooms_with("join"))
-            for room in self.client.state.rooms_with("invite"):
+            self._live_rooms.update(
+                r.room_id for r in self.client.state.rooms_with(Membership.JOIN)
+            )
+            for room in self.client.state.rooms_with(Membership.INVITE):
                 self._on_invite(room)
             self.client.add_event_callback(self._on_event)
             self.client.add_invite_callback(self._on_invite)
@@ -202,7 +211,7 @@ class Bot:
     def _on_invite(self, room: Room) -> None:
         if self._auto_join and not self._stop.is_set():
             direct = any(
-                e.type == "m.room.member"
+                e.type == M_ROOM_MEMBER
                 and e.state_key == self.client.user_id
                 and e.content.get("is_direct") is True
                 for e in room.invite_state
@@ -233,16 +242,16 @@ class Bot:
     def _on_event(self, room: Room, event: RoomEvent) -> None:
         if room.room_id not in self._live_rooms:
             # A room we just joined: its timeline starts with history; answer after our join.
-            own = event.type == "m.room.member" and event.state_key == self.client.user_id
-            if own and event.content.get("membership") == "join":
+            own = event.type == M_ROOM_MEMBER and event.state_key == self.client.user_id
+            if own and event.content.get("membership") == Membership.JOIN:
                 self._live_rooms.add(room.room_id)
             return
         if isinstance(event, UndecryptableEvent):
             logger.warning("undecryptable event_id=%s error=%s", event.event_id, event.error)
             return
-        if event.type != "m.room.message" or event.sender == self.client.user_id:
+        if event.type != M_ROOM_MESSAGE or event.sender == self.client.user_id:
             return
-        if room.membership != "join":
+        if room.membership != Membership.JOIN:
             return
         body, msgtype = event.content.get("body"), event.content.get("msgtype")
         if msgtype in _FILE_MSGTYPES:
@@ -276,7 +285,7 @@ class Bot:
         content: JsonDict = {"msgtype": "m.notice" if notice else "m.text", "body": text}
         if in_reply_to is not None:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": in_reply_to}}
-        return await self.client.room_send(room_id, "m.room.message", content)
+        return await self.client.room_send(room_id, M_ROOM_MESSAGE, content)
 
     async def send_file(
         self,
@@ -285,10 +294,12 @@ class Bot:
         *,
         filename: str | None = None,
         mimetype: str | None = None,
+        progress: Progress | None = None,
     ) -> str:
         """Upload a file and send it as `m.file`/`m.image`/`m.video`/`m.audio`; return the event ID.
 
-        In an encrypted room the file is encrypted first (the spec's v2 attachments).
+        A `Path` is streamed from disk in chunks (`progress(sent, total)` follows it), encrypted
+        on the way when the room is and the crypto layer can stream (the spec's v2 attachments).
 
         Raises:
             EncryptionRequiredError: The room is encrypted and the crypto layer cannot encrypt
@@ -297,25 +308,40 @@ class Bot:
         room_id = room if isinstance(room, str) else room.room_id
         if isinstance(data, Path):
             filename = filename or data.name
-            data = await asyncio.to_thread(data.read_bytes)
         filename = filename or "file"
         mimetype = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        size = (await asyncio.to_thread(data.stat)).st_size if isinstance(data, Path) else len(data)
         content: JsonDict = {
             "msgtype": _MSGTYPE_BY_MEDIA.get(mimetype.split("/")[0], "m.file"),
             "body": filename,
             "filename": filename,
-            "info": {"mimetype": mimetype, "size": len(data)},
+            "info": {"mimetype": mimetype, "size": size},
         }
         if await self.client.is_encrypted(room_id):
-            crypto = self.client.crypto
-            if not isinstance(crypto, AttachmentCrypto):
-                raise EncryptionRequiredError("the crypto layer cannot encrypt attachments")
-            ciphertext, file_info = crypto.encrypt_file(data)
-            uri = await self.client.upload(ciphertext, "application/octet-stream")
-            content["file"] = file_info(uri)
+            content["file"] = await self._upload_encrypted(data, progress)
+        elif isinstance(data, Path):
+            content["url"] = await self.client.upload_file(
+                data, mimetype, filename=filename, progress=progress
+            )
         else:
             content["url"] = await self.client.upload(data, mimetype, filename)
-        return await self.client.room_send(room_id, "m.room.message", content)
+        return await self.client.room_send(room_id, M_ROOM_MESSAGE, content)
+
+    async def _upload_encrypted(self, data: bytes | Path, progress: Progress | None) -> JsonDict:
+        """Encrypt and upload a file (streamed if the crypto layer can); its `EncryptedFile`."""
+        crypto = self.client.crypto
+        if isinstance(data, Path) and isinstance(crypto, StreamingAttachmentCrypto):
+            encryptor = crypto.attachment_encryptor()
+            uri = await self.client.upload_file(
+                data, _OPAQUE, filename="", progress=progress, transform=encryptor
+            )
+            return encryptor.file_info(uri)
+        if not isinstance(crypto, AttachmentCrypto):
+            raise EncryptionRequiredError("the crypto layer cannot encrypt attachments")
+        if isinstance(data, Path):
+            data = await asyncio.to_thread(data.read_bytes)
+        ciphertext, file_info = crypto.encrypt_file(data)
+        return file_info(await self.client.upload(ciphertext, _OPAQUE))
 
     async def download_file(self, event: RoomEvent) -> bytes:
         """The bytes of a file, image, video or audio message (decrypted if it is encrypted).
@@ -324,17 +350,39 @@ class Bot:
             ValueError: The event carries no file.
             DecryptionError: The file is encrypted and the crypto layer cannot decrypt it.
         """
-        file_info = event.content.get("file")
-        if isinstance(file_info, dict) and isinstance(file_info.get("url"), str):
+        file_info = event.encrypted_file
+        if file_info is not None:
             crypto = self.client.crypto
             if not isinstance(crypto, AttachmentCrypto):
                 raise DecryptionError("the crypto layer cannot decrypt attachments")
             ciphertext = (await self.client.download(file_info["url"])).body
             return crypto.decrypt_file(ciphertext, file_info)
-        url = event.content.get("url")
-        if not isinstance(url, str):
+        if event.url is None:
             raise ValueError("the event carries no file")
-        return (await self.client.download(url)).body
+        return (await self.client.download(event.url)).body
+
+    async def download_to(
+        self, event: RoomEvent, path: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> SavedMedia:
+        """Stream the file of a file, image, video or audio message to `path`, decrypting it on
+        the way if it is encrypted; it appears at `path` only once complete and checked.
+
+        Raises:
+            ValueError: The event carries no file.
+            DecryptionError: The file is encrypted and the crypto layer cannot stream-decrypt.
+        """
+        file_info = event.encrypted_file
+        if file_info is not None:
+            crypto = self.client.crypto
+            if not isinstance(crypto, StreamingAttachmentCrypto):
+                raise DecryptionError("the crypto layer cannot decrypt attachments as streams")
+            decryptor = crypto.attachment_decryptor(file_info)
+            return await self.client.download_to(
+                file_info["url"], path, progress=progress, transform=decryptor
+            )
+        if event.url is None:
+            raise ValueError("the event carries no file")
+        return await self.client.download_to(event.url, path, progress=progress)
 
 
 def _split_command(text: str) -> tuple[str, str]:

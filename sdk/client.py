@@ -26,8 +26,10 @@ from typing import Any
 import aiohttp
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_CREATE, M_ROOM_ENCRYPTED, M_ROOM_ENCRYPTION, M_ROOM_MESSAGE
 from sdk import requests
 from sdk.api_keys import KeysApi
+from sdk.api_media import MediaApi
 from sdk.api_rooms import RoomsApi
 from sdk.api_session import SessionApi
 from sdk.callbacks import Callbacks, EventFilter
@@ -38,7 +40,7 @@ from sdk.errors import (
     MatrixRequestError,
     NotFoundError,
 )
-from sdk.events import ENCRYPTED, RoomEvent, UndecryptableEvent, undecryptable
+from sdk.events import RoomEvent, UndecryptableEvent, undecryptable
 from sdk.hooks import CryptoHooks, EventCallback, InviteCallback, SyncCallback, ToDeviceCallback
 from sdk.http import HttpTransport, RetryPolicy
 from sdk.responses import SyncResponse, parse_event_id, parse_sync
@@ -50,7 +52,7 @@ __all__ = ["AsyncClient"]
 logger = logging.getLogger(__name__)
 
 
-class AsyncClient(SessionApi, RoomsApi, KeysApi):
+class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
     """An asynchronous Matrix client for one account and device.
 
     Attributes:
@@ -122,13 +124,13 @@ class AsyncClient(SessionApi, RoomsApi, KeysApi):
             if self.crypto is None:
                 raise EncryptionRequiredError(f"room {room_id} is encrypted; no crypto installed")
             content = await self.crypto.encrypt(room_id, event_type, content)
-            event_type = ENCRYPTED
+            event_type = M_ROOM_ENCRYPTED
         request = requests.send_message(room_id, event_type, txn_id or self.new_txn_id(), content)
         return parse_event_id(await self._http.json(request))
 
     async def send_text(self, room_id: str, body: str, *, msgtype: str = "m.text") -> str:
         """Send an `m.room.message` with a plain-text body; return its event ID."""
-        return await self.room_send(room_id, "m.room.message", {"msgtype": msgtype, "body": body})
+        return await self.room_send(room_id, M_ROOM_MESSAGE, {"msgtype": msgtype, "body": body})
 
     async def is_encrypted(self, room_id: str) -> bool:
         """Whether messages to the room must be encrypted: per sync state, the crypto layer,
@@ -138,11 +140,11 @@ class AsyncClient(SessionApi, RoomsApi, KeysApi):
         if self.crypto is not None and self.crypto.is_room_encrypted(room_id):
             return True
         room = self.state.room(room_id)
-        if room is not None and room.state_event("m.room.create") is not None:
+        if room is not None and room.state_event(M_ROOM_CREATE) is not None:
             return False
         # Not synced yet: ask the server rather than risk sending plaintext.
         try:
-            content = await self.get_state_event(room_id, "m.room.encryption")
+            content = await self.get_state_event(room_id, M_ROOM_ENCRYPTION)
         except NotFoundError:
             return False
         self.state.mark_encrypted(room_id, content)
@@ -211,7 +213,7 @@ class AsyncClient(SessionApi, RoomsApi, KeysApi):
     async def decrypt_event(self, event: RoomEvent) -> RoomEvent:
         """The decrypted view of an `m.room.encrypted` event, or an `UndecryptableEvent`
         saying why not; other events are returned as they are."""
-        if event.type != ENCRYPTED or isinstance(event, UndecryptableEvent):
+        if event.type != M_ROOM_ENCRYPTED or isinstance(event, UndecryptableEvent):
             return event
         if self.crypto is None:
             return undecryptable(event, DecryptionError("no crypto layer installed"))

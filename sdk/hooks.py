@@ -6,7 +6,8 @@ folded into `ClientState` and before any callback runs; `encrypt` when sending a
 an encrypted room; `decrypt` for every `m.room.encrypted` timeline event before callbacks see it.
 
 `AttachmentCrypto` is optional: a crypto layer that also implements it lets `sdk.bot` send and
-receive files in encrypted rooms (the spec's v2 encrypted attachments).
+receive files in encrypted rooms (the spec's v2 encrypted attachments). `StreamingAttachmentCrypto`
+(also optional) does the same chunk by chunk, so encrypted files stream from and to disk.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from core.errors import JsonDict
 from sdk.events import RoomEvent, ToDeviceEvent
 from sdk.responses import SyncResponse
 from sdk.state import Room
+from sdk.transfer import ChunkTransform
 
 __all__ = [
     "AttachmentCrypto",
     "CryptoHooks",
+    "EncryptingTransform",
     "EventCallback",
     "InviteCallback",
+    "StreamingAttachmentCrypto",
     "SyncCallback",
     "ToDeviceCallback",
 ]
@@ -68,6 +72,28 @@ class AttachmentCrypto(Protocol):
 
     def decrypt_file(self, ciphertext: bytes, file_info: JsonDict) -> bytes:
         """Check the hash and decrypt a downloaded `EncryptedFile` (raises on tampering)."""
+        ...
+
+
+class EncryptingTransform(ChunkTransform, Protocol):
+    """An attachment encryptor: a `ChunkTransform` that knows the resulting `EncryptedFile`."""
+
+    def file_info(self, url: str) -> JsonDict:
+        """The spec's `EncryptedFile` object for the ciphertext of the last complete pass,
+        uploaded at `url`."""
+        ...
+
+
+@runtime_checkable
+class StreamingAttachmentCrypto(Protocol):
+    """Encrypted attachments chunk by chunk (optional part of a crypto layer)."""
+
+    def attachment_encryptor(self) -> EncryptingTransform:
+        """A fresh encryptor (new key and IV) for one file."""
+        ...
+
+    def attachment_decryptor(self, file_info: JsonDict) -> ChunkTransform:
+        """A decryptor for a downloaded `EncryptedFile`; its `finish` checks the hash."""
         ...
 
 

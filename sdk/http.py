@@ -4,7 +4,9 @@
 `sdk.errors` through `error_from_response`. Retries: a 429 is always retried (the server did not
 act), after `retry_after_ms` when given; a 5xx or a network failure is retried only when the
 request is idempotent. Waits grow exponentially with jitter up to `RetryPolicy.max_delay_s`; after
-`max_attempts` tries the last error is raised.
+`max_attempts` tries the last error is raised. Media bodies may stream: from a `FileSource` (read
+again from the start on each attempt) and into a `FileSink` (restarted on each attempt), with a
+socket-read timeout instead of a total one.
 
 Invariants: the access token is sent only in the `Authorization` header and never logged or shown
 in `repr`; request and response bodies are never logged.
@@ -16,7 +18,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,7 @@ from sdk.errors import (
     error_from_response,
 )
 from sdk.requests import Request
+from sdk.transfer import DEFAULT_CHUNK_BYTES, FileSink, FileSource
 
 __all__ = ["HttpTransport", "RawResponse", "RetryPolicy"]
 
@@ -113,15 +116,16 @@ class HttpTransport:
         if self._session is not None and self._owns_session and not self._session.closed:
             await self._session.close()
 
-    async def json(self, request: Request) -> JsonDict:
-        """Send `request` and return its JSON object body.
+    async def json(self, request: Request, *, source: FileSource | None = None) -> JsonDict:
+        """Send `request` (its body streamed from `source` if given) and return its JSON
+        object body.
 
         Raises:
             MatrixRequestError: The server refused (after retries where allowed).
             TransportError: The network failed (after retries where allowed).
             MalformedResponseError: The body was not a JSON object.
         """
-        body = await self._decoded(request)
+        body = await self._decoded(request, source)
         if not isinstance(body, dict):
             raise MalformedResponseError(f"{request.method} {request.path}: not a JSON object")
         return body
@@ -133,19 +137,29 @@ class HttpTransport:
             raise MalformedResponseError(f"{request.method} {request.path}: not a JSON array")
         return body
 
-    async def _decoded(self, request: Request) -> object:
-        raw = await self.send(request)
+    async def _decoded(self, request: Request, source: FileSource | None = None) -> object:
+        raw = await self.send(request, source=source)
         try:
             return json.loads(raw.body)
         except ValueError as exc:
             raise MalformedResponseError(f"{request.method} {request.path}: not JSON") from exc
 
-    async def send(self, request: Request) -> RawResponse:
-        """Send `request` with retries and return the successful raw response."""
+    async def send(
+        self, request: Request, *, source: FileSource | None = None, sink: FileSink | None = None
+    ) -> RawResponse:
+        """Send `request` with retries and return the successful raw response.
+
+        Args:
+            request: What to send.
+            source: Stream the request body from this file (instead of `request.body`); each
+                attempt reads it again from the start.
+            sink: Stream a successful response body into this sink (restarted on each
+                attempt; the caller commits or aborts it); the returned body is then empty.
+        """
         attempt = 1
         while True:
             try:
-                return await self._send_once(request)
+                return await self._send_once(request, source, sink)
             except LimitExceededError as exc:
                 delay = self._retry_after(exc, attempt)
                 if delay is None:
@@ -178,28 +192,45 @@ class HttpTransport:
             if self.access_token is None:
                 raise LocalProtocolError(f"{request.method} {request.path} needs a login")
             headers["Authorization"] = f"Bearer {self.access_token}"
-        if isinstance(request.body, bytes):
+        if isinstance(request.body, bytes) or request.content_type is not None:
             headers["Content-Type"] = request.content_type or "application/octet-stream"
         return headers
 
-    async def _send_once(self, request: Request) -> RawResponse:
+    def _timeout(self, request: Request, streamed: bool) -> aiohttp.ClientTimeout:
+        seconds = request.timeout_s or self.retry.request_timeout_s
+        if streamed:
+            # A streamed file may take longer than any total; only a stalled socket times out.
+            return aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
+        return aiohttp.ClientTimeout(total=seconds)
+
+    async def _send_once(
+        self, request: Request, source: FileSource | None, sink: FileSink | None
+    ) -> RawResponse:
         url = URL(self.base_url + request.path, encoded=True)
         body = request.body
-        data = body if isinstance(body, bytes) else None
+        data: bytes | AsyncIterator[bytes] | None = body if isinstance(body, bytes) else None
         json_body = body if isinstance(body, dict) else None
-        timeout = aiohttp.ClientTimeout(total=request.timeout_s or self.retry.request_timeout_s)
+        request_headers = self._headers(request)
+        if source is not None:
+            data = source.chunks()
+            request_headers["Content-Length"] = str(source.size)
+        timeout = self._timeout(request, source is not None or sink is not None)
         try:
             async with self._client().request(
                 request.method,
                 url,
                 params=list(request.query),
-                headers=self._headers(request),
+                headers=request_headers,
                 data=data,
                 json=json_body,
                 timeout=timeout,
             ) as response:
-                payload = await response.read()
                 status, headers = response.status, response.headers
+                if sink is not None and status < 400:
+                    await _stream_into(response, sink)
+                    payload = b""
+                else:
+                    payload = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             logger.info(
                 "request failed method=%s path=%s error=%s",
@@ -212,6 +243,12 @@ class HttpTransport:
         if status >= 400:
             raise error_from_response(status, _decode_error(payload))
         return RawResponse(status, headers, payload)
+
+
+async def _stream_into(response: aiohttp.ClientResponse, sink: FileSink) -> None:
+    await sink.start(response.content_length)
+    async for chunk in response.content.iter_chunked(DEFAULT_CHUNK_BYTES):
+        await sink.write(chunk)
 
 
 def _decode_error(payload: bytes) -> object:

@@ -289,8 +289,9 @@ def set_displayname(user_id: str, displayname: str) -> Request:
     return build("set_profile_field", params=params, body={"displayname": displayname})
 
 
-def upload(data: bytes, content_type: str, filename: str | None = None) -> Request:
-    """`POST /_matrix/media/v3/upload` with the raw bytes."""
+def upload(data: bytes | None, content_type: str, filename: str | None = None) -> Request:
+    """`POST /_matrix/media/v3/upload` with the raw bytes (None: the I/O shell streams the
+    body from a file)."""
     query = {"filename": filename} if filename else {}
     return build("upload", query=query, body=data, content_type=content_type, timeout_s=300)
 

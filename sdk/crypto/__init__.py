@@ -38,6 +38,8 @@ from sdk.crypto.errors import (
 from sdk.crypto.machine.olm_machine import OlmMachine
 from sdk.crypto.machine.rooms import DecryptedRoomEvent, RoomSettings
 from sdk.crypto.protocol.attachments import (
+    AttachmentDecryptor,
+    AttachmentEncryptor,
     EncryptedAttachment,
     decrypt_attachment,
     encrypt_attachment,
@@ -53,6 +55,8 @@ from sdk.crypto.store import CryptoStore, MemoryBackend
 __all__ = [
     "E2EE",
     "SIGNED_FILE_KEY",
+    "AttachmentDecryptor",
+    "AttachmentEncryptor",
     "AttachmentError",
     "AttachmentHashMismatch",
     "BackupError",

@@ -22,10 +22,16 @@ from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_CREATE, M_ROOM_ENCRYPTION, M_ROOM_MESSAGE, Membership
 from sdk.crypto.e2ee.driver import DriverBase
 from sdk.crypto.errors import CryptoError, FileSignatureInvalid, UnsignedFile
 from sdk.crypto.machine.olm_machine import KeyBundleNotice
-from sdk.crypto.protocol.attachments import decrypt_attachment, encrypt_attachment
+from sdk.crypto.protocol.attachments import (
+    AttachmentDecryptor,
+    AttachmentEncryptor,
+    decrypt_attachment,
+    encrypt_attachment,
+)
 from sdk.crypto.protocol.devices import DeviceTrust
 from sdk.crypto.protocol.signed_files import (
     SIGNED_FILE_KEY,
@@ -85,6 +91,20 @@ class FilesMixin(DriverBase):
         """Check the hash of and decrypt a downloaded `EncryptedFile`."""
         return decrypt_attachment(ciphertext, file_info)
 
+    # --- sdk.hooks.StreamingAttachmentCrypto -------------------------------------------
+
+    def attachment_encryptor(self) -> AttachmentEncryptor:
+        """A fresh attachment encryptor for one file streamed from disk."""
+        return AttachmentEncryptor()
+
+    def attachment_decryptor(self, file_info: JsonDict) -> AttachmentDecryptor:
+        """A decryptor for a downloaded `EncryptedFile` streamed to disk.
+
+        Raises:
+            AttachmentError: The object is malformed.
+        """
+        return AttachmentDecryptor(file_info)
+
     # --- sending -----------------------------------------------------------------------
 
     async def send_file(
@@ -120,16 +140,16 @@ class FilesMixin(DriverBase):
                 device_id=self.device_id,
                 sign=self.machine.account.sign,
             )
-        return await self.client.room_send(room_id, "m.room.message", content)
+        return await self.client.room_send(room_id, M_ROOM_MESSAGE, content)
 
     async def _room_encrypted(self, room_id: str) -> bool:
         if self.client.state.is_encrypted(room_id):
             return True
         room = self.client.state.room(room_id)
-        if room is not None and room.state_event("m.room.create") is not None:
+        if room is not None and room.state_event(M_ROOM_CREATE) is not None:
             return False
         try:
-            await self.client.get_state_event(room_id, "m.room.encryption")
+            await self.client.get_state_event(room_id, M_ROOM_ENCRYPTION)
         except NotFoundError:
             return False
         return True
@@ -218,7 +238,7 @@ class FilesMixin(DriverBase):
     async def import_bundle(self, notice: KeyBundleNotice) -> int:
         """Download and import a received history bundle (best effort; 0 on failure)."""
         room = self.client.state.room(notice.room_id)
-        if room is None or room.membership not in ("join", "invite"):
+        if room is None or room.membership not in (Membership.JOIN, Membership.INVITE):
             logger.info("ignoring a key bundle for a room we are not in room_id=%s", notice.room_id)
             return 0
         try:
