@@ -6,7 +6,7 @@ Run it against `make run`'s server:
 
 `--register` creates the account on first run (and logs in when it already exists). `--store`
 keeps the sync position, the device and its encryption keys across restarts (`--passphrase`
-seals the keys in it). End-to-end encryption (`sdk.crypto.E2EE`) is on unless `--no-e2ee`: the
+seals the keys in it). End-to-end encryption (`sdk.E2EE`) is on unless `--no-e2ee`: the
 bot reads and answers in encrypted rooms like in any other. It stops cleanly on Ctrl-C or SIGTERM.
 """
 
@@ -18,13 +18,7 @@ import logging
 import os
 from collections.abc import Sequence
 
-from sdk.bot import Bot
-from sdk.client import AsyncClient
-from sdk.crypto import E2EE
-from sdk.errors import UserInUseError
-from sdk.events import RoomEvent
-from sdk.state import Room
-from sdk.store import Store
+from sdk import E2EE, AsyncClient, Bot, Room, RoomEvent, Store, UserInUseError
 
 __all__ = ["build_bot", "main"]
 
@@ -50,9 +44,8 @@ def build_bot(client: AsyncClient, prefix: str = "!") -> Bot:
     @bot.on_message
     async def echo_direct(room: Room, event: RoomEvent) -> None:
         """Plain messages in a direct chat are echoed back."""
-        body = event.content.get("body")
-        if bot.is_direct(room) and isinstance(body, str) and body:
-            await bot.reply(room, body, in_reply_to=event.event_id)
+        if bot.is_direct(room) and event.body:
+            await bot.reply(room, event.body, in_reply_to=event.event_id)
 
     return bot
 
