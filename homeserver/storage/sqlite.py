@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -88,6 +88,27 @@ class _SqliteConnection:
             advance_positions(self._positions, {stream: position})
         else:
             self.noted[stream] = max(position, self.noted.get(stream, 0))
+
+
+async def _to_the_end(statement: Awaitable[object]) -> None:
+    """Await `statement` until it has run, even if the caller is cancelled meanwhile.
+
+    aiosqlite runs a statement in its thread whatever happens to the task awaiting it, so a
+    cancelled BEGIN, COMMIT or ROLLBACK still takes effect; the transaction must know it did.
+    A cancellation that arrives meanwhile is raised once the statement is over.
+    """
+    task = asyncio.ensure_future(statement)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation wins over the statement's error
+        raise asyncio.CancelledError
+    task.result()
 
 
 async def _connect(path: str, *, read_only: bool) -> aiosqlite.Connection:
@@ -168,13 +189,16 @@ class SqliteDatabase:
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self._lock:
             conn = _SqliteConnection(self._conn, None)
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                await _to_the_end(self._conn.execute("BEGIN IMMEDIATE"))
                 yield conn
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                # Also when BEGIN ran but its caller was cancelled: never leave a transaction
+                # open on the shared writer for the next caller's BEGIN to trip over.
+                if self._conn.in_transaction:
+                    await _to_the_end(self._conn.execute("ROLLBACK"))
                 raise
-            await self._conn.execute("COMMIT")
+            await _to_the_end(self._conn.execute("COMMIT"))
             advance_positions(self.positions, conn.noted)
 
     async def run_script(self, script: str) -> None:

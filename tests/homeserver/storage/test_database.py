@@ -5,6 +5,7 @@ Each test gets an empty database (`database_url`), so scratch tables are created
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 
@@ -229,6 +230,27 @@ async def test_run_script_is_one_transaction(db: Database) -> None:
         "INSERT INTO items (name, colour, amount) VALUES ('y', NULL, 2);\n"
     )
     assert await _names(db) == ["x", "y"]
+
+
+@pytest.mark.parametrize("steps", range(8))
+async def test_cancelled_transaction_leaves_the_writer_usable(db: Database, steps: int) -> None:
+    """A transaction cancelled at any point (in BEGIN, a statement or COMMIT) leaves nothing open.
+
+    The loop steps before the cancellation walk it through each await of the transaction.
+    """
+
+    async def write() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO items (name, amount) VALUES ($1, 1)", "a")
+
+    task = asyncio.create_task(write())
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO items (name, amount) VALUES ($1, 2)", "b")
+    assert await _names(db) in (["a", "b"], ["b"])
 
 
 # --- results ----------------------------------------------------------------------------------
