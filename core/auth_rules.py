@@ -24,6 +24,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from core.errors import M_FORBIDDEN, MatrixError
+from core.event_types import (
+    M_ROOM_CREATE,
+    M_ROOM_JOIN_RULES,
+    M_ROOM_MEMBER,
+    M_ROOM_POWER_LEVELS,
+    M_ROOM_THIRD_PARTY_INVITE,
+    JoinRule,
+    Membership,
+)
 from core.events import Pdu
 from core.identifiers import server_name_of
 from core.power_levels import (
@@ -53,21 +62,6 @@ __all__ = [
     "get_user_power_level",
 ]
 
-CREATE: Final = "m.room.create"
-MEMBER: Final = "m.room.member"
-JOIN_RULES: Final = "m.room.join_rules"
-POWER_LEVELS: Final = "m.room.power_levels"
-THIRD_PARTY_INVITE: Final = "m.room.third_party_invite"
-
-JOIN: Final = "join"
-INVITE: Final = "invite"
-LEAVE: Final = "leave"
-BAN: Final = "ban"
-KNOCK: Final = "knock"
-
-PUBLIC: Final = "public"
-RESTRICTED: Final = "restricted"
-KNOCK_RESTRICTED: Final = "knock_restricted"
 
 AUTHORISED_VIA: Final = "join_authorised_via_users_server"
 
@@ -101,21 +95,25 @@ def auth_types_for_event(
         `(type, state_key)` pairs without duplicates, in the spec's order; empty for
         `m.room.create`. Each is to be included only if the room state has it.
     """
-    if event_type == CREATE:
+    if event_type == M_ROOM_CREATE:
         return []
-    keys: list[StateKey] = [(CREATE, ""), (POWER_LEVELS, ""), (MEMBER, sender)]
-    if event_type == MEMBER and state_key is not None:
-        keys.append((MEMBER, state_key))
+    keys: list[StateKey] = [(M_ROOM_CREATE, ""), (M_ROOM_POWER_LEVELS, ""), (M_ROOM_MEMBER, sender)]
+    if event_type == M_ROOM_MEMBER and state_key is not None:
+        keys.append((M_ROOM_MEMBER, state_key))
         membership = content.get("membership")
-        if membership in (JOIN, INVITE, KNOCK):
-            keys.append((JOIN_RULES, ""))
-        if membership == INVITE and "third_party_invite" in content:
+        if membership in (Membership.JOIN, Membership.INVITE, Membership.KNOCK):
+            keys.append((M_ROOM_JOIN_RULES, ""))
+        if membership == Membership.INVITE and "third_party_invite" in content:
             token = _third_party_token(content)
             if token is not None:
-                keys.append((THIRD_PARTY_INVITE, token))
+                keys.append((M_ROOM_THIRD_PARTY_INVITE, token))
         authoriser = content.get(AUTHORISED_VIA)
-        if membership == JOIN and room_version.restricted_join_rule and isinstance(authoriser, str):
-            keys.append((MEMBER, authoriser))
+        if (
+            membership == Membership.JOIN
+            and room_version.restricted_join_rule
+            and isinstance(authoriser, str)
+        ):
+            keys.append((M_ROOM_MEMBER, authoriser))
     return list(dict.fromkeys(keys))
 
 
@@ -147,7 +145,7 @@ def check_auth_events_selection(event: Pdu, auth_events: Sequence[Pdu]) -> dict[
         AuthError: On duplicates, entries the selection does not name, events of another room,
             or no `m.room.create` among them.
     """
-    if event.type == CREATE:
+    if event.type == M_ROOM_CREATE:
         return {}
     allowed = set(_selection(event))
     keyed: dict[StateKey, Pdu] = {}
@@ -162,7 +160,7 @@ def check_auth_events_selection(event: Pdu, auth_events: Sequence[Pdu]) -> dict[
         if auth_event.room_id != event.room_id:
             raise AuthError(f"rule 2.5: auth event {auth_event.event_id} is from another room")
         keyed[pair] = auth_event
-    if (CREATE, "") not in keyed:
+    if (M_ROOM_CREATE, "") not in keyed:
         raise AuthError("rule 2.4: no m.room.create event among the auth events")
     return keyed
 
@@ -179,24 +177,24 @@ def check_auth(event: Pdu, auth_state: Mapping[StateKey, Pdu]) -> None:
     Raises:
         AuthError: With the rule that rejected the event.
     """
-    if event.type == CREATE:
+    if event.type == M_ROOM_CREATE:
         _check_create(event)
         return
     state = {key: auth_state[key] for key in _selection(event) if key in auth_state}
-    create = state.get((CREATE, ""))
+    create = state.get((M_ROOM_CREATE, ""))
     if create is None:
         raise AuthError("rule 2.4: the room has no m.room.create event")
     for auth_event in state.values():
         if auth_event.room_id != event.room_id:
             raise AuthError(f"rule 2.5: auth event {auth_event.event_id} is from another room")
     _check_federation(event, create)
-    if event.type == MEMBER:
+    if event.type == M_ROOM_MEMBER:
         _check_membership(event, state, create)
         return
-    if _membership(state, event.sender) != JOIN:
+    if _membership(state, event.sender) != Membership.JOIN:
         raise AuthError(f"rule 5: {event.sender} is not joined to the room")
-    if event.type == THIRD_PARTY_INVITE:
-        if get_user_power_level(event.sender, state) < get_named_level(INVITE, state):
+    if event.type == M_ROOM_THIRD_PARTY_INVITE:
+        if get_user_power_level(event.sender, state) < get_named_level("invite", state):
             raise AuthError("rule 6: sender's power level is below the invite level")
         return
     _check_power(event, state)
@@ -235,24 +233,24 @@ def _check_power(event: Pdu, state: StateMap) -> None:
     key = event.state_key
     if key is not None and key.startswith("@") and key != event.sender:
         raise AuthError("rule 8: a state key starting with '@' must be the sender's user ID")
-    if event.type == POWER_LEVELS:
+    if event.type == M_ROOM_POWER_LEVELS:
         error = power_levels_change_error(event, state)
         if error is not None:
             raise AuthError(f"rule 9: {error}")
 
 
 def _membership(state: StateMap, user_id: str) -> str | None:
-    member = state.get((MEMBER, user_id))
+    member = state.get((M_ROOM_MEMBER, user_id))
     return member.membership if member is not None else None
 
 
 def _join_rule(state: StateMap) -> str | None:
-    event = state.get((JOIN_RULES, ""))
+    event = state.get((M_ROOM_JOIN_RULES, ""))
     # The spec does not say what applies without a join rules event (or without `join_rule`
     # in it); like Synapse, read it as `invite`, so that invited users can join such a room.
     if event is None:
-        return INVITE
-    rule = event.content.get("join_rule", INVITE)
+        return JoinRule.INVITE
+    rule = event.content.get("join_rule", JoinRule.INVITE)
     return rule if isinstance(rule, str) else None
 
 
@@ -264,15 +262,15 @@ def _check_membership(event: Pdu, state: StateMap, create: Pdu) -> None:
     if AUTHORISED_VIA in event.content and not isinstance(event.content[AUTHORISED_VIA], str):
         raise AuthError(f"rule 4.2: {AUTHORISED_VIA} is not a user ID")
     version = event.room_version
-    if membership == JOIN:
+    if membership == Membership.JOIN:
         _check_join(event, target, state, create)
-    elif membership == INVITE:
+    elif membership == Membership.INVITE:
         _check_invite(event, target, state)
-    elif membership == LEAVE:
+    elif membership == Membership.LEAVE:
         _check_leave(event, target, state)
-    elif membership == BAN:
+    elif membership == Membership.BAN:
         _check_ban(event, target, state)
-    elif membership == KNOCK and version.knock_join_rule:
+    elif membership == Membership.KNOCK and version.knock_join_rule:
         _check_knock(event, target, state)
     else:
         raise AuthError(f"rule 4.8: unknown membership {membership!r}")
@@ -286,22 +284,22 @@ def _check_join(event: Pdu, target: str, state: StateMap, create: Pdu) -> None:
     if event.sender != target:
         raise AuthError("rule 4.3.2: users can only join themselves")
     current = _membership(state, target)
-    if current == BAN:
+    if current == Membership.BAN:
         raise AuthError(f"rule 4.3.3: {target} is banned from the room")
     version = event.room_version
     join_rule = _join_rule(state)
-    if join_rule == INVITE or (join_rule == KNOCK and version.knock_join_rule):
-        if current in (INVITE, JOIN):
+    if join_rule == JoinRule.INVITE or (join_rule == JoinRule.KNOCK and version.knock_join_rule):
+        if current in (Membership.INVITE, Membership.JOIN):
             return
         raise AuthError(f"rule 4.3.4: join rule is {join_rule} and {target} is not invited")
-    if (join_rule == RESTRICTED and version.restricted_join_rule) or (
-        join_rule == KNOCK_RESTRICTED and version.knock_restricted_join_rule
+    if (join_rule == JoinRule.RESTRICTED and version.restricted_join_rule) or (
+        join_rule == JoinRule.KNOCK_RESTRICTED and version.knock_restricted_join_rule
     ):
-        if current in (JOIN, INVITE):
+        if current in (Membership.JOIN, Membership.INVITE):
             return
         _check_join_authoriser(event, state)
         return
-    if join_rule == PUBLIC:
+    if join_rule == JoinRule.PUBLIC:
         return
     raise AuthError(f"rule 4.3.7: join rule {join_rule!r} does not allow joining")
 
@@ -311,9 +309,9 @@ def _check_join_authoriser(event: Pdu, state: StateMap) -> None:
     authoriser = event.content.get(AUTHORISED_VIA)
     if not isinstance(authoriser, str):
         raise AuthError(f"rule 4.3.5.2: restricted join without {AUTHORISED_VIA}")
-    if _membership(state, authoriser) != JOIN:
+    if _membership(state, authoriser) != Membership.JOIN:
         raise AuthError(f"rule 4.3.5.2: authorising user {authoriser} is not joined")
-    if get_user_power_level(authoriser, state) < get_named_level(INVITE, state):
+    if get_user_power_level(authoriser, state) < get_named_level("invite", state):
         raise AuthError(f"rule 4.3.5.2: authorising user {authoriser} cannot invite")
 
 
@@ -322,17 +320,17 @@ def _check_invite(event: Pdu, target: str, state: StateMap) -> None:
     if "third_party_invite" in event.content:
         _check_third_party_invite(event, target, state)
         return
-    if _membership(state, event.sender) != JOIN:
+    if _membership(state, event.sender) != Membership.JOIN:
         raise AuthError(f"rule 4.4.2: inviter {event.sender} is not joined")
-    if _membership(state, target) in (JOIN, BAN):
+    if _membership(state, target) in (Membership.JOIN, Membership.BAN):
         raise AuthError(f"rule 4.4.3: {target} is already joined or banned")
-    if get_user_power_level(event.sender, state) < get_named_level(INVITE, state):
+    if get_user_power_level(event.sender, state) < get_named_level("invite", state):
         raise AuthError("rule 4.4.5: sender's power level is below the invite level")
 
 
 def _check_third_party_invite(event: Pdu, target: str, state: StateMap) -> None:
     """Rule 4.4.1."""
-    if _membership(state, target) == BAN:
+    if _membership(state, target) == Membership.BAN:
         raise AuthError(f"rule 4.4.1.1: {target} is banned")
     invite = event.content["third_party_invite"]
     signed = invite.get("signed") if isinstance(invite, dict) else None
@@ -343,7 +341,7 @@ def _check_third_party_invite(event: Pdu, target: str, state: StateMap) -> None:
         raise AuthError("rule 4.4.1.3: third_party_invite.signed needs mxid and token")
     if mxid != target:
         raise AuthError("rule 4.4.1.4: third_party_invite.signed.mxid is not the state_key")
-    original = state.get((THIRD_PARTY_INVITE, token))
+    original = state.get((M_ROOM_THIRD_PARTY_INVITE, token))
     if original is None:
         raise AuthError("rule 4.4.1.5: no m.room.third_party_invite for this token")
     if original.sender != event.sender:
@@ -355,13 +353,15 @@ def _check_third_party_invite(event: Pdu, target: str, state: StateMap) -> None:
 def _check_leave(event: Pdu, target: str, state: StateMap) -> None:
     """Rule 4.5."""
     if event.sender == target:
-        if _membership(state, target) in (INVITE, JOIN, KNOCK):
+        if _membership(state, target) in (Membership.INVITE, Membership.JOIN, Membership.KNOCK):
             return
         raise AuthError(f"rule 4.5.1: {target} cannot leave a room they are not in")
-    if _membership(state, event.sender) != JOIN:
+    if _membership(state, event.sender) != Membership.JOIN:
         raise AuthError(f"rule 4.5.2: {event.sender} is not joined")
     sender_level = get_user_power_level(event.sender, state)
-    if _membership(state, target) == BAN and sender_level < get_named_level(BAN, state):
+    if _membership(state, target) == Membership.BAN and sender_level < get_named_level(
+        "ban", state
+    ):
         raise AuthError("rule 4.5.3: unbanning needs the ban level")
     if sender_level < get_named_level("kick", state):
         raise AuthError("rule 4.5.5: sender's power level is below the kick level")
@@ -371,10 +371,10 @@ def _check_leave(event: Pdu, target: str, state: StateMap) -> None:
 
 def _check_ban(event: Pdu, target: str, state: StateMap) -> None:
     """Rule 4.6."""
-    if _membership(state, event.sender) != JOIN:
+    if _membership(state, event.sender) != Membership.JOIN:
         raise AuthError(f"rule 4.6.1: {event.sender} is not joined")
     sender_level = get_user_power_level(event.sender, state)
-    if sender_level < get_named_level(BAN, state):
+    if sender_level < get_named_level("ban", state):
         raise AuthError("rule 4.6.3: sender's power level is below the ban level")
     if get_user_power_level(target, state) >= sender_level:
         raise AuthError(f"rule 4.6.3: {target}'s power level is not below the sender's")
@@ -385,10 +385,11 @@ def _check_knock(event: Pdu, target: str, state: StateMap) -> None:
     version = event.room_version
     join_rule = _join_rule(state)
     if not (
-        join_rule == KNOCK or (join_rule == KNOCK_RESTRICTED and version.knock_restricted_join_rule)
+        join_rule == JoinRule.KNOCK
+        or (join_rule == JoinRule.KNOCK_RESTRICTED and version.knock_restricted_join_rule)
     ):
         raise AuthError(f"rule 4.7.1: join rule {join_rule!r} does not allow knocking")
     if event.sender != target:
         raise AuthError("rule 4.7.2: users can only knock for themselves")
-    if _membership(state, target) in (BAN, INVITE, JOIN):
+    if _membership(state, target) in (Membership.BAN, Membership.INVITE, Membership.JOIN):
         raise AuthError(f"rule 4.7.4: {target} is banned, invited or joined already")

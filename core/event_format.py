@@ -15,6 +15,7 @@ from typing import Any, Final, TypeGuard
 
 from core.canonical_json import CANONICAL_INT_MAX, encode_canonical
 from core.errors import M_BAD_JSON, M_TOO_LARGE, JsonDict, MatrixError
+from core.event_types import M_ROOM_REDACTION
 from core.identifiers import MAX_ID_BYTES, parse_event_id, parse_server_name, parse_user_id
 from core.room_versions import RoomVersion
 
@@ -158,7 +159,7 @@ def _check_hashes_and_signatures(pdu: JsonDict) -> None:
 def _check_redacts(pdu: JsonDict, room_version: RoomVersion) -> None:
     # Only the type is checked: a redaction without a target is useless but well formed, and
     # dropping it would leave a hole in the room's DAG.
-    if pdu.get("type") != "m.room.redaction":
+    if pdu.get("type") != M_ROOM_REDACTION:
         return
     holder = pdu["content"] if room_version.redacts_in_content else pdu
     if "redacts" in holder and not isinstance(holder["redacts"], str):

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-HISTORY_VISIBILITY: Final = "m.room.history_visibility"
-MEMBER: Final = "m.room.member"
+from core.event_types import Membership
 
 WORLD_READABLE: Final = "world_readable"
 SHARED: Final = "shared"
@@ -47,7 +46,7 @@ class StateAtEvent:
     """
 
     visibility: str = SHARED
-    membership: str = "leave"
+    membership: str = Membership.LEAVE
 
 
 def allowed(state: StateAtEvent, joined_later: bool) -> bool:
@@ -59,11 +58,11 @@ def allowed(state: StateAtEvent, joined_later: bool) -> bool:
     """
     if state.visibility == WORLD_READABLE:
         return True
-    if state.membership == "join":
+    if state.membership == Membership.JOIN:
         return True
     if state.visibility == SHARED and joined_later:
         return True
-    return state.membership == "invite" and state.visibility == INVITED
+    return state.membership == Membership.INVITE and state.visibility == INVITED
 
 
 def may_see(after: StateAtEvent, before: StateAtEvent | None, joined_later: bool) -> bool:

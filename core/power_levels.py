@@ -17,14 +17,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from core.event_types import M_ROOM_CREATE, M_ROOM_POWER_LEVELS
 from core.events import Pdu
 from core.identifiers import parse_user_id, server_name_of
 from core.room_versions import RoomVersion
 
 StateMap = Mapping[tuple[str, str], Pdu]
 
-CREATE: Final = "m.room.create"
-POWER_LEVELS: Final = "m.room.power_levels"
 
 # The power a room creator holds while the room has no power levels event (rooms v1-v11).
 CREATOR_LEVEL_WITHOUT_POWER_LEVELS: Final = 100
@@ -92,9 +91,9 @@ def get_user_power_level(user_id: str, auth_state: StateMap) -> int:
     Without an `m.room.power_levels` event the creator has 100 and everyone else 0; with one,
     the user's entry in `users`, else `users_default`, else 0.
     """
-    pl_event = auth_state.get((POWER_LEVELS, ""))
+    pl_event = auth_state.get((M_ROOM_POWER_LEVELS, ""))
     if pl_event is None:
-        create = auth_state.get((CREATE, ""))
+        create = auth_state.get((M_ROOM_CREATE, ""))
         if create is not None and get_creator(create) == user_id:
             return CREATOR_LEVEL_WITHOUT_POWER_LEVELS
         return 0
@@ -114,7 +113,7 @@ def get_named_level(name: str, auth_state: StateMap) -> int:
         KeyError: If `name` is not a top-level level of power levels content.
     """
     default = NAMED_LEVEL_DEFAULTS[name]
-    pl_event = auth_state.get((POWER_LEVELS, ""))
+    pl_event = auth_state.get((M_ROOM_POWER_LEVELS, ""))
     if pl_event is None:
         return default
     return _level_or(pl_event.content.get(name), default, pl_event.room_version)
@@ -150,7 +149,7 @@ def get_required_level(
 
 def get_event_required_level(event: Pdu, auth_state: StateMap) -> int:
     """`get_required_level` for `event` against the power levels in `auth_state`."""
-    pl_event = auth_state.get((POWER_LEVELS, ""))
+    pl_event = auth_state.get((M_ROOM_POWER_LEVELS, ""))
     content = pl_event.content if pl_event is not None else None
     return get_required_level(event.type, event.is_state, content, room_version=event.room_version)
 
@@ -200,7 +199,7 @@ def power_levels_change_error(event: Pdu, auth_state: StateMap) -> str | None:
     error = _content_error(content, version)
     if error is not None:
         return error
-    current = auth_state.get((POWER_LEVELS, ""))
+    current = auth_state.get((M_ROOM_POWER_LEVELS, ""))
     if current is None:
         return None  # 9.4: the first power levels event in a room.
     sender_level = get_user_power_level(event.sender, auth_state)

@@ -22,6 +22,15 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from core.errors import JsonDict
+from core.event_types import (
+    M_ROOM_ALIASES,
+    M_ROOM_CREATE,
+    M_ROOM_HISTORY_VISIBILITY,
+    M_ROOM_JOIN_RULES,
+    M_ROOM_MEMBER,
+    M_ROOM_POWER_LEVELS,
+    M_ROOM_REDACTION,
+)
 from core.room_versions import RoomVersion
 
 __all__ = ["redact"]
@@ -86,7 +95,7 @@ def redact(event: JsonDict, room_version: RoomVersion) -> JsonDict:
 
 def _redact_content(event_type: str, content: JsonDict, version: RoomVersion) -> JsonDict:
     v11 = version.updated_redaction_rules
-    if event_type == "m.room.member":
+    if event_type == M_ROOM_MEMBER:
         kept = _pick(content, "membership")
         if version.restricted_join_authorised_via:
             kept |= _pick(content, "join_authorised_via_users_server")
@@ -95,23 +104,23 @@ def _redact_content(event_type: str, content: JsonDict, version: RoomVersion) ->
             # v11 keeps the object itself even when it lacks `signed`, as Synapse does.
             kept["third_party_invite"] = _pick(invite, "signed")
         return kept
-    if event_type == "m.room.create":
+    if event_type == M_ROOM_CREATE:
         if v11:
             return dict(content)
         return _pick(content, "creator")
-    if event_type == "m.room.join_rules":
+    if event_type == M_ROOM_JOIN_RULES:
         if version.restricted_join_rule:
             return _pick(content, "join_rule", "allow")
         return _pick(content, "join_rule")
-    if event_type == "m.room.power_levels":
+    if event_type == M_ROOM_POWER_LEVELS:
         if v11:
             return _pick(content, *_POWER_LEVELS_KEYS, "invite")
         return _pick(content, *_POWER_LEVELS_KEYS)
-    if event_type == "m.room.history_visibility":
+    if event_type == M_ROOM_HISTORY_VISIBILITY:
         return _pick(content, "history_visibility")
-    if event_type == "m.room.aliases" and version.special_case_aliases_auth:
+    if event_type == M_ROOM_ALIASES and version.special_case_aliases_auth:
         return _pick(content, "aliases")
-    if event_type == "m.room.redaction" and v11:
+    if event_type == M_ROOM_REDACTION and v11:
         return _pick(content, "redacts")
     return {}
 

@@ -43,7 +43,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ENCRYPTED = "m.room.encrypted"
 HTML_FORMAT = "org.matrix.custom.html"
 THREAD = "m.thread"
 

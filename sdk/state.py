@@ -19,6 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import JsonDict
+from core.event_types import (
+    M_ROOM_CANONICAL_ALIAS,
+    M_ROOM_CREATE,
+    M_ROOM_ENCRYPTION,
+    M_ROOM_MEMBER,
+    M_ROOM_NAME,
+    M_ROOM_POWER_LEVELS,
+    M_ROOM_TOPIC,
+    Membership,
+)
 from sdk.events import (
     RoomEvent,
     StateEvent,
@@ -90,7 +100,7 @@ class Room:
 
     def __init__(self, room_id: str, *, timeline_tail: int = DEFAULT_TIMELINE_TAIL) -> None:
         self.room_id = room_id
-        self.membership = "join"
+        self.membership = Membership.JOIN
         self.state: dict[StateKey, StateEvent] = {}
         self.invite_state: tuple[StrippedStateEvent, ...] = ()
         self.timeline: deque[RoomEvent] = deque(maxlen=timeline_tail)
@@ -123,19 +133,19 @@ class Room:
     @property
     def name(self) -> str | None:
         """The `m.room.name`, if set."""
-        value = self._content("m.room.name", "name")
+        value = self._content(M_ROOM_NAME, "name")
         return value if isinstance(value, str) and value else None
 
     @property
     def topic(self) -> str | None:
         """The `m.room.topic`, if set."""
-        value = self._content("m.room.topic", "topic")
+        value = self._content(M_ROOM_TOPIC, "topic")
         return value if isinstance(value, str) and value else None
 
     @property
     def canonical_alias(self) -> str | None:
         """The `m.room.canonical_alias` alias, if set."""
-        value = self._content("m.room.canonical_alias", "alias")
+        value = self._content(M_ROOM_CANONICAL_ALIAS, "alias")
         return value if isinstance(value, str) and value else None
 
     @property
@@ -143,11 +153,11 @@ class Room:
         """Every user with an `m.room.member` event, by user ID."""
         found: dict[str, Member] = {}
         for (etype, user_id), event in self.state.items():
-            if etype == "m.room.member":
+            if etype == M_ROOM_MEMBER:
                 found[user_id] = _member(user_id, event.content)
         return found
 
-    def member_ids(self, memberships: Iterable[str] = ("join",)) -> list[str]:
+    def member_ids(self, memberships: Iterable[str] = (Membership.JOIN,)) -> list[str]:
         """User IDs of members whose membership is one of `memberships`, sorted."""
         wanted = set(memberships)
         return sorted(m.user_id for m in self.members.values() if m.membership in wanted)
@@ -155,21 +165,21 @@ class Room:
     @property
     def joined_member_ids(self) -> list[str]:
         """Joined users, sorted."""
-        return self.member_ids(("join",))
+        return self.member_ids((Membership.JOIN,))
 
     @property
     def inviter(self) -> str | None:
         """Who sent a pending invite (from the invite state), if known."""
         for event in self.invite_state:
-            if event.type == "m.room.member" and event.content.get("membership") == "invite":
+            if event.type == M_ROOM_MEMBER and event.content.get("membership") == Membership.INVITE:
                 return event.sender or None
         return None
 
     def power_level(self, user_id: str) -> int:
         """The user's power level per `m.room.power_levels` (spec defaults when unset)."""
-        event = self.state_event("m.room.power_levels")
+        event = self.state_event(M_ROOM_POWER_LEVELS)
         if event is None:
-            creator = self.state_event("m.room.create")
+            creator = self.state_event(M_ROOM_CREATE)
             return 100 if creator is not None and creator.sender == user_id else 0
         users = event.content.get("users")
         level = users.get(user_id) if isinstance(users, dict) else None
@@ -185,7 +195,7 @@ class Room:
         others = [
             m.displayname or m.user_id
             for m in sorted(self.members.values(), key=lambda m: m.user_id)
-            if m.user_id != own_user_id and m.membership in ("join", "invite")
+            if m.user_id != own_user_id and m.membership in (Membership.JOIN, Membership.INVITE)
         ]
         if not others:
             return "Empty Room"
@@ -198,7 +208,7 @@ def _member(user_id: str, content: JsonDict) -> Member:
     name, avatar = content.get("displayname"), content.get("avatar_url")
     return Member(
         user_id=user_id,
-        membership=membership if isinstance(membership, str) else "leave",
+        membership=membership if isinstance(membership, str) else Membership.LEAVE,
         displayname=name if isinstance(name, str) else None,
         avatar_url=avatar if isinstance(avatar, str) else None,
     )
@@ -280,11 +290,11 @@ class ClientState:
             self._apply_room(self._room(room_id), "join", joined, changes)
         for room_id, invited in response.rooms.invite.items():
             room = self._room(room_id)
-            room.membership, room.invite_state = "invite", invited.invite_state
+            room.membership, room.invite_state = Membership.INVITE, invited.invite_state
             changes.rooms.add(room_id)
         for room_id, knocked in response.rooms.knock.items():
             room = self._room(room_id)
-            room.membership, room.invite_state = "knock", knocked.invite_state
+            room.membership, room.invite_state = Membership.KNOCK, knocked.invite_state
             changes.rooms.add(room_id)
         for room_id, left in response.rooms.leave.items():
             self._apply_room(self._room(room_id), "leave", left, changes)
@@ -326,7 +336,7 @@ class ClientState:
             return
         room.state[key] = event
         changes.state.setdefault(room.room_id, set()).add(key)
-        if event.type == "m.room.member":
+        if event.type == M_ROOM_MEMBER:
             old = previous.content.get("membership") if previous is not None else None
             new = _member(event.state_key, event.content).membership
             if old != new:
@@ -335,7 +345,7 @@ class ClientState:
                         room.room_id, event.state_key, old if isinstance(old, str) else None, new
                     )
                 )
-        elif event.type == "m.room.encryption" and event.state_key == "":
+        elif event.type == M_ROOM_ENCRYPTION and event.state_key == "":
             algorithm = event.content.get("algorithm")
             if isinstance(algorithm, str) and algorithm and room.encryption is None:
                 room.encryption = dict(event.content)
@@ -374,7 +384,7 @@ class ClientState:
     def load_room(self, room_id: str, record: JsonDict, state: Iterable[JsonDict]) -> Room:
         """Restore a room from `room_record` output and its raw state events."""
         room = self._room(room_id)
-        room.membership = str(record.get("membership", "join"))
+        room.membership = str(record.get("membership", Membership.JOIN))
         room.invite_state = parse_stripped_events(record.get("invite_state"))
         room.prev_batch = record.get("prev_batch")
         room.account_data = dict(record.get("account_data") or {})

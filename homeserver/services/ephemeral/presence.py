@@ -21,6 +21,7 @@ import logging
 from dataclasses import replace
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
+from core.event_types import Membership
 from core.identifiers import parse_user_id
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
@@ -268,12 +269,14 @@ class PresenceService:
                 return
             await self._store.put_visible(record)
             self._dirty.discard(user_id)
-        rooms = await self._events.rooms_for_user(user_id, ["join"])
+        rooms = await self._events.rooms_for_user(user_id, [Membership.JOIN])
         self._notifier.notify([user_key(user_id), *(room_key(r) for r in rooms)])
 
     async def _share_room(self, user_a: str, user_b: str) -> bool:
-        rooms_a = set(await self._events.rooms_for_user(user_a, ["join"]))
-        return any(r in rooms_a for r in await self._events.rooms_for_user(user_b, ["join"]))
+        rooms_a = set(await self._events.rooms_for_user(user_a, [Membership.JOIN]))
+        return any(
+            r in rooms_a for r in await self._events.rooms_for_user(user_b, [Membership.JOIN])
+        )
 
     def _content(self, record: PresenceRecord, now: int) -> JsonDict:
         cached = self._cache.get(record.user_id)

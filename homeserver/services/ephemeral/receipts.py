@@ -15,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from core.event_types import Membership
 from core.identifiers import parse_event_id
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
@@ -175,7 +176,7 @@ class ReceiptService:
     async def _joined_room(self, user_id: str, room_id: str) -> str:
         room_id = checked_room_id(room_id)
         membership = await self._events.membership(user_id, room_id)
-        if membership is None or membership[0] != "join":
+        if membership is None or membership[0] != Membership.JOIN:
             raise MatrixError(M_FORBIDDEN, "You are not joined to this room")
         return room_id
 

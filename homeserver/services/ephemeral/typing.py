@@ -14,6 +14,7 @@ import logging
 from typing import Protocol
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
+from core.event_types import Membership
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key
 from homeserver.services.common.params import checked_room_id
@@ -65,7 +66,7 @@ class TypingService:
         if timeout_ms is not None and timeout_ms < 0:
             raise MatrixError(M_INVALID_PARAM, "timeout must not be negative")
         membership = await self._events.membership(user_id, room_id)
-        if membership is None or membership[0] != "join":
+        if membership is None or membership[0] != Membership.JOIN:
             raise MatrixError(M_FORBIDDEN, "You are not joined to this room")
         now = self._clock.monotonic()
         users = self._typing.setdefault(room_id, {})

@@ -19,6 +19,21 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.event_types import (
+    M_ROOM_AVATAR,
+    M_ROOM_CANONICAL_ALIAS,
+    M_ROOM_CREATE,
+    M_ROOM_ENCRYPTION,
+    M_ROOM_GUEST_ACCESS,
+    M_ROOM_HISTORY_VISIBILITY,
+    M_ROOM_JOIN_RULES,
+    M_ROOM_NAME,
+    M_ROOM_POWER_LEVELS,
+    M_ROOM_SERVER_ACL,
+    M_ROOM_TOMBSTONE,
+    M_ROOM_TOPIC,
+    JoinRule,
+)
 from core.identifiers import parse_room_alias
 from core.room_versions import DEFAULT_ROOM_VERSION, RoomVersion, get_room_version
 from homeserver.clock import Clock
@@ -58,14 +73,14 @@ def default_power_levels(creator: str, extra_admins: tuple[str, ...]) -> JsonDic
         "users": users,
         "users_default": 0,
         "events": {
-            "m.room.name": 50,
-            "m.room.power_levels": 100,
-            "m.room.history_visibility": 100,
-            "m.room.canonical_alias": 50,
-            "m.room.avatar": 50,
-            "m.room.tombstone": 100,
-            "m.room.server_acl": 100,
-            "m.room.encryption": 100,
+            M_ROOM_NAME: 50,
+            M_ROOM_POWER_LEVELS: 100,
+            M_ROOM_HISTORY_VISIBILITY: 100,
+            M_ROOM_CANONICAL_ALIAS: 50,
+            M_ROOM_AVATAR: 50,
+            M_ROOM_TOMBSTONE: 100,
+            M_ROOM_SERVER_ACL: 100,
+            M_ROOM_ENCRYPTION: 100,
         },
         "events_default": 0,
         "state_default": 50,
@@ -78,12 +93,12 @@ def default_power_levels(creator: str, extra_admins: tuple[str, ...]) -> JsonDic
 
 
 def _preset_state(preset: str) -> list[tuple[str, JsonDict]]:
-    join_rule = "public" if preset == "public_chat" else "invite"
+    join_rule = JoinRule.PUBLIC if preset == "public_chat" else JoinRule.INVITE
     guest = "forbidden" if preset == "public_chat" else "can_join"
     return [
-        ("m.room.join_rules", {"join_rule": join_rule}),
-        ("m.room.history_visibility", {"history_visibility": "shared"}),
-        ("m.room.guest_access", {"guest_access": guest}),
+        (M_ROOM_JOIN_RULES, {"join_rule": join_rule}),
+        (M_ROOM_HISTORY_VISIBILITY, {"history_visibility": "shared"}),
+        (M_ROOM_GUEST_ACCESS, {"guest_access": guest}),
     ]
 
 
@@ -159,15 +174,15 @@ class RoomService:
             create_content["creator"] = creator
         else:
             create_content.pop("creator", None)
-        await self._send(room_id, creator, "m.room.create", create_content, "")
+        await self._send(room_id, creator, M_ROOM_CREATE, create_content, "")
         await self._membership.join_new_room(requester, room_id)
         trusted = request.invite if preset == "trusted_private_chat" else ()
         levels = default_power_levels(creator, trusted)
         if request.power_level_content_override:
             levels.update(request.power_level_content_override)
-        await self._send(room_id, creator, "m.room.power_levels", levels, "")
+        await self._send(room_id, creator, M_ROOM_POWER_LEVELS, levels, "")
         if alias is not None:
-            await self._send(room_id, creator, "m.room.canonical_alias", {"alias": alias}, "")
+            await self._send(room_id, creator, M_ROOM_CANONICAL_ALIAS, {"alias": alias}, "")
         await self._send_initial_state(room_id, creator, preset, request)
         for user_id in request.invite:
             await self._membership.invite(requester, room_id, user_id, None, request.is_direct)
@@ -193,9 +208,9 @@ class RoomService:
         for event_type, state_key, content in request.initial_state:
             state[(event_type, state_key)] = content
         if request.name is not None:
-            state[("m.room.name", "")] = {"name": request.name}
+            state[(M_ROOM_NAME, "")] = {"name": request.name}
         if request.topic is not None:
-            state[("m.room.topic", "")] = {"topic": request.topic}
+            state[(M_ROOM_TOPIC, "")] = {"topic": request.topic}
         for (event_type, state_key), content in state.items():
             await self._send(room_id, creator, event_type, content, state_key)
 
@@ -221,14 +236,12 @@ def _new_room_id(server_name: str) -> str:
 
 def _requested_events(request: CreateRoomRequest) -> list[tuple[str, str | None, JsonDict]]:
     """The client-supplied parts of the events createRoom will send."""
-    events: list[tuple[str, str | None, JsonDict]] = [
-        ("m.room.create", "", request.creation_content)
-    ]
+    events: list[tuple[str, str | None, JsonDict]] = [(M_ROOM_CREATE, "", request.creation_content)]
     if request.power_level_content_override:
-        events.append(("m.room.power_levels", "", request.power_level_content_override))
+        events.append((M_ROOM_POWER_LEVELS, "", request.power_level_content_override))
     events.extend(request.initial_state)
     if request.name is not None:
-        events.append(("m.room.name", "", {"name": request.name}))
+        events.append((M_ROOM_NAME, "", {"name": request.name}))
     if request.topic is not None:
-        events.append(("m.room.topic", "", {"topic": request.topic}))
+        events.append((M_ROOM_TOPIC, "", {"topic": request.topic}))
     return events

@@ -27,9 +27,10 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.event_types import M_ROOM_CANONICAL_ALIAS, M_ROOM_CREATE, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
 from core.identifiers import parse_room_alias, parse_room_id, server_name_of
-from core.power_levels import CREATE, POWER_LEVELS, get_required_level, get_user_power_level
+from core.power_levels import get_required_level, get_user_power_level
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.storage.rooms.aliases import AliasStore
@@ -38,7 +39,6 @@ from homeserver.storage.rooms.events import EventStore
 
 logger = logging.getLogger(__name__)
 
-CANONICAL_ALIAS = "m.room.canonical_alias"
 VISIBILITIES = ("public", "private")
 
 
@@ -87,7 +87,7 @@ class DirectoryService:
         if found is None:
             raise MatrixError(M_NOT_FOUND, f"Room alias {alias} not found")
         room_id = found[0]
-        members = await self._store.room_members(room_id, "join")
+        members = await self._store.room_members(room_id, Membership.JOIN)
         others = sorted({server_name_of(user_id) for user_id in members} - {self._server_name})
         return {"room_id": room_id, "servers": [self._server_name, *others]}
 
@@ -173,7 +173,7 @@ class DirectoryService:
 
     async def _is_joined(self, user_id: str, room_id: str) -> bool:
         membership = await self._store.membership(user_id, room_id)
-        return membership is not None and membership[0] == "join"
+        return membership is not None and membership[0] == Membership.JOIN
 
     async def _can_edit_directory(self, requester: Requester, room_id: str) -> bool:
         """Server admins, and members with the power to send `m.room.canonical_alias`."""
@@ -182,11 +182,13 @@ class DirectoryService:
         if not await self._is_joined(requester.user_id, room_id):
             return False
         state = await self._events.current_state(room_id)
-        wanted = [state[key] for key in ((POWER_LEVELS, ""), (CREATE, "")) if key in state]
+        wanted = [
+            state[key] for key in ((M_ROOM_POWER_LEVELS, ""), (M_ROOM_CREATE, "")) if key in state
+        ]
         auth_state = _by_state_key(await self._events.get_pdus(wanted))
-        levels = auth_state.get((POWER_LEVELS, ""))
+        levels = auth_state.get((M_ROOM_POWER_LEVELS, ""))
         required = get_required_level(
-            CANONICAL_ALIAS,
+            M_ROOM_CANONICAL_ALIAS,
             True,
             levels.content if levels is not None else None,
             room_version=levels.room_version if levels is not None else None,
@@ -197,7 +199,7 @@ class DirectoryService:
         self, requester: Requester, room_id: str, alias: str
     ) -> None:
         state = await self._events.current_state(room_id)
-        event_id = state.get((CANONICAL_ALIAS, ""))
+        event_id = state.get((M_ROOM_CANONICAL_ALIAS, ""))
         if event_id is None:
             return
         events = await self._events.get_pdus([event_id])
@@ -217,7 +219,9 @@ class DirectoryService:
                 del content["alt_aliases"]
         if not changed:
             return
-        await self._events.send(NewEvent(room_id, requester.user_id, CANONICAL_ALIAS, content, ""))
+        await self._events.send(
+            NewEvent(room_id, requester.user_id, M_ROOM_CANONICAL_ALIAS, content, "")
+        )
 
 
 def _by_state_key(events: Sequence[Pdu]) -> dict[tuple[str, str], Pdu]:

@@ -13,6 +13,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.event_types import M_ROOM_MEMBER, Membership
 from core.identifiers import parse_room_alias, parse_room_id, parse_user_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
@@ -20,8 +21,6 @@ from homeserver.services.rooms.events import EventService, NewEvent, SentEvent
 from homeserver.storage.accounts.profiles import ProfileStore
 from homeserver.storage.rooms.aliases import AliasStore
 from homeserver.storage.rooms.events import EventStore
-
-MEMBER = "m.room.member"
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,9 @@ class MembershipService:
 
     async def join_new_room(self, requester: Requester, room_id: str) -> None:
         """The creator's join right after the create event (not rate limited)."""
-        await self._member_event(requester.user_id, room_id, requester.user_id, "join", None)
+        await self._member_event(
+            requester.user_id, room_id, requester.user_id, Membership.JOIN, None
+        )
 
     async def join(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> str:
         """Join a room by ID or alias; returns the room ID."""
@@ -82,9 +83,11 @@ class MembershipService:
         room_id = await self.resolve_room(room_id_or_alias)
         await self._require_room(room_id)
         current = await self._store.membership(requester.user_id, room_id)
-        if current is not None and current[0] == "join":
+        if current is not None and current[0] == Membership.JOIN:
             return room_id  # joining again is a no-op, as clients retry joins
-        await self._member_event(requester.user_id, room_id, requester.user_id, "join", reason)
+        await self._member_event(
+            requester.user_id, room_id, requester.user_id, Membership.JOIN, reason
+        )
         return room_id
 
     async def knock(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> str:
@@ -92,7 +95,9 @@ class MembershipService:
         self._limiter.check("join", requester.user_id, self._join_limit)
         room_id = await self.resolve_room(room_id_or_alias)
         await self._require_room(room_id)
-        await self._member_event(requester.user_id, room_id, requester.user_id, "knock", reason)
+        await self._member_event(
+            requester.user_id, room_id, requester.user_id, Membership.KNOCK, reason
+        )
         return room_id
 
     async def invite(
@@ -107,20 +112,24 @@ class MembershipService:
         target = self.check_user_id(target)
         await self._require_room(room_id)
         current = await self._store.membership(target, room_id)
-        if current is not None and current[0] == "ban":
+        if current is not None and current[0] == Membership.BAN:
             raise MatrixError(M_FORBIDDEN, "The user is banned from this room")
         extra: JsonDict = {"is_direct": True} if is_direct else {}
-        await self._member_event(requester.user_id, room_id, target, "invite", reason, extra)
+        await self._member_event(
+            requester.user_id, room_id, target, Membership.INVITE, reason, extra
+        )
 
     async def leave(self, requester: Requester, room_id: str, reason: str | None) -> None:
         """Leave a room (also rejects an invite or withdraws a knock)."""
         await self._require_room(room_id)
         current = await self._store.membership(requester.user_id, room_id)
-        if current is None or current[0] in ("leave", "ban"):
+        if current is None or current[0] in (Membership.LEAVE, Membership.BAN):
             if current is None:
                 raise MatrixError(M_FORBIDDEN, "You are not in this room")
             return
-        await self._member_event(requester.user_id, room_id, requester.user_id, "leave", reason)
+        await self._member_event(
+            requester.user_id, room_id, requester.user_id, Membership.LEAVE, reason
+        )
 
     async def kick(
         self, requester: Requester, room_id: str, target: str, reason: str | None
@@ -129,9 +138,13 @@ class MembershipService:
         target = self.check_user_id(target)
         await self._require_room(room_id)
         current = await self._store.membership(target, room_id)
-        if current is None or current[0] not in ("join", "invite", "knock"):
+        if current is None or current[0] not in (
+            Membership.JOIN,
+            Membership.INVITE,
+            Membership.KNOCK,
+        ):
             raise MatrixError(M_FORBIDDEN, "The user is not in this room")
-        await self._member_event(requester.user_id, room_id, target, "leave", reason)
+        await self._member_event(requester.user_id, room_id, target, Membership.LEAVE, reason)
 
     async def ban(
         self, requester: Requester, room_id: str, target: str, reason: str | None
@@ -139,7 +152,7 @@ class MembershipService:
         """Ban `target` from a room."""
         target = self.check_user_id(target)
         await self._require_room(room_id)
-        await self._member_event(requester.user_id, room_id, target, "ban", reason)
+        await self._member_event(requester.user_id, room_id, target, Membership.BAN, reason)
 
     async def unban(
         self, requester: Requester, room_id: str, target: str, reason: str | None
@@ -148,29 +161,33 @@ class MembershipService:
         target = self.check_user_id(target)
         await self._require_room(room_id)
         current = await self._store.membership(target, room_id)
-        if current is None or current[0] != "ban":
+        if current is None or current[0] != Membership.BAN:
             raise MatrixError(M_FORBIDDEN, "The user is not banned")
-        await self._member_event(requester.user_id, room_id, target, "leave", reason)
+        await self._member_event(requester.user_id, room_id, target, Membership.LEAVE, reason)
 
     async def forget(self, requester: Requester, room_id: str) -> None:
         """Forget a room the user has left."""
         current = await self._store.membership(requester.user_id, room_id)
-        if current is not None and current[0] in ("join", "invite", "knock"):
+        if current is not None and current[0] in (
+            Membership.JOIN,
+            Membership.INVITE,
+            Membership.KNOCK,
+        ):
             raise MatrixError(M_FORBIDDEN, "You must leave the room before forgetting it")
         await self._store.forget(requester.user_id, room_id)
 
     async def refresh_profile(self, user_id: str) -> None:
         """Re-send the user's join in every joined room so members see the new profile."""
-        for room_id in await self._store.rooms_for_user(user_id, ("join",)):
+        for room_id in await self._store.rooms_for_user(user_id, (Membership.JOIN,)):
             try:
-                await self._member_event(user_id, room_id, user_id, "join", None)
+                await self._member_event(user_id, room_id, user_id, Membership.JOIN, None)
             except MatrixError as exc:
                 # One room refusing (e.g. power levels) must not block the others.
                 logger.info("profile not propagated room_id=%s errcode=%s", room_id, exc.errcode)
 
     async def joined_rooms(self, requester: Requester) -> list[str]:
         """The rooms the requester has joined."""
-        return await self._store.rooms_for_user(requester.user_id, ("join",))
+        return await self._store.rooms_for_user(requester.user_id, (Membership.JOIN,))
 
     async def _require_room(self, room_id: str) -> None:
         if await self._store.room_version(room_id) is None:
@@ -186,7 +203,7 @@ class MembershipService:
         extra: JsonDict | None = None,
     ) -> SentEvent:
         content: JsonDict = {"membership": membership}
-        if membership in ("join", "invite", "knock"):
+        if membership in (Membership.JOIN, Membership.INVITE, Membership.KNOCK):
             profile = await self._profiles.get_profile(target)
             if profile is not None:
                 displayname, avatar_url = profile
@@ -198,4 +215,4 @@ class MembershipService:
             content["reason"] = reason
         if extra:
             content.update(extra)
-        return await self._events.send(NewEvent(room_id, sender, MEMBER, content, target))
+        return await self._events.send(NewEvent(room_id, sender, M_ROOM_MEMBER, content, target))

@@ -7,6 +7,7 @@ may not send through these endpoints, and the message rate limit.
 from __future__ import annotations
 
 from core.errors import M_BAD_JSON, M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
+from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER, M_ROOM_REDACTION, Membership
 from homeserver.services.common.params import checked_room_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
@@ -14,7 +15,6 @@ from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.storage.rooms.events import TxnKey
 
 MAX_TYPE_BYTES = 255
-MEMBER = "m.room.member"
 
 
 class MessageService:
@@ -31,7 +31,7 @@ class MessageService:
         """Send a message event; a repeated transaction ID returns the first event's ID."""
         room_id = checked_room_id(room_id)
         _check_type(event_type)
-        if event_type == "m.room.redaction":
+        if event_type == M_ROOM_REDACTION:
             raise MatrixError(M_BAD_JSON, "Use the /redact endpoint to redact events")
         txn = TxnKey(requester.user_id, requester.device_id, txn_id)
         self._limiter.check("message", requester.user_id, self._limit)
@@ -51,9 +51,9 @@ class MessageService:
         """Send a state event."""
         room_id = checked_room_id(room_id)
         _check_type(event_type)
-        if event_type == MEMBER:
+        if event_type == M_ROOM_MEMBER:
             await self._check_own_join_update(requester, room_id, state_key, content)
-        if event_type == "m.room.create":
+        if event_type == M_ROOM_CREATE:
             raise MatrixError(M_FORBIDDEN, "A room has exactly one create event")
         self._limiter.check("message", requester.user_id, self._limit)
         sent = await self._events.send(
@@ -68,11 +68,11 @@ class MessageService:
         display name or avatar, Element's `/myroomnick`): the auth rules allow join to join.
         Membership changes go through the membership endpoints, which apply their own checks.
         """
-        if state_key == requester.user_id and content.get("membership") == "join":
+        if state_key == requester.user_id and content.get("membership") == Membership.JOIN:
             state = await self._events.current_state(room_id)
-            current = state.get((MEMBER, state_key))
+            current = state.get((M_ROOM_MEMBER, state_key))
             pdus = await self._events.get_pdus([current]) if current is not None else []
-            if pdus and pdus[0].membership == "join":
+            if pdus and pdus[0].membership == Membership.JOIN:
                 return
         raise MatrixError(M_FORBIDDEN, "Use the membership endpoints to change membership")
 

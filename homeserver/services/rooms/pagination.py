@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from core.errors import M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from core.event_types import M_ROOM_MEMBER
 from core.filters import EventFilter
-from core.history_visibility import MEMBER
 from homeserver.services.common.params import checked_room_id
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
@@ -222,7 +222,7 @@ class PaginationService:
 
     async def _member_state(self, group: int, events: Sequence[RoomEvent]) -> list[JsonDict]:
         """Lazy-loading: the member events of the senders of `events`, as of `group`."""
-        keys: set[StateKey] = {(MEMBER, str(e.raw.get("sender", ""))) for e in events}
+        keys: set[StateKey] = {(M_ROOM_MEMBER, str(e.raw.get("sender", ""))) for e in events}
         resolved = (await self._lookup.resolve([group], keys)).get(group, {})
         rows = await self._store.events_by_id(resolved.values())
         return await self._serializer.serialize(
@@ -236,7 +236,7 @@ class PaginationService:
         state = await self._state_store.state_ids_for_group(group)
         if event_filter.lazy_load_members:
             senders = {str(e.raw.get("sender", "")) for e in shown}
-            state = {k: v for k, v in state.items() if k[0] != MEMBER or k[1] in senders}
+            state = {k: v for k, v in state.items() if k[0] != M_ROOM_MEMBER or k[1] in senders}
         rows = await self._store.events_by_id(state.values())
         kept = [r for r in rows.values() if event_filter.matches(r.raw)]
         return await self._serializer.serialize(sorted(kept, key=lambda r: r.stream_ordering))

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Final
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
-from core.history_visibility import MEMBER, membership_of
+from core.event_types import M_ROOM_MEMBER, Membership
+from core.history_visibility import membership_of
 from homeserver.services.common.params import checked_room_id
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
@@ -24,7 +25,7 @@ from homeserver.services.rooms.visibility import Placed, RoomAccess, VisibilityS
 from homeserver.storage.rooms.events import EventStore, StateIds
 from homeserver.storage.rooms.reads import RoomEvent, RoomReadStore
 
-MEMBERSHIPS: Final = ("join", "invite", "knock", "leave", "ban")
+MEMBERSHIPS: Final = Membership.ALL
 
 
 class RoomReadService:
@@ -123,7 +124,7 @@ class RoomReadService:
                 position = min(position, access.upto)
             group = await self._store.group_at(room_id, position)
             state = await self._state_store.state_ids_for_group(group)
-        rows = await self._rows(v for (t, _), v in state.items() if t == MEMBER)
+        rows = await self._rows(v for (t, _), v in state.items() if t == M_ROOM_MEMBER)
         kept = [r for r in rows if _wanted(_membership(r), membership, not_membership)]
         return {"chunk": await self._serializer.serialize(kept)}
 
@@ -139,10 +140,10 @@ class RoomReadService:
         if access.upto is not None:
             raise MatrixError(M_FORBIDDEN, "You aren't a member of the room")
         state = await self._events.current_state(room_id)
-        rows = await self._rows(v for (t, _), v in state.items() if t == MEMBER)
+        rows = await self._rows(v for (t, _), v in state.items() if t == M_ROOM_MEMBER)
         joined: JsonDict = {}
         for row in rows:
-            if _membership(row) != "join":
+            if _membership(row) != Membership.JOIN:
                 continue
             content = row.raw.get("content") or {}
             member: JsonDict = {}

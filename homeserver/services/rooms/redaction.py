@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import Final
 
 from core.errors import M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
+from core.event_types import M_ROOM_CREATE, M_ROOM_POWER_LEVELS, M_ROOM_REDACTION, Membership
 from core.events import Pdu
 from core.identifiers import server_name_of
-from core.power_levels import CREATE, POWER_LEVELS, can_redact
+from core.power_levels import can_redact
 from core.redaction import redact
 from homeserver.services.common.params import checked_room_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
@@ -33,7 +34,6 @@ from homeserver.services.rooms.visibility import Placed, VisibilityService
 from homeserver.storage.rooms.events import EventStore, TxnKey
 from homeserver.storage.rooms.reads import RoomEvent, RoomReadStore
 
-REDACTION: Final = "m.room.redaction"
 # A control character cannot come from a `/send` path segment that a client would pick, and
 # unlike NUL it is storable in a PostgreSQL TEXT column.
 _TXN_PREFIX: Final = "\x1fredact\x1f"
@@ -82,7 +82,7 @@ class RedactionService:
         if existing is not None:
             return existing
         record = await self._store.membership(requester.user_id, room_id)
-        if record is None or record.membership != "join":
+        if record is None or record.membership != Membership.JOIN:
             raise MatrixError(M_FORBIDDEN, "You are not in this room")
         target = (await self._store.events_by_id([event_id])).get(event_id)
         if target is None or target.room_id != room_id:
@@ -99,7 +99,8 @@ class RedactionService:
         if pdu.room_version.redacts_in_content:
             content["redacts"], redacts = event_id, None
         sent = await self._events.send(
-            NewEvent(room_id, requester.user_id, REDACTION, content, redacts=redacts), txn=txn
+            NewEvent(room_id, requester.user_id, M_ROOM_REDACTION, content, redacts=redacts),
+            txn=txn,
         )
         if sent.pdu is not None:
             await self._prune(target, pdu, sent.event_id)
@@ -109,7 +110,9 @@ class RedactionService:
         if requester.is_admin and server_name_of(pdu.sender) == server_name_of(requester.user_id):
             return True
         state = await self._events.current_state(pdu.room_id)
-        ids = [state[key] for key in ((POWER_LEVELS, ""), (CREATE, "")) if key in state]
+        ids = [
+            state[key] for key in ((M_ROOM_POWER_LEVELS, ""), (M_ROOM_CREATE, "")) if key in state
+        ]
         auth_state = {(p.type, p.state_key or ""): p for p in await self._events.get_pdus(ids)}
         return can_redact(requester.user_id, pdu.sender, auth_state)
 

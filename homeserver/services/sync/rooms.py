@@ -11,6 +11,16 @@ from dataclasses import dataclass
 
 from core.client_events import client_event, strip_state_event
 from core.errors import JsonDict
+from core.event_types import (
+    M_ROOM_AVATAR,
+    M_ROOM_CANONICAL_ALIAS,
+    M_ROOM_CREATE,
+    M_ROOM_ENCRYPTION,
+    M_ROOM_JOIN_RULES,
+    M_ROOM_MEMBER,
+    M_ROOM_NAME,
+    M_ROOM_TOPIC,
+)
 from core.events import Pdu
 from core.filters import Filter, apply_event_fields
 from homeserver.clock import Clock
@@ -21,13 +31,13 @@ from homeserver.storage.rooms.events import StateIds
 from homeserver.storage.rooms.sync_reads import SyncStore
 
 _INVITE_STATE_TYPES = (
-    "m.room.create",
-    "m.room.join_rules",
-    "m.room.name",
-    "m.room.avatar",
-    "m.room.canonical_alias",
-    "m.room.encryption",
-    "m.room.topic",
+    M_ROOM_CREATE,
+    M_ROOM_JOIN_RULES,
+    M_ROOM_NAME,
+    M_ROOM_AVATAR,
+    M_ROOM_CANONICAL_ALIAS,
+    M_ROOM_ENCRYPTION,
+    M_ROOM_TOPIC,
 )
 
 
@@ -134,7 +144,7 @@ class RoomSections:
         wanted = dict(state_ids)
         if state_filter.lazy_load_members:
             senders = {p.sender for _, p in timeline.events} | {user_id}
-            wanted = {k: v for k, v in wanted.items() if k[0] != "m.room.member" or k[1] in senders}
+            wanted = {k: v for k, v in wanted.items() if k[0] != M_ROOM_MEMBER or k[1] in senders}
         in_timeline = {p.event_id for _, p in timeline.events}
         ids = [v for v in wanted.values() if v not in in_timeline]
         pdus = await self._events.get_pdus(ids)

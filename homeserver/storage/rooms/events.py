@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_MEMBER
 from core.events import Pdu
 from homeserver.storage.database import Connection, Database, Row
 from homeserver.storage.json_rows import readable_rows
@@ -309,7 +310,7 @@ async def _update_current_state(conn: Connection, pdu: Pdu, stream: int) -> None
         pdu.state_key,
         pdu.event_id,
     )
-    if pdu.type == "m.room.member" and pdu.membership is not None:
+    if pdu.type == M_ROOM_MEMBER and pdu.membership is not None:
         await conn.execute(
             "INSERT INTO memberships (user_id, room_id, membership, event_id, stream_ordering)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, room_id) DO UPDATE SET"

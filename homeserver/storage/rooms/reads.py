@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_MEMBER, Membership
 from homeserver.storage.database import Database, Row
 from homeserver.storage.rooms.events import EVENTS_STREAM, StateKey, readable_events
 from homeserver.storage.streams import current_position
 
 _COLUMNS = "event_id, room_id, stream_ordering, state_group, json, redacted_by"
 _CHUNK = 200
-_MEMBER = "m.room.member"
 _T = TypeVar("_T")
 
 
@@ -179,14 +179,14 @@ class RoomReadStore:
             " WHERE state_key = $1 AND event_type = $2 AND room_id = $3"
             " ORDER BY stream_ordering",
             user_id,
-            _MEMBER,
+            M_ROOM_MEMBER,
             room_id,
         )
         history: list[tuple[int, str]] = []
         for r in rows:
             content = json.loads(str(r["json"])).get("content")
             membership = content.get("membership") if isinstance(content, dict) else None
-            history.append((int(r["stream_ordering"]), str(membership or "leave")))
+            history.append((int(r["stream_ordering"]), str(membership or Membership.LEAVE)))
         return history
 
 

@@ -25,6 +25,7 @@ import asyncio
 import logging
 
 from core.errors import JsonDict
+from core.event_types import Membership
 from sdk.client import AsyncClient
 from sdk.crypto.e2ee.files import FilesMixin
 from sdk.crypto.e2ee.recovery import RecoveryMixin
@@ -143,12 +144,16 @@ class E2EE(FilesMixin, RecoveryMixin, VerificationMixin):
         if changes is None:
             return
         for change in changes.members:
-            if change.new in ("leave", "ban") and self.client.state.is_encrypted(change.room_id):
+            if change.new in (Membership.LEAVE, Membership.BAN) and self.client.state.is_encrypted(
+                change.room_id
+            ):
                 self.machine.on_member_left(change.room_id, change.user_id)
         for room_id in changes.rooms:
             room = self.client.state.room(room_id)
-            if room is not None and room.encrypted and room.membership == "join":
-                self.machine.update_tracked_users(room.member_ids(("join", "invite")))
+            if room is not None and room.encrypted and room.membership == Membership.JOIN:
+                self.machine.update_tracked_users(
+                    room.member_ids((Membership.JOIN, Membership.INVITE))
+                )
 
     async def _after_sync(self, response: SyncResponse) -> None:
         del response

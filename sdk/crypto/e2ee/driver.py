@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_ENCRYPTION, M_ROOM_HISTORY_VISIBILITY, M_ROOM_MEMBER, Membership
 from sdk.client import AsyncClient
 from sdk.crypto.machine.base import ToDeviceRequest
 from sdk.crypto.machine.olm_machine import OlmMachine
@@ -143,7 +144,7 @@ class DriverBase:
         room = self.client.state.room(room_id)
         if room is None or not room.members:
             return None
-        return room.member_ids(("join", "invite"))
+        return room.member_ids((Membership.JOIN, Membership.INVITE))
 
     async def fetch_members(self, room_id: str) -> tuple[list[str], JsonDict | None, str | None]:
         """Members, `m.room.encryption` content and history visibility of a room.
@@ -153,7 +154,7 @@ class DriverBase:
         room = self.client.state.room(room_id)
         members = self.joined_members(room_id)
         if room is not None and members is not None:
-            visibility = room.state_event("m.room.history_visibility")
+            visibility = room.state_event(M_ROOM_HISTORY_VISIBILITY)
             value = visibility.content.get("history_visibility") if visibility else None
             return members, room.encryption, value if isinstance(value, str) else None
         users: list[str] = []
@@ -161,13 +162,13 @@ class DriverBase:
         history: str | None = None
         for event in await self.client.get_state(room_id):
             content = event.get("content") or {}
-            if event.get("type") == "m.room.member" and content.get("membership") in (
+            if event.get("type") == M_ROOM_MEMBER and content.get("membership") in (
                 "join",
                 "invite",
             ):
                 users.append(str(event.get("state_key")))
-            elif event.get("type") == "m.room.encryption":
+            elif event.get("type") == M_ROOM_ENCRYPTION:
                 encryption = content
-            elif event.get("type") == "m.room.history_visibility":
+            elif event.get("type") == M_ROOM_HISTORY_VISIBILITY:
                 history = content.get("history_visibility")
         return sorted(users), encryption, history

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_ENCRYPTED
 from sdk.crypto.errors import DecryptionError
 from sdk.crypto.machine.base import ToDeviceRequest
 from sdk.crypto.machine.keys import KeysMixin
@@ -97,7 +98,7 @@ class OlmMachine(SharingMixin, TrustMixin, KeysMixin):
         self.receive_device_list_changes(changed, left)
         outcome = SyncOutcome()
         for event_type, sender, content in to_device:
-            if event_type == "m.room.encrypted":
+            if event_type == M_ROOM_ENCRYPTED:
                 self._receive_encrypted(sender, content, outcome)
             elif event_type == "m.room_key_request":
                 self.receive_key_request(sender, content)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_ENCRYPTED
 from sdk.crypto._vodozemac import GroupSession
 from sdk.crypto.errors import CryptoError, DecryptionError
 from sdk.crypto.machine.base import MachineBase, ToDeviceRequest
@@ -219,7 +220,7 @@ class RoomsMixin(MachineBase):
             messages.append((device, self.olm.encrypt(device, "m.room_key", content)))
             group.shared_with[key] = device.ed25519
         self.mark("outbound", room_id)
-        return batch_to_device("m.room.encrypted", messages)
+        return batch_to_device(M_ROOM_ENCRYPTED, messages)
 
     def encrypt_room_event(self, room_id: str, event_type: str, content: JsonDict) -> JsonDict:
         """Encrypt with the room's shared outbound session (call `share_room_key` first).

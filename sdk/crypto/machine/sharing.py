@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Iterable
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_ENCRYPTED
 from sdk.crypto.errors import BackupError, DecryptionError
 from sdk.crypto.machine.base import ToDeviceRequest
 from sdk.crypto.machine.rooms import RoomsMixin, batch_to_device
@@ -64,7 +65,7 @@ class SharingMixin(RoomsMixin):
                     "dropping %s: no olm session device_id=%s", event_type, device.device_id
                 )
         self.pending_olm = []
-        return batch_to_device("m.room.encrypted", messages)
+        return batch_to_device(M_ROOM_ENCRYPTED, messages)
 
     # --- key requests ------------------------------------------------------------------
 
