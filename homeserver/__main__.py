@@ -1,16 +1,21 @@
-"""The `python -m homeserver` command line: `serve`, `register-user` and `generate-config`.
+"""The `python -m homeserver` command line: `serve`, `register-user`, `registration-token` and
+`generate-config`.
 
 Flags override the config file. A configuration problem exits with status 2 and one line on
-stderr, before the application (`homeserver.app`) is even imported; a refused command (a taken
-user name, mismatched passwords) exits with status 1 and `error: ...` on stderr.
+stderr, before the application (`homeserver.app`) is even imported; so does a server that
+cannot start (port in use, data directory not writable, database unreachable), with
+`error: cannot ...`. A refused command (a taken user name, mismatched passwords) exits with
+status 1 and `error: ...` on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import getpass
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -72,9 +77,14 @@ def example_config() -> str:
 def _serve(args: argparse.Namespace) -> int:
     config = _load(args)
     _setup_logging(config)
-    from homeserver.app import run  # only now: a bad config must fail before the app loads
+    # Only now: a bad config must fail before the app loads.
+    from homeserver.app import StartupError, run
 
-    run(config)
+    try:
+        run(config)
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
 
 
@@ -88,6 +98,70 @@ def _register_user(args: argparse.Namespace) -> int:
 
     print(asyncio.run(register_user_cli(config, args.name, password, args.admin)))
     return 0
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from homeserver.app import create_registration_token_cli
+
+    token = asyncio.run(
+        create_registration_token_cli(
+            config, uses_allowed=args.uses, expires_in_ms=args.expires_in, token=args.token
+        )
+    )
+    print(token.token)
+    return 0
+
+
+def _list_tokens(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from homeserver.app import list_registration_tokens_cli
+
+    for status in asyncio.run(list_registration_tokens_cli(config)):
+        token = status.token
+        uses = "unlimited" if token.uses_allowed is None else f"{token.uses_allowed}"
+        expiry = "never" if token.expiry_ts is None else _utc(token.expiry_ts)
+        state = "valid" if status.usable else "unusable"
+        print(f"{token.token}\t{state}\tused {token.completed} of {uses}\texpires {expiry}")
+    return 0
+
+
+def _delete_token(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from homeserver.app import delete_registration_token_cli
+
+    if not asyncio.run(delete_registration_token_cli(config, args.token)):
+        raise _Refused(f"no registration token {args.token}")
+    return 0
+
+
+def _utc(ms: int) -> str:
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_DURATION = re.compile(r"([1-9][0-9]*)([smhd])")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _duration_ms(text: str) -> int:
+    """`30m`, `12h`, `7d` (or `45s`) in milliseconds, for argparse."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 30m, 12h or 7d, got {text!r}"
+        )
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _generate_config(args: argparse.Namespace) -> int:
@@ -147,9 +221,42 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_flags(register)
     register.set_defaults(command=_register_user)
 
+    _add_token_commands(commands)
+
     generate = commands.add_parser("generate-config", help="print a commented example config")
     generate.set_defaults(command=_generate_config)
     return parser
+
+
+def _add_token_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tokens = commands.add_parser(
+        "registration-token",
+        help="issue, list or delete registration tokens (for registration_requires_token)",
+    )
+    actions = tokens.add_subparsers(required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="issue a token; prints it")
+    create.add_argument(
+        "--uses",
+        metavar="N",
+        type=_positive_int,
+        help="registrations it allows (default: no limit)",
+    )
+    create.add_argument(
+        "--expires-in",
+        metavar="DURATION",
+        type=_duration_ms,
+        help="how long it stays valid: 30m, 12h, 7d... (default: for ever)",
+    )
+    create.add_argument("--token", metavar="T", help="a chosen token instead of a random one")
+    _add_config_flags(create)
+    create.set_defaults(command=_create_token)
+    listing = actions.add_parser("list", help="show every token, its uses and expiry")
+    _add_config_flags(listing)
+    listing.set_defaults(command=_list_tokens)
+    delete = actions.add_parser("delete", help="delete a token")
+    delete.add_argument("token", metavar="TOKEN")
+    _add_config_flags(delete)
+    delete.set_defaults(command=_delete_token)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
 
 from aiohttp import web
 
@@ -42,12 +41,23 @@ from homeserver.api.client import typing as typing_api
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
 from homeserver.api.middleware import cors_middleware, error_middleware
 from homeserver.app.app_keys import CONFIG, SIGNING_KEY, STORES
-from homeserver.app.contexts import ephemeral_ctx, media_ctx, push_ctx, storage_ctx
+from homeserver.app.commands import (
+    create_registration_token_cli,
+    delete_registration_token_cli,
+    list_registration_tokens_cli,
+    register_user_cli,
+)
+from homeserver.app.contexts import (
+    end_long_polls,
+    ephemeral_ctx,
+    media_ctx,
+    push_ctx,
+    storage_ctx,
+)
+from homeserver.app.process import SHUTDOWN_GRACE_S, StartupError, serve, startup_step
 from homeserver.app.wiring import build_services
-from homeserver.clock import SystemClock
 from homeserver.config import Config
 from homeserver.keyfile import load_or_create_signing_key
-from homeserver.storage.factory import open_stores
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +65,12 @@ __all__ = [
     "CONFIG",
     "SIGNING_KEY",
     "STORES",
+    "StartupError",
     "build_app",
     "build_services",
+    "create_registration_token_cli",
+    "delete_registration_token_cli",
+    "list_registration_tokens_cli",
     "make_runner",
     "register_user_cli",
     "run",
@@ -102,6 +116,7 @@ def build_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(ephemeral_ctx)
     app.cleanup_ctx.append(push_ctx)
     app.cleanup_ctx.append(media_ctx)
+    app.on_shutdown.append(end_long_polls)
     for module in _ROUTE_MODULES:
         app.router.add_routes(module.routes)
     return app
@@ -115,39 +130,28 @@ def make_runner(app: web.Application) -> web.AppRunner:
         max_unfinished_bodies_per_ip=config.max_unfinished_bodies_per_ip,
         trusted_proxies=tuple(ipaddress.ip_network(n) for n in config.trusted_proxies),
     )
-    return MatrixAppRunner(app, limits, access_log=None)
+    return MatrixAppRunner(app, limits, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
 
 
 def run(config: Config) -> None:
-    """Serve until interrupted (SIGINT or SIGTERM), then shut down cleanly."""
-    asyncio.run(_serve(build_app(config), config))
+    """Serve until interrupted (SIGINT or SIGTERM), then shut down cleanly.
+
+    Raises:
+        StartupError: The server could not start; the message says why on one line.
+    """
+    with startup_step(f"read or create the signing key {config.signing_key_file}"):
+        app = build_app(config)
+    asyncio.run(serve(make_runner(app), config))
 
 
-async def _serve(app: web.Application, config: Config) -> None:
-    runner = make_runner(app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, config.bind, config.port).start()
-        logger.info("listening url=http://%s:%s/", config.bind, config.port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
-async def register_user_cli(config: Config, name: str, password: str | None, admin: bool) -> str:
-    """Create an account from the shell; returns its user ID."""
-    stores = await open_stores(config.database_url)
-    try:
-        key = load_or_create_signing_key(config.signing_key_file)
-        services = build_services(config, stores, SystemClock(), key)
-        localpart = name[1:].partition(":")[0] if name.startswith("@") else name
-        return await services.accounts.create_user(localpart, password, admin=admin)
-    finally:
-        await stores.close()
-
-
-__all__ = ["build_app", "build_services", "make_runner", "register_user_cli", "run"]
+__all__ = [
+    "StartupError",
+    "build_app",
+    "build_services",
+    "create_registration_token_cli",
+    "delete_registration_token_cli",
+    "list_registration_tokens_cli",
+    "make_runner",
+    "register_user_cli",
+    "run",
+]

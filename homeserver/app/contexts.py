@@ -12,6 +12,7 @@ from aiohttp import web
 
 from homeserver.api.http import SERVICES
 from homeserver.app.app_keys import CONFIG, SIGNING_KEY, STORES
+from homeserver.app.process import SHUTDOWN_GRACE_S, safe_database_url, startup_step
 from homeserver.app.wiring import build_services
 from homeserver.clock import SystemClock
 from homeserver.storage.factory import open_stores
@@ -20,13 +21,16 @@ logger = logging.getLogger(__name__)
 
 
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The database (migrated to the current schema) and every service built on it."""
     config = app[CONFIG]
-    stores = await open_stores(config.database_url)
+    with startup_step(f"open the database {safe_database_url(config.database_url)}"):
+        stores = await open_stores(config.database_url)
     app[STORES] = stores
     position = await stores.sync.events_position()
     app[SERVICES] = build_services(config, stores, SystemClock(), app[SIGNING_KEY], position)
     logger.info("storage ready database=%s", config.database_url.split("://", 1)[0])
     yield
+    logger.info("closing storage: writing queued events")
     await app[SERVICES].events.close()
     await stores.close()
 
@@ -62,3 +66,13 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
     await svc.url_previews.close()
     await svc.media.close()
+
+
+async def end_long_polls(app: web.Application) -> None:
+    """At shutdown, answer every waiting `/sync` now (with what it has) instead of at its timeout."""
+    ended = app[SERVICES].notifier.close()
+    logger.info(
+        "shutting down: ended %d /sync long-polls, waiting up to %g s for requests in flight",
+        ended,
+        SHUTDOWN_GRACE_S,
+    )

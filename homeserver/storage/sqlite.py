@@ -10,6 +10,7 @@ the machine. Placeholders `$1..$n` are rewritten to SQLite's numbered `?1..?n` f
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -111,6 +112,25 @@ async def _to_the_end(statement: Awaitable[object]) -> None:
     task.result()
 
 
+def _make_private(path: Path) -> None:
+    """Create the database file with mode 0600 (or take group and other access from one).
+
+    SQLite creates the `-wal` and `-shm` files with the database file's mode, so they follow;
+    ones left over from an older, more open file are tightened too.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = name.stat().st_mode
+            if mode & 0o077:
+                name.chmod(mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # another user's file: its owner decides
+            continue
+
+
 async def _connect(path: str, *, read_only: bool) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
@@ -146,6 +166,7 @@ class SqliteDatabase:
             # An in-memory database exists per connection: readers could not see it.
             return cls(await _connect(":memory:", read_only=False), [])
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _make_private(Path(path))
         writer = await _connect(str(path), read_only=False)
         pool = [await _connect(str(path), read_only=True) for _ in range(readers)]
         return cls(writer, pool)

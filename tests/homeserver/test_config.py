@@ -308,6 +308,7 @@ def fake_app(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[object, .
         return f"@{name}:{config.server_name}"
 
     module = types.ModuleType("homeserver.app")
+    module.StartupError = type("StartupError", (Exception,), {})  # type: ignore[attr-defined]
     module.run = lambda config: calls.append(("run", (config,)))  # type: ignore[attr-defined]
     module.register_user_cli = register_user_cli  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "homeserver.app", module)

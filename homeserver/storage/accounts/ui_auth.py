@@ -10,6 +10,16 @@ from homeserver.storage.database import Database
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationToken:
+    """A registration token and how much of it is used (`uses_allowed` None: unlimited)."""
+
+    token: str
+    uses_allowed: int | None
+    completed: int
+    expiry_ts: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class UiAuthSession:
     """A UIA session: which request it guards and which stages are done."""
 
@@ -87,15 +97,16 @@ class UiAuthStore:
 
     async def add_registration_token(
         self, token: str, uses_allowed: int | None, expiry_ts: int | None
-    ) -> None:
-        """Create a registration token."""
-        await self._db.execute(
+    ) -> bool:
+        """Create a registration token; False (and nothing changed) if it already exists."""
+        added = await self._db.execute(
             "INSERT INTO registration_tokens (token, uses_allowed, pending, completed, expiry_ts)"
-            " VALUES ($1, $2, 0, 0, $3)",
+            " VALUES ($1, $2, 0, 0, $3) ON CONFLICT (token) DO NOTHING",
             token,
             uses_allowed,
             expiry_ts,
         )
+        return added > 0
 
     async def registration_token_valid(self, token: str, now_ms: int) -> bool:
         """Whether `token` exists, has not expired and has uses left."""
@@ -119,3 +130,24 @@ class UiAuthStore:
             now_ms,
         )
         return changed > 0
+
+    async def list_registration_tokens(self) -> list[RegistrationToken]:
+        """Every registration token, valid or not, in token order."""
+        rows = await self._db.fetch_all(
+            "SELECT token, uses_allowed, completed, expiry_ts FROM registration_tokens"
+            " ORDER BY token"
+        )
+        return [
+            RegistrationToken(
+                token=row["token"],
+                uses_allowed=row["uses_allowed"],
+                completed=row["completed"],
+                expiry_ts=row["expiry_ts"],
+            )
+            for row in rows
+        ]
+
+    async def delete_registration_token(self, token: str) -> bool:
+        """Remove a registration token; False if there was none."""
+        deleted = await self._db.execute("DELETE FROM registration_tokens WHERE token = $1", token)
+        return deleted > 0
