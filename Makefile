@@ -11,10 +11,14 @@ PORT ?= 8008
 .PHONY: setup run test lint format services bench bench-media clean
 
 $(STAMP): pyproject.toml
+	@echo "creating $(VENV) (a Python virtual environment, with $(PYTHON))"
 	$(PYTHON) -m venv $(VENV)
+	@echo "upgrading pip in $(VENV)"
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "installing Python dependencies into $(VENV): Tessera and its dev tools (pyproject.toml)"
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+	@echo "$(VENV) is ready"
 
 setup: $(STAMP)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -101,3 +103,30 @@ async def test_make_run_serves_with_open_registration(tmp_path: Path) -> None:
         # The default database is SQLite inside DATA_DIR, next to the signing key.
         assert (data_dir / "homeserver.db").is_file()
         assert (data_dir / "signing.key").is_file()
+
+
+def test_make_setup_says_what_it_installs() -> None:
+    # A dry run (-n) of a forced (-B) setup: each step is announced before its command runs.
+    make = shutil.which("make")
+    assert make is not None, "make is not installed"
+    result = subprocess.run(  # noqa: S603 (a fixed command line)
+        [make, "-n", "-B", "setup"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    lines = result.stdout.splitlines()
+
+    def announced_before(announcement: str, command: str) -> bool:
+        said = next(
+            i for i, line in enumerate(lines) if line.startswith("echo") and announcement in line
+        )
+        ran = next(
+            i for i, line in enumerate(lines) if command in line and not line.startswith("echo")
+        )
+        return said < ran
+
+    assert announced_before("creating .venv", "-m venv")
+    assert announced_before("installing Python dependencies", "pip install --quiet -e")
