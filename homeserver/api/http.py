@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any
+from typing import Any, Final, overload
 
 from aiohttp import web
 
@@ -129,3 +131,33 @@ def optional_bool(body: JsonDict, key: str, default: bool) -> bool:
     if isinstance(value, bool):
         return value
     raise MatrixError(M_INVALID_PARAM, f"{key} must be a boolean")
+
+
+MAX_QUERY_INT: Final = 2**53 - 1
+"""The largest integer a query parameter may carry (the spec's JSON integer range)."""
+
+_DECIMAL: Final = re.compile(r"[0-9]{1,16}")
+
+
+@overload
+def query_int(
+    query: Mapping[str, str], name: str, default: int, *, maximum: int = MAX_QUERY_INT
+) -> int: ...
+@overload
+def query_int(
+    query: Mapping[str, str], name: str, default: None = None, *, maximum: int = MAX_QUERY_INT
+) -> int | None: ...
+def query_int(
+    query: Mapping[str, str], name: str, default: int | None = None, *, maximum: int = MAX_QUERY_INT
+) -> int | None:
+    """The integer query parameter `name`, or `default` when it is absent.
+
+    The one rule for integers in query strings: ASCII decimal digits only (no sign, spaces,
+    underscores or other scripts' digits), at most `maximum`; anything else is `M_INVALID_PARAM`.
+    """
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if _DECIMAL.fullmatch(raw) is None or int(raw) > maximum:
+        raise MatrixError(M_INVALID_PARAM, f"{name} must be an integer from 0 to {maximum}")
+    return int(raw)

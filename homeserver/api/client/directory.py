@@ -14,6 +14,7 @@ from homeserver.api.http import (
     json_response,
     optional_bool,
     optional_str,
+    query_int,
     read_json,
     required_str,
     services,
@@ -30,16 +31,6 @@ def _optional_int(value: object, name: str) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise MatrixError(M_INVALID_PARAM, f"{name} must be an integer")
-
-
-def _query_int(request: web.Request, name: str) -> int | None:
-    value = request.query.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise MatrixError(M_INVALID_PARAM, f"{name} must be an integer") from exc
 
 
 def parse_room_list_body(body: JsonDict, server: str | None) -> RoomListRequest:
@@ -127,7 +118,7 @@ async def put_visibility(request: web.Request) -> web.Response:
 async def get_public_rooms(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/publicRooms."""
     room_list = RoomListRequest(
-        limit=_query_int(request, "limit"),
+        limit=query_int(request.query, "limit"),
         since=request.query.get("since") or None,
         server=request.query.get("server") or None,
     )

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
-from homeserver.api.http import authenticate, json_response, services
+from core.errors import M_MISSING_PARAM, MatrixError
+from homeserver.api.http import authenticate, json_response, query_int, services
 from homeserver.api.routing import EndpointRoutes
 from homeserver.services.media.repository import IncomingUpload
 
@@ -62,7 +62,5 @@ async def preview_url(request: web.Request) -> web.Response:
     url = request.query.get("url")
     if not url:
         raise MatrixError(M_MISSING_PARAM, "Missing url")
-    ts = request.query.get("ts")
-    if ts is not None and not ts.isdigit():
-        raise MatrixError(M_INVALID_PARAM, "ts must be a timestamp in milliseconds")
+    query_int(request.query, "ts")  # validated; previews are always of the present
     return json_response(await services(request).url_previews.preview(requester, url))

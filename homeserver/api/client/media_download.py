@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.payload import AsyncIterablePayload
 
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, M_UNKNOWN, MatrixError
-from homeserver.api.http import authenticate, json_response, services
+from homeserver.api.http import authenticate, json_response, query_int, services
 from homeserver.api.routing import EndpointRoutes
 from homeserver.services.media.render import ThumbnailSpec
 from homeserver.services.media.repository import MediaDownload
@@ -97,20 +97,16 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, size if last == "" else min(int(last) + 1, size)
 
 
-def _query_int(request: web.Request, name: str, default: int | None) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        if default is None:
-            raise MatrixError(M_MISSING_PARAM, f"Missing {name}")
-        return default
-    if not raw.isdigit():
-        raise MatrixError(M_INVALID_PARAM, f"{name} must be a non-negative integer")
-    return int(raw)
+def _timeout_ms(request: web.Request) -> int:
+    return query_int(request.query, "timeout_ms", _DEFAULT_TIMEOUT_MS)
 
 
 def _spec(request: web.Request) -> ThumbnailSpec:
-    width, height = _query_int(request, "width", None), _query_int(request, "height", None)
-    if not (0 < width <= _MAX_DIMENSION and 0 < height <= _MAX_DIMENSION):
+    width = query_int(request.query, "width", maximum=_MAX_DIMENSION)
+    height = query_int(request.query, "height", maximum=_MAX_DIMENSION)
+    if width is None or height is None:
+        raise MatrixError(M_MISSING_PARAM, "Missing width or height")
+    if width == 0 or height == 0:
         raise MatrixError(M_INVALID_PARAM, f"width and height must be 1 to {_MAX_DIMENSION}")
     method = request.query.get("method", "scale")
     if method not in ("crop", "scale"):
@@ -161,7 +157,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     item = await services(request).media.download(
         request.match_info["serverName"],
         request.match_info["mediaId"],
-        timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
+        timeout_ms=_timeout_ms(request),
         legacy=False,
     )
     return await _file_response(request, item)
@@ -175,7 +171,7 @@ async def thumbnail(request: web.Request) -> web.Response:
         request.match_info["serverName"],
         request.match_info["mediaId"],
         _spec(request),
-        timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
+        timeout_ms=_timeout_ms(request),
         legacy=False,
     )
     return _thumbnail_response(thumb)
@@ -187,7 +183,7 @@ async def legacy_download(request: web.Request) -> web.StreamResponse:
     item = await services(request).media.download(
         request.match_info["serverName"],
         request.match_info["mediaId"],
-        timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
+        timeout_ms=_timeout_ms(request),
         legacy=True,
     )
     return await _file_response(request, item)
@@ -200,7 +196,7 @@ async def legacy_thumbnail(request: web.Request) -> web.Response:
         request.match_info["serverName"],
         request.match_info["mediaId"],
         _spec(request),
-        timeout_ms=_query_int(request, "timeout_ms", _DEFAULT_TIMEOUT_MS),
+        timeout_ms=_timeout_ms(request),
         legacy=True,
     )
     return _thumbnail_response(thumb)

@@ -9,7 +9,7 @@ from aiohttp import web
 from core.errors import M_INVALID_PARAM, MatrixError
 from core.filters import EventFilter
 from core.json_ingress import parse_query_json
-from homeserver.api.http import authenticate, json_response, services
+from homeserver.api.http import authenticate, json_response, query_int, services
 from homeserver.api.routing import EndpointRoutes
 from homeserver.services.rooms.pagination import DEFAULT_LIMIT, MessagesQuery
 
@@ -18,16 +18,10 @@ routes = EndpointRoutes()
 
 def parse_limit(query: Mapping[str, str], event_filter: EventFilter) -> int:
     """The `limit` query parameter, else the filter's limit, else the default."""
-    raw = query.get("limit")
-    if raw is None:
-        return event_filter.limit if event_filter.limit is not None else DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise MatrixError(M_INVALID_PARAM, "limit must be an integer") from exc
-    if limit < 0:
-        raise MatrixError(M_INVALID_PARAM, "limit must not be negative")
-    return limit
+    limit = query_int(query, "limit")
+    if limit is not None:
+        return limit
+    return event_filter.limit if event_filter.limit is not None else DEFAULT_LIMIT
 
 
 def parse_filter(query: Mapping[str, str]) -> EventFilter:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
-from core.identifiers import parse_user_id
+from core.errors import M_MISSING_PARAM, MatrixError
+from core.identifiers import UserId
 from homeserver.api.http import authenticate, json_response, read_json, services
 from homeserver.api.routing import EndpointRoutes
 from homeserver.services.accounts.profile import FIELDS
+from homeserver.services.common.params import checked_user_id
 
 routes = EndpointRoutes()
 
 
-def _user_id(request: web.Request) -> str:
-    try:
-        return parse_user_id(request.match_info["userId"])
-    except ValueError as exc:
-        raise MatrixError(M_INVALID_PARAM, "Invalid user ID") from exc
+def _user_id(request: web.Request) -> UserId:
+    return checked_user_id(request.match_info["userId"])
 
 
 def _field(request: web.Request) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, MatrixError
-from homeserver.api.http import authenticate, json_response, read_json, services
+from homeserver.api.http import authenticate, json_response, query_int, read_json, services
 from homeserver.api.routing import EndpointRoutes
 from homeserver.services.common.stream_token import StreamToken
 from homeserver.services.sync.service import SyncRequest
@@ -13,13 +13,6 @@ from homeserver.services.sync.service import SyncRequest
 routes = EndpointRoutes()
 
 _PRESENCE = ("online", "offline", "unavailable")
-
-
-def _timeout_ms(request: web.Request) -> int:
-    raw = request.query.get("timeout", "0")
-    if not raw.isdigit():
-        raise MatrixError(M_INVALID_PARAM, "timeout must be a non-negative integer")
-    return int(raw)
 
 
 @routes("sync")
@@ -41,7 +34,7 @@ async def sync(request: web.Request) -> web.Response:
             user_id=requester.user_id,
             device_id=requester.device_id,
             since=StreamToken.parse(since) if since else None,
-            timeout_ms=_timeout_ms(request),
+            timeout_ms=query_int(query, "timeout", 0),
             full_state=full_state == "true",
             filter=sync_filter,
             set_presence=set_presence,

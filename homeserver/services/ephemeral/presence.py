@@ -22,9 +22,9 @@ from dataclasses import replace
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
 from core.event_types import Membership
-from core.identifiers import parse_user_id
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
+from homeserver.services.common.params import checked_user_id
 from homeserver.storage.ephemeral.presence import PresenceRecord, PresenceStore, offline_record
 from homeserver.storage.rooms.events import EventStore
 
@@ -118,10 +118,7 @@ class PresenceService:
             MatrixError: `M_INVALID_PARAM` for a malformed user ID, `M_FORBIDDEN` if the
                 requester shares no room with the user.
         """
-        try:
-            user_id = parse_user_id(user_id)
-        except ValueError as exc:
-            raise MatrixError(M_INVALID_PARAM, "Invalid user ID") from exc
+        user_id = checked_user_id(user_id)
         if requester_id != user_id and not await self._share_room(requester_id, user_id):
             raise MatrixError(M_FORBIDDEN, "You are not allowed to see their presence")
         record = self._cache.get(user_id) or await self._store.get(user_id)

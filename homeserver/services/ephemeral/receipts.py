@@ -19,7 +19,7 @@ from core.event_types import Membership
 from core.identifiers import parse_event_id
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
-from homeserver.services.common.params import checked_room_id
+from homeserver.services.common.params import checked, checked_event_id, checked_room_id
 from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.account_data import AccountDataStore
 from homeserver.storage.ephemeral.receipts import NewReceipt, Receipt, ReceiptStore
@@ -181,10 +181,7 @@ class ReceiptService:
         return room_id
 
     async def _event_in_room(self, room_id: str, event_id: str) -> StoredEvent:
-        try:
-            event_id = parse_event_id(event_id)
-        except ValueError as exc:
-            raise MatrixError(M_INVALID_PARAM, "Invalid event ID") from exc
+        event_id = checked_event_id(event_id)
         event = (await self._events.get_events([event_id])).get(event_id)
         if event is None or event.room_id != room_id:
             raise MatrixError(M_NOT_FOUND, "Event not found in this room")
@@ -205,10 +202,7 @@ def _check_thread(receipt_type: str, thread_id: str | None) -> None:
         raise MatrixError(M_INVALID_PARAM, "thread_id is not compatible with m.fully_read")
     if thread_id == MAIN_THREAD:
         return
-    try:
-        parse_event_id(thread_id)
-    except ValueError as exc:
-        raise MatrixError(M_INVALID_PARAM, "thread_id must be 'main' or an event ID") from exc
+    checked(parse_event_id, thread_id, "thread_id (neither 'main' nor an event ID)")
 
 
 def _type_list() -> str:

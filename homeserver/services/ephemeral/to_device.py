@@ -13,10 +13,11 @@ import json
 import logging
 
 from core.errors import M_INVALID_PARAM, M_TOO_LARGE, JsonDict, MatrixError
-from core.identifiers import parse_user_id, server_name_of
+from core.identifiers import server_name_of
 from core.json_ingress import check_json
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
+from homeserver.services.common.params import checked_user_id
 from homeserver.services.common.requester import Requester
 from homeserver.storage.ephemeral.to_device import Outgoing, ToDeviceStore
 
@@ -64,10 +65,7 @@ class ToDeviceService:
             raise MatrixError(M_INVALID_PARAM, "messages must be an object")
         outgoing: list[Outgoing] = []
         for user_id, by_device in messages.items():
-            try:
-                parse_user_id(user_id)
-            except ValueError as exc:
-                raise MatrixError(M_INVALID_PARAM, f"Invalid user ID {user_id!r}") from exc
+            checked_user_id(user_id)
             if not isinstance(by_device, dict) or not all(
                 isinstance(c, dict) for c in by_device.values()
             ):

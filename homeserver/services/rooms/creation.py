@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import (
-    M_INVALID_PARAM,
     M_ROOM_IN_USE,
     M_UNKNOWN,
     M_UNSUPPORTED_ROOM_VERSION,
@@ -34,9 +33,9 @@ from core.event_types import (
     M_ROOM_TOPIC,
     JoinRule,
 )
-from core.identifiers import parse_room_alias
 from core.room_versions import DEFAULT_ROOM_VERSION, RoomVersion, get_room_version
 from homeserver.clock import Clock
+from homeserver.services.common.params import checked_room_alias
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_input import check_events_input
 from homeserver.services.rooms.events import EventService, NewEvent
@@ -222,10 +221,7 @@ class RoomService:
     def _alias_for(self, alias_name: str | None) -> str | None:
         if alias_name is None:
             return None
-        try:
-            return parse_room_alias(f"#{alias_name}:{self._server_name}")
-        except ValueError as exc:
-            raise MatrixError(M_INVALID_PARAM, "Invalid room_alias_name") from exc
+        return checked_room_alias(f"#{alias_name}:{self._server_name}")
 
 
 def _new_room_id(server_name: str) -> str:

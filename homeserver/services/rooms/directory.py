@@ -29,8 +29,9 @@ from core.errors import (
 )
 from core.event_types import M_ROOM_CANONICAL_ALIAS, M_ROOM_CREATE, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
-from core.identifiers import parse_room_alias, parse_room_id, server_name_of
+from core.identifiers import server_name_of
 from core.power_levels import get_required_level, get_user_power_level
+from homeserver.services.common.params import checked_room_alias, checked_room_id
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.storage.rooms.aliases import AliasStore
@@ -62,10 +63,7 @@ class DirectoryService:
 
     def parse_alias(self, value: str) -> str:
         """A syntactically valid room alias, or `M_INVALID_PARAM`."""
-        try:
-            alias = parse_room_alias(value)
-        except ValueError as exc:
-            raise MatrixError(M_INVALID_PARAM, f"Room alias invalid: {exc}") from exc
+        alias = checked_room_alias(value)
         if "\x00" in alias:
             raise MatrixError(M_INVALID_PARAM, "Room alias invalid: NUL character")
         return alias
@@ -73,12 +71,7 @@ class DirectoryService:
     @staticmethod
     def parse_room_id(value: object) -> str:
         """A syntactically valid room ID, or `M_INVALID_PARAM`."""
-        if not isinstance(value, str):
-            raise MatrixError(M_INVALID_PARAM, "room_id must be a string")
-        try:
-            return parse_room_id(value)
-        except ValueError as exc:
-            raise MatrixError(M_INVALID_PARAM, f"Room ID invalid: {exc}") from exc
+        return checked_room_id(value)
 
     async def resolve_alias(self, value: str) -> JsonDict:
         """`{"room_id", "servers"}` for an alias; `M_NOT_FOUND` if nothing is mapped."""

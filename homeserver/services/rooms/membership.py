@@ -8,13 +8,12 @@ import logging
 
 from core.errors import (
     M_FORBIDDEN,
-    M_INVALID_PARAM,
     M_NOT_FOUND,
     JsonDict,
     MatrixError,
 )
 from core.event_types import M_ROOM_MEMBER, Membership
-from core.identifiers import parse_room_alias, parse_room_id, parse_user_id
+from homeserver.services.common.params import checked_room_alias, checked_room_id, checked_user_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.events import EventService, NewEvent, SentEvent
@@ -48,28 +47,16 @@ class MembershipService:
     @staticmethod
     def check_user_id(user_id: object) -> str:
         """A valid user ID, or `M_INVALID_PARAM`."""
-        if not isinstance(user_id, str):
-            raise MatrixError(M_INVALID_PARAM, "user_id must be a string")
-        try:
-            return parse_user_id(user_id)
-        except ValueError as exc:
-            raise MatrixError(M_INVALID_PARAM, f"Invalid user ID: {exc}") from exc
+        return checked_user_id(user_id)
 
     async def resolve_room(self, room_id_or_alias: str) -> str:
         """The room ID named by an ID or a local alias."""
         if room_id_or_alias.startswith("#"):
-            try:
-                alias = parse_room_alias(room_id_or_alias)
-            except ValueError as exc:
-                raise MatrixError(M_INVALID_PARAM, "Invalid room alias") from exc
-            found = await self._aliases.get_alias(alias)
+            found = await self._aliases.get_alias(checked_room_alias(room_id_or_alias))
             if found is None:
                 raise MatrixError(M_NOT_FOUND, "Room alias not found")
             return found[0]
-        try:
-            return parse_room_id(room_id_or_alias)
-        except ValueError as exc:
-            raise MatrixError(M_INVALID_PARAM, "Invalid room ID") from exc
+        return checked_room_id(room_id_or_alias)
 
     async def join_new_room(self, requester: Requester, room_id: str) -> None:
         """The creator's join right after the create event (not rate limited)."""
