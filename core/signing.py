@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import nacl.exceptions
 import nacl.signing
@@ -36,6 +37,8 @@ __all__ = [
     "encode_signing_key_file",
     "generate_signing_key",
     "sign_json",
+    "signable_bytes",
+    "signable_json",
     "signature_of",
     "signed_key_ids",
     "signing_key_from_seed",
@@ -175,8 +178,21 @@ def decode_verify_key(key_id: str, key_base64: str) -> VerifyKey:
     return VerifyKey(_check_version(version), nacl.signing.VerifyKey(raw))
 
 
-def _signable_bytes(obj: JsonDict) -> bytes:
-    return encode_canonical({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")})
+def signable_json(obj: Mapping[str, Any]) -> JsonDict:
+    """`obj` without `signatures` and `unsigned`: the part a signature covers."""
+    return {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
+
+
+def signable_bytes(obj: Mapping[str, Any]) -> bytes:
+    """The bytes a signature on `obj` covers, per the spec's "Signing JSON".
+
+    Every signed JSON object uses this (server keys, events' redacted forms, end-to-end keys,
+    third-party invites): the canonical JSON of `signable_json(obj)`.
+
+    Raises:
+        ValueError: If `obj` is not canonical-JSON encodable.
+    """
+    return encode_canonical(signable_json(obj))
 
 
 def sign_json(obj: JsonDict, signer_name: str, key: SigningKey) -> JsonDict:
@@ -197,7 +213,7 @@ def sign_json(obj: JsonDict, signer_name: str, key: SigningKey) -> JsonDict:
     existing = obj.get("signatures", {})
     if not isinstance(existing, dict):
         raise ValueError("'signatures' must be an object")
-    signature = encode_unpadded(key.sign(_signable_bytes(obj)))
+    signature = encode_unpadded(key.sign(signable_bytes(obj)))
     signatures = {name: dict(keys) for name, keys in existing.items()}
     signatures.setdefault(signer_name, {})[key.key_id] = signature
     return {**obj, "signatures": signatures}
@@ -246,7 +262,7 @@ def verify_json_signature(
         raise SignatureError(f"no signature from {signer_name} with {key_id}")
     try:
         signature = decode_unpadded(encoded)
-        message = _signable_bytes(obj)
+        message = signable_bytes(obj)
     except ValueError as exc:
         raise SignatureError(f"malformed signed object or signature: {exc}") from exc
     try:

@@ -18,7 +18,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from core.base64 import decode_unpadded
-from core.canonical_json import encode_canonical
+from core.signing import signable_bytes
 
 _ED25519_KEY_BYTES = 32
 
@@ -74,9 +74,8 @@ def signed_by_any_key(signed: Mapping[str, Any], invite_content: Mapping[str, An
         True if some `ed25519` signature over the canonical JSON of `signed` (without
         `signatures` and `unsigned`) verifies with one of the invite's public keys.
     """
-    payload = {k: v for k, v in signed.items() if k not in ("signatures", "unsigned")}
     try:
-        message = encode_canonical(payload)
+        message = signable_bytes(signed)
     except ValueError:
         return False
     signatures = list(_signatures(signed))

@@ -15,6 +15,7 @@ from core.signing import (
     encode_signing_key_file,
     generate_signing_key,
     sign_json,
+    signable_bytes,
     signature_of,
     signed_key_ids,
     signing_key_from_seed,
@@ -164,3 +165,11 @@ def test_non_canonical_json_cannot_be_signed(spec_key: SigningKey) -> None:
 def test_signing_key_from_seed_checks_length() -> None:
     with pytest.raises(ValueError):
         signing_key_from_seed(b"\x00" * 31, "1")
+
+
+def test_signable_bytes_leave_out_signatures_and_unsigned_only() -> None:
+    obj = {"b": 1, "a": "x", "signatures": {"s": {}}, "unsigned": {"age": 5}, "hashes": {}}
+    assert signable_bytes(obj) == b'{"a":"x","b":1,"hashes":{}}'
+    key = signing_key_from_seed(b"\x01" * 32, "1")
+    signed = sign_json(obj, "example.org", key)
+    assert signable_bytes(signed) == signable_bytes(obj)

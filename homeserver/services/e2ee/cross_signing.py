@@ -26,7 +26,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
-from core.signing import SignatureError, VerifyKey, verify_json_signature
+from core.signing import SignatureError, VerifyKey, signable_json, verify_json_signature
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
 from homeserver.services.common.requester import Requester
 from homeserver.services.e2ee.device_lists import DeviceListService
@@ -35,7 +35,6 @@ from homeserver.services.e2ee.key_validation import (
     ed25519_key,
     invalid,
     parse_cross_signing_key,
-    without_signatures,
 )
 from homeserver.storage.accounts.devices import DeviceStore
 from homeserver.storage.e2ee.cross_signing import (
@@ -204,7 +203,7 @@ def _verified(
     signer: str, user_id: str, key_id: str, signed: JsonDict, target: _Target
 ) -> list[NewSignature]:
     """The signer's new signatures on `signed`, each verified; `MatrixError` on any bad one."""
-    if without_signatures(signed) != without_signatures(target.stored):
+    if signable_json(signed) != signable_json(target.stored):
         raise invalid("The signed object does not match the stored key")
     signatures = signed.get("signatures")
     by_signer = signatures.get(signer) if isinstance(signatures, dict) else None

@@ -9,7 +9,6 @@ Every refusal is `M_INVALID_PARAM` unless the spec names another code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from core.canonical_json import encode_canonical
@@ -150,8 +149,3 @@ def parse_cross_signing_key(value: object, user_id: str, usage: str) -> tuple[st
     except ValueError as exc:
         raise invalid(f"{usage} key is not canonical JSON") from exc
     return public_key, ed25519_key(public_key)
-
-
-def without_signatures(obj: Mapping[str, Any]) -> JsonDict:
-    """`obj` without `signatures` and `unsigned`: what a signature covers."""
-    return {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}

@@ -2,24 +2,18 @@
 
 `core.signing` covers server keys, whose key versions are restricted to `[A-Za-z0-9_]`; here key
 IDs are `ed25519:<device_id>` or `ed25519:<base64 public key>` (cross-signing), so this module
-checks signatures against an explicitly given public key instead. The signed bytes are the
-canonical JSON (from `core.canonical_json`) of the object without `signatures` and `unsigned`,
-exactly as the spec's "Signing JSON" appendix says. Inputs are never mutated.
+checks signatures against an explicitly given public key instead. The signed bytes come from
+`core.signing.signable_bytes`, the one definition of what a signature covers. Inputs are never mutated.
 """
 
 from __future__ import annotations
 
-from core.canonical_json import encode_canonical
 from core.errors import JsonDict
+from core.signing import signable_bytes
 from sdk.crypto._vodozemac import verify_ed25519
 from sdk.crypto.errors import SignatureInvalid
 
 __all__ = ["add_signature", "check_signature", "has_valid_signature", "signable_bytes"]
-
-
-def signable_bytes(obj: JsonDict) -> bytes:
-    """The canonical JSON a signature on `obj` covers."""
-    return encode_canonical({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")})
 
 
 def add_signature(obj: JsonDict, signer: str, key_id: str, signature: str) -> JsonDict:
