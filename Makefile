@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 PORT ?= 8008
 
-.PHONY: setup run test lint format services bench bench-media clean
+.PHONY: setup run test lint format services bench bench-media fuzz clean
 
 $(STAMP): pyproject.toml
 	@echo "creating $(VENV) (a Python virtual environment, with $(PYTHON))"
@@ -41,6 +41,15 @@ bench: setup
 # and the server's peak RSS during a 500 MiB streamed upload; writes bench/results/media.json.
 bench-media: setup
 	$(PY) -m bench.media_bench
+
+# The long fuzz run (README "Fuzzing"): the whole mutation catalogue on every endpoint plus
+# FUZZ_EXAMPLES hypothesis examples per endpoint and family, on both backends; writes
+# bench/results/fuzz.json. `make test` runs a bounded share of the same suite.
+FUZZ_EXAMPLES ?= 50
+
+fuzz: setup services
+	FUZZ_PROFILE=long FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_REPORT=bench/results/fuzz.json \
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/fuzz
 
 lint: setup
 	$(VENV)/bin/ruff check .
