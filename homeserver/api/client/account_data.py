@@ -6,6 +6,7 @@ from aiohttp import web
 
 from homeserver.api.http import authenticate, json_response, read_json, services
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_user_id
 
 routes = EndpointRoutes()
 
@@ -16,7 +17,7 @@ async def get_account_data(request: web.Request) -> web.Response:
     requester = await authenticate(request)
     info = request.match_info
     content = await services(request).account_data.get(
-        requester, info["userId"], info.get("roomId"), info["type"]
+        requester, checked_user_id(info["userId"]), info.get("roomId"), info["type"]
     )
     return json_response(content)
 
@@ -28,6 +29,6 @@ async def put_account_data(request: web.Request) -> web.Response:
     body = await read_json(request)
     info = request.match_info
     await services(request).account_data.put(
-        requester, info["userId"], info.get("roomId"), info["type"], body
+        requester, checked_user_id(info["userId"]), info.get("roomId"), info["type"], body
     )
     return json_response({})

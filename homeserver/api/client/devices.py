@@ -7,6 +7,7 @@ from aiohttp import web
 from core.errors import M_INVALID_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, optional_str, read_json, services
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_device_id
 
 routes = EndpointRoutes()
 
@@ -22,7 +23,7 @@ async def list_devices(request: web.Request) -> web.Response:
 async def get_device(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/devices/{deviceId}."""
     requester = await authenticate(request)
-    device_id = request.match_info["deviceId"]
+    device_id = checked_device_id(request.match_info["deviceId"])
     return json_response(await services(request).devices.get_device(requester, device_id))
 
 
@@ -31,7 +32,7 @@ async def update_device(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/client/v3/devices/{deviceId}."""
     requester = await authenticate(request)
     body = await read_json(request)
-    device_id = request.match_info["deviceId"]
+    device_id = checked_device_id(request.match_info["deviceId"])
     if "display_name" in body:
         name = optional_str(body, "display_name")
         await services(request).devices.rename(requester, device_id, name)
@@ -45,7 +46,7 @@ async def delete_device(request: web.Request) -> web.Response:
     """Spec: DELETE /_matrix/client/v3/devices/{deviceId}."""
     requester = await authenticate(request)
     body = await read_json(request)
-    device_id = request.match_info["deviceId"]
+    device_id = checked_device_id(request.match_info["deviceId"])
     await services(request).devices.delete(
         requester, [device_id], body.get("auth"), request_key=f"DELETE /devices/{device_id}"
     )
@@ -61,6 +62,9 @@ async def delete_devices(request: web.Request) -> web.Response:
     if not isinstance(device_ids, list) or not all(isinstance(d, str) for d in device_ids):
         raise MatrixError(M_INVALID_PARAM, "devices must be a list of strings")
     await services(request).devices.delete(
-        requester, device_ids, body.get("auth"), request_key="POST /delete_devices"
+        requester,
+        [checked_device_id(d) for d in device_ids],
+        body.get("auth"),
+        request_key="POST /delete_devices",
     )
     return json_response({})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.errors import M_INVALID_PARAM, JsonDict, MatrixError
+from core.identifiers import DeviceId
 from homeserver.api.http import (
     authenticate,
     client_ip,
@@ -18,8 +19,15 @@ from homeserver.api.http import (
 from homeserver.api.routing import EndpointRoutes
 from homeserver.services.accounts.login import LoginRequest
 from homeserver.services.accounts.tokens import IssuedTokens
+from homeserver.services.common.params import checked_device_id
 
 routes = EndpointRoutes()
+
+
+def optional_device_id(body: JsonDict) -> DeviceId | None:
+    """The `device_id` of a login or registration body, validated; None when absent."""
+    value = optional_str(body, "device_id")
+    return None if value is None else checked_device_id(value)
 
 
 def session_json(tokens: IssuedTokens, server_name: str) -> JsonDict:
@@ -50,7 +58,7 @@ async def login(request: web.Request) -> web.Response:
     login_request = LoginRequest(
         type=required_str(body, "type"),
         body=body,
-        device_id=optional_str(body, "device_id"),
+        device_id=optional_device_id(body),
         initial_device_display_name=optional_str(body, "initial_device_display_name"),
         refresh_token=optional_bool(body, "refresh_token", False),
         client_ip=client_ip(request),

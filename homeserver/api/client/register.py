@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
-from homeserver.api.client.login import session_json
+from homeserver.api.client.login import optional_device_id, session_json
 from homeserver.api.http import (
     client_ip,
     json_response,
@@ -34,7 +34,7 @@ async def register(request: web.Request) -> web.Response:
     registration = RegistrationRequest(
         username=optional_str(body, "username"),
         password=optional_str(body, "password"),
-        device_id=optional_str(body, "device_id"),
+        device_id=optional_device_id(body),
         initial_device_display_name=optional_str(body, "initial_device_display_name"),
         inhibit_login=optional_bool(body, "inhibit_login", False),
         refresh_token=optional_bool(body, "refresh_token", False),

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import M_BAD_JSON, JsonDict, MatrixError
+from core.identifiers import UserId
 from homeserver.api.http import (
     authenticate,
     json_response,
@@ -19,6 +20,7 @@ from homeserver.api.http import (
     services,
 )
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_user_id
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.creation import PRESETS, CreateRoomRequest
 
@@ -105,14 +107,15 @@ async def knock(request: web.Request) -> web.Response:
     return json_response({"room_id": room_id})
 
 
-_MemberAction = Callable[[Requester, str, str, str | None], Awaitable[None]]
+_MemberAction = Callable[[Requester, str, UserId, str | None], Awaitable[None]]
 
 
 async def _member_action(request: web.Request, action: _MemberAction) -> web.Response:
     requester = await authenticate(request)
     body = await read_json(request)
     room_id = await services(request).membership.resolve_room(request.match_info["roomId"])
-    await action(requester, room_id, required_str(body, "user_id"), optional_str(body, "reason"))
+    target = checked_user_id(required_str(body, "user_id"))
+    await action(requester, room_id, target, optional_str(body, "reason"))
     return json_response({})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import M_BAD_JSON, M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
+from core.identifiers import UserId
 from homeserver.services.common.params import checked_room_id
 from homeserver.services.common.requester import Requester
 from homeserver.storage.accounts.account_data import GLOBAL, AccountDataStore
@@ -18,7 +19,7 @@ class AccountDataService:
         self._store = store
 
     async def get(
-        self, requester: Requester, user_id: str, room_id: str | None, data_type: str
+        self, requester: Requester, user_id: UserId, room_id: str | None, data_type: str
     ) -> JsonDict:
         """One object, or `M_NOT_FOUND`."""
         _check_owner(requester, user_id)
@@ -30,7 +31,7 @@ class AccountDataService:
     async def put(
         self,
         requester: Requester,
-        user_id: str,
+        user_id: UserId,
         room_id: str | None,
         data_type: str,
         content: JsonDict,
@@ -44,7 +45,7 @@ class AccountDataService:
         return await self._store.put(user_id, _room_key(room_id), data_type, content)
 
 
-def _check_owner(requester: Requester, user_id: str) -> None:
+def _check_owner(requester: Requester, user_id: UserId) -> None:
     if requester.user_id != user_id:
         raise MatrixError(M_FORBIDDEN, "Cannot access another user's account data")
 

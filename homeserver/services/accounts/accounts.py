@@ -16,7 +16,7 @@ from core.errors import (
     M_USER_IN_USE,
     MatrixError,
 )
-from core.identifiers import ServerName, make_user_id
+from core.identifiers import DeviceId, ServerName, UserId, make_user_id
 from homeserver.clock import Clock
 from homeserver.services.accounts.passwords import hash_password
 from homeserver.services.accounts.tokens import IssuedTokens, TokenService
@@ -35,7 +35,7 @@ class RegistrationRequest:
 
     username: str | None
     password: str | None
-    device_id: str | None
+    device_id: DeviceId | None
     initial_device_display_name: str | None
     inhibit_login: bool
     refresh_token: bool
@@ -46,7 +46,7 @@ class RegistrationRequest:
 class RegistrationResult:
     """The new account and, unless login was inhibited, its first session."""
 
-    user_id: str
+    user_id: UserId
     tokens: IssuedTokens | None
 
 
@@ -82,7 +82,7 @@ class AccountService:
         """The UIA flows registration offers."""
         return [[REGISTRATION_TOKEN]] if self._requires_token else [[DUMMY]]
 
-    async def check_username_available(self, username: str) -> str:
+    async def check_username_available(self, username: str) -> UserId:
         """The user ID `username` would get, if it is valid and free.
 
         Raises:
@@ -145,7 +145,7 @@ class AccountService:
             raise MatrixError(M_USER_IN_USE, "User ID already taken.")
         return user_id
 
-    async def _generated_user_id(self) -> str:
+    async def _generated_user_id(self) -> UserId:
         for _ in range(10):
             candidate = make_user_id(secrets.token_hex(6), self._server_name)
             if await self._users.get_user(candidate) is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
+from core.identifiers import DeviceId
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.accounts.tokens import DevicesChanged
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
@@ -48,21 +49,21 @@ class DeviceService:
         """Every device of the requester."""
         return [device_json(d) for d in await self._store.get_devices(requester.user_id)]
 
-    async def get_device(self, requester: Requester, device_id: str) -> JsonDict:
+    async def get_device(self, requester: Requester, device_id: DeviceId) -> JsonDict:
         """One device of the requester, or `M_NOT_FOUND`."""
         device = await self._store.get_device(requester.user_id, device_id)
         if device is None:
             raise MatrixError(M_NOT_FOUND, "Device not found")
         return device_json(device)
 
-    async def rename(self, requester: Requester, device_id: str, name: str | None) -> None:
+    async def rename(self, requester: Requester, device_id: DeviceId, name: str | None) -> None:
         """Set a device's display name, or `M_NOT_FOUND`."""
         if not await self._store.set_display_name(requester.user_id, device_id, name):
             raise MatrixError(M_NOT_FOUND, "Device not found")
         await self.devices_changed.emit(DevicesChanged(requester.user_id))
 
     async def delete(
-        self, requester: Requester, device_ids: Sequence[str], auth: object, request_key: str
+        self, requester: Requester, device_ids: Sequence[DeviceId], auth: object, request_key: str
     ) -> None:
         """Delete devices after UIA with the account password."""
         session = await self._ui_auth.check(

@@ -10,6 +10,7 @@ import re
 
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
 from core.filters import Filter
+from core.identifiers import UserId
 from core.json_ingress import parse_query_json
 from homeserver.storage.rooms.sync_reads import SyncStore
 
@@ -23,18 +24,18 @@ class FilterService:
     def __init__(self, store: SyncStore) -> None:
         self._store = store
 
-    async def create(self, user_id: str, definition: JsonDict) -> int:
+    async def create(self, user_id: UserId, definition: JsonDict) -> int:
         """Validate and store a filter; returns its ID."""
         Filter.parse(definition)
         return await self._store.add_filter(user_id, definition)
 
-    async def get(self, user_id: str, filter_id: str) -> JsonDict | None:
+    async def get(self, user_id: UserId, filter_id: str) -> JsonDict | None:
         """A stored filter definition, or None."""
         if not _FILTER_ID.fullmatch(filter_id):
             return None
         return await self._store.get_filter(user_id, int(filter_id))
 
-    async def resolve(self, user_id: str, value: str | None) -> Filter:
+    async def resolve(self, user_id: UserId, value: str | None) -> Filter:
         """The filter named by a `/sync` `filter` parameter: an ID or inline JSON."""
         if value is None:
             return Filter()

@@ -20,7 +20,14 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
-from core.identifiers import ServerName, make_user_id, parse_user_id, server_name_of
+from core.identifiers import (
+    DeviceId,
+    ServerName,
+    UserId,
+    make_user_id,
+    parse_user_id,
+    server_name_of,
+)
 from homeserver.clock import Clock
 from homeserver.services.accounts.password_attempts import PasswordAttempts
 from homeserver.services.accounts.passwords import check_password
@@ -49,7 +56,7 @@ class LoginRequest:
 
     type: str
     body: JsonDict
-    device_id: str | None
+    device_id: DeviceId | None
     initial_device_display_name: str | None
     refresh_token: bool
     client_ip: str
@@ -115,7 +122,7 @@ class LoginService:
             refreshable=request.refresh_token and self._refresh_enabled,
         )
 
-    async def _password_user(self, body: JsonDict, per_ip: Draw) -> str:
+    async def _password_user(self, body: JsonDict, per_ip: Draw) -> UserId:
         user_id = self._identified_user(body)
         password = body.get("password")
         if not isinstance(password, str):
@@ -132,7 +139,7 @@ class LoginService:
             raise MatrixError(M_FORBIDDEN, "Invalid username or password")
         return user.user_id
 
-    def _identified_user(self, body: JsonDict) -> str:
+    def _identified_user(self, body: JsonDict) -> UserId:
         identifier = body.get("identifier")
         if identifier is None and isinstance(body.get("user"), str):
             identifier = {"type": "m.id.user", "user": body["user"]}
@@ -145,7 +152,7 @@ class LoginService:
             raise MatrixError(M_INVALID_PARAM, "identifier.user must be a string")
         return self._qualify(user.lower() if not user.startswith("@") else user)
 
-    def _qualify(self, user: str) -> str:
+    def _qualify(self, user: str) -> UserId:
         """A full user ID on this server from a localpart or a user ID."""
         try:
             if user.startswith("@"):
@@ -157,7 +164,7 @@ class LoginService:
         except ValueError as exc:
             raise MatrixError(M_FORBIDDEN, "Invalid username or password") from exc
 
-    async def _jwt_user(self, body: JsonDict, settings: JwtSettings) -> str:
+    async def _jwt_user(self, body: JsonDict, settings: JwtSettings) -> UserId:
         token = body.get("token")
         if not isinstance(token, str):
             raise MatrixError(M_FORBIDDEN, "JWT login requires a token")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from core.identifiers import UserId
 from homeserver.services.common.requester import Requester
 from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.profiles import ProfileStore
@@ -18,7 +19,7 @@ FIELDS = ("displayname", "avatar_url")
 class ProfileChanged:
     """A profile field of local user `user_id` changed."""
 
-    user_id: str
+    user_id: UserId
     field: str
 
 
@@ -30,7 +31,7 @@ class ProfileService:
         # Emitted after a change (rooms re-send the user's member events).
         self.changed: Signal[ProfileChanged] = Signal("profile.changed")
 
-    async def get_profile(self, user_id: str) -> JsonDict:
+    async def get_profile(self, user_id: UserId) -> JsonDict:
         """All profile fields that are set, or `M_NOT_FOUND`."""
         profile = await self._store.get_profile(user_id)
         if profile is None:
@@ -43,7 +44,7 @@ class ProfileService:
             body["avatar_url"] = avatar_url
         return body
 
-    async def get_field(self, user_id: str, field: str) -> JsonDict:
+    async def get_field(self, user_id: UserId, field: str) -> JsonDict:
         """One field, or `M_NOT_FOUND` when the user or the field is absent."""
         profile = await self.get_profile(user_id)
         if field not in profile:
@@ -51,7 +52,7 @@ class ProfileService:
         return {field: profile[field]}
 
     async def set_field(
-        self, requester: Requester, user_id: str, field: str, value: object
+        self, requester: Requester, user_id: UserId, field: str, value: object
     ) -> None:
         """Set `displayname` or `avatar_url` of the requester's own profile."""
         if user_id != requester.user_id and not requester.is_admin:

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from core.errors import M_MISSING_TOKEN, M_UNKNOWN_TOKEN, MatrixError
+from core.identifiers import DeviceId, UserId
 from homeserver.clock import Clock
 from homeserver.services.common.requester import Requester
 from homeserver.services.common.signals import Signal
@@ -26,25 +27,25 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def new_device_id() -> str:
+def new_device_id() -> DeviceId:
     """A fresh device ID: ten upper-case letters, as clients are used to seeing."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    return "".join(secrets.choice(alphabet) for _ in range(10))
+    return DeviceId("".join(secrets.choice(alphabet) for _ in range(10)))
 
 
 @dataclass(frozen=True, slots=True)
 class DevicesChanged:
     """Some devices of `user_id` were deleted (logout) or renamed or deleted by the user."""
 
-    user_id: str
+    user_id: UserId
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedTokens:
     """What a login, registration or refresh hands to the client."""
 
-    user_id: str
-    device_id: str
+    user_id: UserId
+    device_id: DeviceId
     access_token: str
     refresh_token: str | None
     expires_in_ms: int | None
@@ -62,8 +63,8 @@ class TokenService:
 
     async def issue(
         self,
-        user_id: str,
-        device_id: str | None,
+        user_id: UserId,
+        device_id: DeviceId | None,
         display_name: str | None,
         *,
         refreshable: bool,
@@ -76,7 +77,7 @@ class TokenService:
         return issued
 
     def _new_pair(
-        self, user_id: str, device_id: str, display_name: str | None, refreshable: bool
+        self, user_id: UserId, device_id: DeviceId, display_name: str | None, refreshable: bool
     ) -> tuple[IssuedTokens, NewSession]:
         access = _ACCESS_PREFIX + secrets.token_urlsafe(32)
         refresh = _REFRESH_PREFIX + secrets.token_urlsafe(32) if refreshable else None
@@ -138,7 +139,7 @@ class TokenService:
         await self._store.delete_device(requester.user_id, requester.device_id)
         await self.devices_removed.emit(DevicesChanged(requester.user_id))
 
-    async def revoke_devices(self, user_id: str, keep_device: str | None) -> list[str]:
+    async def revoke_devices(self, user_id: UserId, keep_device: DeviceId | None) -> list[str]:
         """Log out every device of `user_id` except `keep_device`."""
         deleted = await self._store.delete_devices_except(user_id, keep_device)
         if deleted:

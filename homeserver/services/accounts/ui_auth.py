@@ -25,6 +25,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.identifiers import UserId
 from homeserver.clock import Clock
 from homeserver.services.accounts.password_attempts import PasswordAttempts
 from homeserver.services.accounts.passwords import check_password
@@ -119,7 +120,7 @@ class UiAuthService:
         await self._store.delete_session(session.session_id)
 
     async def _load_or_create(
-        self, auth: JsonDict | None, request_key: str, user_id: str | None
+        self, auth: JsonDict | None, request_key: str, user_id: UserId | None
     ) -> UiAuthSession:
         now = self._clock.time_ms()
         session_id = auth.get("session") if auth else None
@@ -196,5 +197,5 @@ def _identified_user(auth: JsonDict) -> str | None:
     return user if isinstance(user, str) else None
 
 
-def _localpart(user_id: str) -> str:
+def _localpart(user_id: UserId) -> str:
     return user_id[1:].partition(":")[0]

@@ -12,10 +12,12 @@ from typing import TypeVar
 
 from core.errors import M_INVALID_PARAM, MatrixError
 from core.identifiers import (
+    DeviceId,
     EventId,
     RoomAlias,
     RoomId,
     UserId,
+    parse_device_id,
     parse_event_id,
     parse_room_alias,
     parse_room_id,
@@ -24,6 +26,7 @@ from core.identifiers import (
 
 __all__ = [
     "checked",
+    "checked_device_id",
     "checked_event_id",
     "checked_room_alias",
     "checked_room_id",
@@ -62,6 +65,11 @@ def checked_user_id(value: object) -> UserId:
 def checked_event_id(value: object) -> EventId:
     """A well-formed event ID, or `M_INVALID_PARAM`."""
     return checked(parse_event_id, value, "event ID")
+
+
+def checked_device_id(value: object) -> DeviceId:
+    """A well-formed device ID, or `M_INVALID_PARAM`."""
+    return checked(parse_device_id, value, "device ID")
 
 
 def checked_room_alias(value: object) -> RoomAlias:

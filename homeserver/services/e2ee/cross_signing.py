@@ -26,6 +26,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.identifiers import DeviceId, UserId
 from core.signing import SignatureError, VerifyKey, signable_json, verify_json_signature
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
 from homeserver.services.common.requester import Requester
@@ -104,7 +105,7 @@ class CrossSigningService:
         await self._device_lists.notify_changed(user_id)
 
     async def _validate(
-        self, user_id: str, body: JsonDict, stored: dict[str, CrossSigningKey]
+        self, user_id: UserId, body: JsonDict, stored: dict[str, CrossSigningKey]
     ) -> list[CrossSigningKey]:
         keys: list[CrossSigningKey] = []
         master: tuple[str, VerifyKey] | None = None
@@ -126,7 +127,7 @@ class CrossSigningService:
                 raise _bad_signature(f"{key_type} key is not signed by the master key") from exc
             keys.append(CrossSigningKey(key_type, public_key, value))
         for key in keys:
-            if await self._devices.get_device(user_id, key.public_key) is not None:
+            if await self._devices.get_device(user_id, DeviceId(key.public_key)) is not None:
                 raise MatrixError(M_FORBIDDEN, "Key ID in use by a device")
         return keys
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import Membership
-from core.identifiers import parse_event_id
+from core.identifiers import UserId, parse_event_id
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.params import checked, checked_event_id, checked_room_id
@@ -61,7 +61,7 @@ class ReceiptService:
 
     async def post_receipt(
         self,
-        user_id: str,
+        user_id: UserId,
         room_id: str,
         receipt_type: str,
         event_id: str,
@@ -90,7 +90,7 @@ class ReceiptService:
 
     async def set_read_markers(
         self,
-        user_id: str,
+        user_id: UserId,
         room_id: str,
         fully_read: str | None,
         read: str | None,
@@ -136,7 +136,7 @@ class ReceiptService:
 
     async def _apply(
         self,
-        user_id: str,
+        user_id: UserId,
         room_id: str,
         receipt_type: str,
         event: StoredEvent,
@@ -161,7 +161,7 @@ class ReceiptService:
             key = user_key(user_id) if receipt_type == READ_PRIVATE else room_key(room_id)
             self._notifier.notify([key])
 
-    async def _set_fully_read(self, user_id: str, room_id: str, event: StoredEvent) -> None:
+    async def _set_fully_read(self, user_id: UserId, room_id: str, event: StoredEvent) -> None:
         current = await self._account_data.get(user_id, room_id, FULLY_READ)
         current_id = current.get("event_id") if current is not None else None
         if isinstance(current_id, str):
@@ -173,7 +173,7 @@ class ReceiptService:
         await self._account_data.put(user_id, room_id, FULLY_READ, {"event_id": event.event_id})
         self._notifier.notify([user_key(user_id)])
 
-    async def _joined_room(self, user_id: str, room_id: str) -> str:
+    async def _joined_room(self, user_id: UserId, room_id: str) -> str:
         room_id = checked_room_id(room_id)
         membership = await self._events.membership(user_id, room_id)
         if membership is None or membership[0] != Membership.JOIN:

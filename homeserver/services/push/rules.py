@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from core.errors import JsonDict
+from core.identifiers import UserId
 from core.push_rule_edits import (
     SCOPE,
     check_kind,
@@ -57,20 +58,20 @@ class PushRuleService:
         # Changes are read-modify-write of one JSON object: one at a time.
         self._write_lock = asyncio.Lock()
 
-    async def ruleset(self, user_id: str) -> JsonDict:
+    async def ruleset(self, user_id: UserId) -> JsonDict:
         """The user's current rule set (the value of `global`); do not modify it."""
         return (await self._entry(user_id))[0]
 
-    async def compiled(self, user_id: str) -> CompiledRuleset:
+    async def compiled(self, user_id: UserId) -> CompiledRuleset:
         """The user's rule set compiled for evaluation."""
         return (await self._entry(user_id))[1]
 
-    async def account_data_event(self, user_id: str) -> JsonDict:
+    async def account_data_event(self, user_id: UserId) -> JsonDict:
         """The `m.push_rules` global account data event `/sync` shows the user."""
         return {"type": PUSH_RULES, "content": {SCOPE: await self.ruleset(user_id)}}
 
     async def get_rules(
-        self, user_id: str, scope: str | None = None, kind: str | None = None
+        self, user_id: UserId, scope: str | None = None, kind: str | None = None
     ) -> Any:
         """`GET /pushrules/`, `/pushrules/{scope}/` or `/pushrules/{scope}/{kind}/`.
 
@@ -87,7 +88,7 @@ class PushRuleService:
         check_kind(kind)
         return ruleset[kind]
 
-    async def get_rule(self, user_id: str, scope: str, kind: str, rule_id: str) -> JsonDict:
+    async def get_rule(self, user_id: UserId, scope: str, kind: str, rule_id: str) -> JsonDict:
         """One rule.
 
         Raises:
@@ -97,7 +98,7 @@ class PushRuleService:
         return get_rule(await self.ruleset(user_id), kind, rule_id)
 
     async def get_attribute(
-        self, user_id: str, scope: str, kind: str, rule_id: str, attribute: str
+        self, user_id: UserId, scope: str, kind: str, rule_id: str, attribute: str
     ) -> JsonDict:
         """`{"enabled": …}` or `{"actions": …}` of a rule.
 
@@ -109,7 +110,7 @@ class PushRuleService:
 
     async def put_rule(
         self,
-        user_id: str,
+        user_id: UserId,
         scope: str,
         kind: str,
         rule_id: str,
@@ -126,7 +127,7 @@ class PushRuleService:
         rule = new_user_rule(kind, rule_id, body)
         await self._change(user_id, lambda rules: put_user_rule(rules, kind, rule, before, after))
 
-    async def delete_rule(self, user_id: str, scope: str, kind: str, rule_id: str) -> None:
+    async def delete_rule(self, user_id: UserId, scope: str, kind: str, rule_id: str) -> None:
         """Delete a user rule.
 
         Raises:
@@ -136,7 +137,7 @@ class PushRuleService:
         await self._change(user_id, lambda rules: delete_user_rule(rules, kind, rule_id))
 
     async def set_attribute(
-        self, user_id: str, scope: str, kind: str, rule_id: str, attribute: str, value: object
+        self, user_id: UserId, scope: str, kind: str, rule_id: str, attribute: str, value: object
     ) -> None:
         """Set `enabled` or `actions` of a rule, server-default ones included.
 
@@ -148,14 +149,14 @@ class PushRuleService:
             user_id, lambda rules: set_rule_attribute(rules, kind, rule_id, attribute, value)
         )
 
-    async def _change(self, user_id: str, edit: Callable[[JsonDict], JsonDict]) -> None:
+    async def _change(self, user_id: UserId, edit: Callable[[JsonDict], JsonDict]) -> None:
         async with self._write_lock:
             changed = edit(await self.ruleset(user_id))
             await self._store.put(user_id, GLOBAL, PUSH_RULES, {SCOPE: changed})
             self._caches.invalidate(PUSH_RULES_CACHE, user_id)
         self._notifier.notify([user_key(user_id)])
 
-    async def _entry(self, user_id: str) -> tuple[JsonDict, CompiledRuleset]:
+    async def _entry(self, user_id: UserId) -> tuple[JsonDict, CompiledRuleset]:
         entry = self._cache.get(user_id)
         if entry is not None:
             return entry

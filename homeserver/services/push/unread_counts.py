@@ -27,7 +27,7 @@ from typing import Final
 
 from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
-from core.identifiers import server_name_of
+from core.identifiers import UserId, server_name_of
 from core.power_levels import get_user_power_level
 from core.push_rules import PushContext, notification_levels
 from homeserver.caching import CacheRegistry, LruCache
@@ -71,7 +71,7 @@ class RoomPushState:
         levels: The power levels' `notifications` map.
     """
 
-    local_members: Mapping[str, str | None]
+    local_members: Mapping[UserId, str | None]
     member_count: int
     power_state: Mapping[tuple[str, str], Pdu]
     levels: Mapping[str, int]
@@ -240,7 +240,7 @@ class NotificationService:
             or (event_type in (M_ROOM_POWER_LEVELS, M_ROOM_CREATE) and state_key == "")
         ]
         pdus = await self._events.get_pdus(wanted)
-        members: dict[str, str | None] = {}
+        members: dict[UserId, str | None] = {}
         count = 0
         power_state: dict[tuple[str, str], Pdu] = {}
         for pdu in pdus:
@@ -252,7 +252,7 @@ class NotificationService:
             count += 1
             if self._is_local(pdu.state_key):
                 name = pdu.content.get("displayname")
-                members[pdu.state_key] = name if isinstance(name, str) else None
+                members[UserId(pdu.state_key)] = name if isinstance(name, str) else None
         pl_event = power_state.get((M_ROOM_POWER_LEVELS, ""))
         state = RoomPushState(
             local_members=members,

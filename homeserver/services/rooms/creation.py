@@ -184,7 +184,8 @@ class RoomService:
             await self._send(room_id, creator, M_ROOM_CANONICAL_ALIAS, {"alias": alias}, "")
         await self._send_initial_state(room_id, creator, preset, request)
         for user_id in request.invite:
-            await self._membership.invite(requester, room_id, user_id, None, request.is_direct)
+            target = self._membership.check_user_id(user_id)
+            await self._membership.invite(requester, room_id, target, None, request.is_direct)
 
     async def _abandon(self, creator: Requester | None, room_id: str, alias: str | None) -> None:
         """Undo a createRoom that failed part-way: free the alias, take the creator out."""

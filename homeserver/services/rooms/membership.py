@@ -13,6 +13,7 @@ from core.errors import (
     MatrixError,
 )
 from core.event_types import M_ROOM_MEMBER, Membership
+from core.identifiers import UserId
 from homeserver.services.common.params import checked_room_alias, checked_room_id, checked_user_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
@@ -45,7 +46,7 @@ class MembershipService:
         self._join_limit = join_limit
 
     @staticmethod
-    def check_user_id(user_id: object) -> str:
+    def check_user_id(user_id: object) -> UserId:
         """A valid user ID, or `M_INVALID_PARAM`."""
         return checked_user_id(user_id)
 
@@ -91,7 +92,7 @@ class MembershipService:
         self,
         requester: Requester,
         room_id: str,
-        target: str,
+        target: UserId,
         reason: str | None,
         is_direct: bool = False,
     ) -> None:
@@ -119,7 +120,7 @@ class MembershipService:
         )
 
     async def kick(
-        self, requester: Requester, room_id: str, target: str, reason: str | None
+        self, requester: Requester, room_id: str, target: UserId, reason: str | None
     ) -> None:
         """Kick `target` out of a room."""
         target = self.check_user_id(target)
@@ -134,7 +135,7 @@ class MembershipService:
         await self._member_event(requester.user_id, room_id, target, Membership.LEAVE, reason)
 
     async def ban(
-        self, requester: Requester, room_id: str, target: str, reason: str | None
+        self, requester: Requester, room_id: str, target: UserId, reason: str | None
     ) -> None:
         """Ban `target` from a room."""
         target = self.check_user_id(target)
@@ -142,7 +143,7 @@ class MembershipService:
         await self._member_event(requester.user_id, room_id, target, Membership.BAN, reason)
 
     async def unban(
-        self, requester: Requester, room_id: str, target: str, reason: str | None
+        self, requester: Requester, room_id: str, target: UserId, reason: str | None
     ) -> None:
         """Lift a ban (the target's membership becomes `leave`)."""
         target = self.check_user_id(target)
@@ -163,7 +164,7 @@ class MembershipService:
             raise MatrixError(M_FORBIDDEN, "You must leave the room before forgetting it")
         await self._store.forget(requester.user_id, room_id)
 
-    async def refresh_profile(self, user_id: str) -> None:
+    async def refresh_profile(self, user_id: UserId) -> None:
         """Re-send the user's join in every joined room so members see the new profile."""
         for room_id in await self._store.rooms_for_user(user_id, (Membership.JOIN,)):
             try:
@@ -182,9 +183,9 @@ class MembershipService:
 
     async def _member_event(
         self,
-        sender: str,
+        sender: UserId,
         room_id: str,
-        target: str,
+        target: UserId,
         membership: str,
         reason: str | None,
         extra: JsonDict | None = None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from core.errors import JsonDict
 from core.event_types import Membership
 from core.filters import Filter
+from core.identifiers import DeviceId, UserId
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
@@ -40,8 +41,8 @@ MEMBERSHIP_CACHE_SIZE = 50_000
 class SyncRequest:
     """A parsed `/sync` request."""
 
-    user_id: str
-    device_id: str
+    user_id: UserId
+    device_id: DeviceId
     since: StreamToken | None
     timeout_ms: int
     full_state: bool
@@ -174,7 +175,7 @@ class SyncService:
         ]
         return response, watched
 
-    async def _memberships(self, user_id: str) -> list[MembershipRow]:
+    async def _memberships(self, user_id: UserId) -> list[MembershipRow]:
         """The user's memberships, cached until the notifier reports a change for the user
         (every membership event notifies its target's key)."""
         version = self._notifier.last_version(user_key(user_id))
@@ -288,7 +289,7 @@ class SyncService:
         await self._add_unread_counts(request.user_id, joined)
 
     async def _recounted_rooms(
-        self, user_id: str, since: StreamToken | None, now: StreamToken
+        self, user_id: UserId, since: StreamToken | None, now: StreamToken
     ) -> set[str]:
         """Rooms whose counts push evaluation raised since the token.
 
@@ -300,7 +301,7 @@ class SyncService:
             return set()
         return await self._unread.rooms_changed(user_id, since.unread, now.unread)
 
-    async def _add_unread_counts(self, user_id: str, joined: JsonDict) -> None:
+    async def _add_unread_counts(self, user_id: UserId, joined: JsonDict) -> None:
         """Notification counts of the rooms being reported."""
         counts: dict[str, tuple[int, int]] = {}
         if self._unread is not None and joined:
@@ -313,7 +314,7 @@ class SyncService:
             )
 
     async def _account_data_since(
-        self, user_id: str, since: StreamToken | None, now: StreamToken
+        self, user_id: UserId, since: StreamToken | None, now: StreamToken
     ) -> list[tuple[str, str, JsonDict]]:
         if since is not None and since.account_data >= now.account_data:
             return []

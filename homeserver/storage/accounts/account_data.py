@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import JsonDict
+from core.identifiers import UserId
 from homeserver.storage.database import Database
 from homeserver.storage.json_rows import dump_json, load_json, readable_rows
 from homeserver.storage.streams import next_position
@@ -16,7 +17,7 @@ class AccountDataStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get(self, user_id: str, room_id: str, data_type: str) -> JsonDict | None:
+    async def get(self, user_id: UserId, room_id: str, data_type: str) -> JsonDict | None:
         """One account data object, or None."""
         raw = await self._db.fetch_val(
             "SELECT content FROM account_data"
@@ -28,7 +29,7 @@ class AccountDataStore:
         value = load_json(raw, table="account_data", key=data_type)
         return value if isinstance(value, dict) else None
 
-    async def put(self, user_id: str, room_id: str, data_type: str, content: JsonDict) -> int:
+    async def put(self, user_id: UserId, room_id: str, data_type: str, content: JsonDict) -> int:
         """Store an object, replacing any earlier one; returns its stream position."""
         async with self._db.transaction() as conn:
             position = await next_position(conn, "account_data")
@@ -45,7 +46,7 @@ class AccountDataStore:
             )
         return position
 
-    async def get_all(self, user_id: str, since: int = 0) -> list[tuple[str, str, JsonDict]]:
+    async def get_all(self, user_id: UserId, since: int = 0) -> list[tuple[str, str, JsonDict]]:
         """`(room_id, type, content)` of everything changed after stream position `since`."""
         rows = await self._db.fetch_all(
             "SELECT room_id, data_type, content FROM account_data"

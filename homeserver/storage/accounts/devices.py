@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.identifiers import DeviceId, UserId
 from homeserver.caching import CacheInvalidator
 from homeserver.storage.accounts.token_cache import ACCESS_TOKENS
 from homeserver.storage.database import Connection, Database
@@ -21,8 +22,8 @@ from homeserver.storage.e2ee.keys import delete_device_e2e_rows
 class DeviceRecord:
     """One device of a user."""
 
-    user_id: str
-    device_id: str
+    user_id: UserId
+    device_id: DeviceId
     display_name: str | None
     last_seen_ts: int | None
     last_seen_ip: str | None
@@ -33,8 +34,8 @@ _COLUMNS = "user_id, device_id, display_name, last_seen_ts, last_seen_ip"
 
 def _device(row: dict[str, object]) -> DeviceRecord:
     return DeviceRecord(
-        user_id=str(row["user_id"]),
-        device_id=str(row["device_id"]),
+        user_id=UserId(str(row["user_id"])),
+        device_id=DeviceId(str(row["device_id"])),
         display_name=row["display_name"] if isinstance(row["display_name"], str) else None,
         last_seen_ts=row["last_seen_ts"] if isinstance(row["last_seen_ts"], int) else None,
         last_seen_ip=row["last_seen_ip"] if isinstance(row["last_seen_ip"], str) else None,
@@ -49,7 +50,12 @@ class DeviceStore:
         self._caches = caches
 
     async def ensure_device(
-        self, conn: Connection, user_id: str, device_id: str, display_name: str | None, now_ms: int
+        self,
+        conn: Connection,
+        user_id: UserId,
+        device_id: DeviceId,
+        display_name: str | None,
+        now_ms: int,
     ) -> None:
         """Create the device if new; a given display name replaces the old one."""
         await conn.execute(
@@ -63,7 +69,7 @@ class DeviceStore:
             now_ms,
         )
 
-    async def get_device(self, user_id: str, device_id: str) -> DeviceRecord | None:
+    async def get_device(self, user_id: UserId, device_id: DeviceId) -> DeviceRecord | None:
         """One device, or None."""
         row = await self._db.fetch_one(
             f"SELECT {_COLUMNS} FROM devices WHERE user_id = $1 AND device_id = $2",  # noqa: S608
@@ -72,7 +78,7 @@ class DeviceStore:
         )
         return _device(row) if row else None
 
-    async def get_devices(self, user_id: str) -> list[DeviceRecord]:
+    async def get_devices(self, user_id: UserId) -> list[DeviceRecord]:
         """All devices of a user, ordered by device ID."""
         rows = await self._db.fetch_all(
             f"SELECT {_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY device_id",  # noqa: S608
@@ -80,7 +86,9 @@ class DeviceStore:
         )
         return [_device(row) for row in rows]
 
-    async def set_display_name(self, user_id: str, device_id: str, name: str | None) -> bool:
+    async def set_display_name(
+        self, user_id: UserId, device_id: DeviceId, name: str | None
+    ) -> bool:
         """Rename a device (a device-list change: keys carry it); False if it does not exist."""
         async with self._db.transaction() as conn:
             changed = await conn.execute(
@@ -93,7 +101,9 @@ class DeviceStore:
                 await record_change(conn, user_id)
         return changed > 0
 
-    async def touch(self, user_id: str, device_id: str, ip: str | None, now_ms: int) -> None:
+    async def touch(
+        self, user_id: UserId, device_id: DeviceId, ip: str | None, now_ms: int
+    ) -> None:
         """Record the device's last use."""
         await self._db.execute(
             "UPDATE devices SET last_seen_ts = $3, last_seen_ip = $4"
@@ -104,7 +114,7 @@ class DeviceStore:
             ip,
         )
 
-    async def delete_devices(self, user_id: str, device_ids: Sequence[str]) -> None:
+    async def delete_devices(self, user_id: UserId, device_ids: Sequence[DeviceId]) -> None:
         """Delete devices and every token bound to them, atomically."""
         async with self._db.transaction() as conn:
             for device_id in device_ids:
@@ -112,7 +122,7 @@ class DeviceStore:
         self._caches.invalidate(ACCESS_TOKENS, user_id)
 
 
-async def delete_device_rows(conn: Connection, user_id: str, device_id: str) -> None:
+async def delete_device_rows(conn: Connection, user_id: UserId, device_id: DeviceId) -> None:
     """Delete one device's row, tokens and end-to-end keys and messages in the caller's
     transaction."""
     await delete_device_e2e_rows(conn, user_id, device_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.identifiers import UserId
 from homeserver.storage.database import Database
 
 
@@ -11,14 +12,14 @@ class ProfileStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get_profile(self, user_id: str) -> tuple[str | None, str | None] | None:
+    async def get_profile(self, user_id: UserId) -> tuple[str | None, str | None] | None:
         """`(displayname, avatar_url)` of a user, or None when there is no such profile."""
         row = await self._db.fetch_one(
             "SELECT displayname, avatar_url FROM profiles WHERE user_id = $1", user_id
         )
         return (row["displayname"], row["avatar_url"]) if row else None
 
-    async def set_field(self, user_id: str, field: str, value: str | None) -> None:
+    async def set_field(self, user_id: UserId, field: str, value: str | None) -> None:
         """Set `displayname` or `avatar_url`."""
         if field not in ("displayname", "avatar_url"):
             raise ValueError(f"unknown profile field {field}")

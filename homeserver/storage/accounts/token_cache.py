@@ -13,6 +13,7 @@ import time
 from collections.abc import Hashable
 from typing import Final, Generic, TypeVar
 
+from core.identifiers import UserId
 from homeserver.caching import LruCache
 
 _V = TypeVar("_V")
@@ -26,10 +27,10 @@ class TokenCache(Generic[_V]):
     """Token hash → lookup result, invalidated per user ID."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, ttl_seconds: float = TTL_SECONDS) -> None:
-        self._entries: LruCache[str, tuple[float, str, _V]] = LruCache(
+        self._entries: LruCache[str, tuple[float, UserId, _V]] = LruCache(
             ACCESS_TOKENS, max_entries, self._evicted
         )
-        self._by_user: dict[str, set[str]] = {}
+        self._by_user: dict[UserId, set[str]] = {}
         self._ttl = ttl_seconds
 
     def get(self, token_hash: str) -> _V | None:
@@ -44,14 +45,14 @@ class TokenCache(Generic[_V]):
             return None
         return value
 
-    def put(self, token_hash: str, user_id: str, value: _V) -> None:
+    def put(self, token_hash: str, user_id: UserId, value: _V) -> None:
         """Remember a lookup."""
         self._entries.put(token_hash, (time.monotonic(), user_id, value))
         self._by_user.setdefault(user_id, set()).add(token_hash)
 
     def invalidate(self, key: Hashable) -> None:
         """Drop every cached token of the user ID `key`."""
-        for token_hash in self._by_user.pop(str(key), set()):
+        for token_hash in self._by_user.pop(UserId(str(key)), set()):
             self._entries.invalidate(token_hash)
 
     def clear(self) -> None:
@@ -59,10 +60,10 @@ class TokenCache(Generic[_V]):
         self._entries.clear()
         self._by_user.clear()
 
-    def _evicted(self, token_hash: str, entry: tuple[float, str, _V]) -> None:
+    def _evicted(self, token_hash: str, entry: tuple[float, UserId, _V]) -> None:
         self._unlink(token_hash, entry[1])
 
-    def _unlink(self, token_hash: str, user_id: str) -> None:
+    def _unlink(self, token_hash: str, user_id: UserId) -> None:
         hashes = self._by_user.get(user_id)
         if hashes is not None:
             hashes.discard(token_hash)

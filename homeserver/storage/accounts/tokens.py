@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.identifiers import DeviceId, UserId
 from homeserver.caching import CacheInvalidator
 from homeserver.storage.accounts.devices import DeviceStore, delete_device_rows
 from homeserver.storage.accounts.token_cache import ACCESS_TOKENS, TokenCache
@@ -18,8 +19,8 @@ from homeserver.storage.database import Connection, Database
 class TokenRecord:
     """Who an access token belongs to."""
 
-    user_id: str
-    device_id: str
+    user_id: UserId
+    device_id: DeviceId
     expires_ts: int | None
     deactivated: bool
     is_admin: bool
@@ -29,8 +30,8 @@ class TokenRecord:
 class NewSession:
     """A session to write: device plus token hashes."""
 
-    user_id: str
-    device_id: str
+    user_id: UserId
+    device_id: DeviceId
     device_display_name: str | None
     access_hash: str
     refresh_hash: str | None
@@ -115,20 +116,22 @@ class TokenStore:
         self._caches.invalidate(ACCESS_TOKENS, new.user_id)
         return True
 
-    async def refresh_owner(self, refresh_hash: str) -> tuple[str, str] | None:
+    async def refresh_owner(self, refresh_hash: str) -> tuple[UserId, DeviceId] | None:
         """`(user_id, device_id)` of a refresh token, or None."""
         row = await self._db.fetch_one(
             "SELECT user_id, device_id FROM refresh_tokens WHERE token_hash = $1", refresh_hash
         )
-        return (row["user_id"], row["device_id"]) if row else None
+        return (UserId(row["user_id"]), DeviceId(row["device_id"])) if row else None
 
-    async def delete_device(self, user_id: str, device_id: str) -> None:
+    async def delete_device(self, user_id: UserId, device_id: DeviceId) -> None:
         """Delete one device and its tokens."""
         async with self._db.transaction() as conn:
             await delete_device_rows(conn, user_id, device_id)
         self._caches.invalidate(ACCESS_TOKENS, user_id)
 
-    async def delete_devices_except(self, user_id: str, keep_device: str | None) -> list[str]:
+    async def delete_devices_except(
+        self, user_id: UserId, keep_device: DeviceId | None
+    ) -> list[str]:
         """Delete every device (and its tokens) of a user but `keep_device`; returns those deleted."""
         async with self._db.transaction() as conn:
             rows = await conn.fetch_all("SELECT device_id FROM devices WHERE user_id = $1", user_id)

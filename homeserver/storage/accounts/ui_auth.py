@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from core.errors import JsonDict
+from core.identifiers import UserId
 from homeserver.storage.database import Database
 
 
@@ -24,7 +25,7 @@ class UiAuthSession:
     """A UIA session: which request it guards and which stages are done."""
 
     session_id: str
-    user_id: str | None
+    user_id: UserId | None
     request_key: str
     completed: list[str]
     params: JsonDict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.identifiers import UserId
 from homeserver.caching import CacheInvalidator
 from homeserver.storage.accounts.token_cache import ACCESS_TOKENS
 from homeserver.storage.database import Database
@@ -13,7 +14,7 @@ from homeserver.storage.database import Database
 class UserRecord:
     """One account as stored."""
 
-    user_id: str
+    user_id: UserId
     password_hash: str | None
     is_admin: bool
     deactivated: bool
@@ -28,7 +29,7 @@ class UserStore:
         self._caches = caches
 
     async def create_user(
-        self, user_id: str, password_hash: str | None, *, is_admin: bool, now_ms: int
+        self, user_id: UserId, password_hash: str | None, *, is_admin: bool, now_ms: int
     ) -> bool:
         """Insert a new account with an empty profile; False if the ID is already taken."""
         async with self._db.transaction() as conn:
@@ -50,7 +51,7 @@ class UserStore:
             )
         return True
 
-    async def get_user(self, user_id: str) -> UserRecord | None:
+    async def get_user(self, user_id: UserId) -> UserRecord | None:
         """The account `user_id`, or None."""
         row = await self._db.fetch_one(
             "SELECT user_id, password_hash, is_admin, deactivated, created_ts"
@@ -67,20 +68,20 @@ class UserStore:
             created_ts=row["created_ts"],
         )
 
-    async def set_password_hash(self, user_id: str, password_hash: str | None) -> None:
+    async def set_password_hash(self, user_id: UserId, password_hash: str | None) -> None:
         """Replace the password hash (None removes password login)."""
         await self._db.execute(
             "UPDATE users SET password_hash = $2 WHERE user_id = $1", user_id, password_hash
         )
 
-    async def deactivate(self, user_id: str) -> None:
+    async def deactivate(self, user_id: UserId) -> None:
         """Mark an account deactivated and remove its password."""
         await self._db.execute(
             "UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1", user_id
         )
         self._caches.invalidate(ACCESS_TOKENS, user_id)
 
-    async def set_admin(self, user_id: str, is_admin: bool) -> None:
+    async def set_admin(self, user_id: UserId, is_admin: bool) -> None:
         """Grant or revoke server admin rights."""
         await self._db.execute(
             "UPDATE users SET is_admin = $2 WHERE user_id = $1", user_id, int(is_admin)
