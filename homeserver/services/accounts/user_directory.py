@@ -17,6 +17,8 @@ from homeserver.storage.rooms.directory import DirectoryStore
 DEFAULT_LIMIT = 10
 # Synapse's cap on results per search.
 MAX_LIMIT = 50
+# Longer terms are refused: no name is that long, and SQLite refuses LIKE patterns over 50,000 bytes.
+MAX_TERM_LENGTH = 1_000
 
 
 class UserDirectoryService:
@@ -35,6 +37,8 @@ class UserDirectoryService:
         """
         if limit is not None and limit < 0:
             raise MatrixError(M_INVALID_PARAM, "limit must not be negative")
+        if len(term) > MAX_TERM_LENGTH:
+            raise MatrixError(M_INVALID_PARAM, f"search_term is longer than {MAX_TERM_LENGTH}")
         wanted = min(DEFAULT_LIMIT if limit is None else limit, MAX_LIMIT)
         if not term.strip() or wanted == 0:
             return {"results": [], "limited": False}

@@ -26,6 +26,9 @@ from homeserver.storage.rooms.directory import (
 
 # The largest page served, also when a client gives no limit (or 0, as Synapse reads it).
 MAX_LIMIT = 500
+# Longer terms are refused: no room name is that long, and SQLite refuses LIKE patterns over
+# 50,000 bytes.
+MAX_SEARCH_TERM_LENGTH = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,10 @@ class RoomListService:
             )
         if request.limit is not None and request.limit < 0:
             raise MatrixError(M_INVALID_PARAM, "limit must not be negative")
+        if len(request.search_term or "") > MAX_SEARCH_TERM_LENGTH:
+            raise MatrixError(
+                M_INVALID_PARAM, f"generic_search_term is longer than {MAX_SEARCH_TERM_LENGTH}"
+            )
         token = PageToken.decode(request.since) if request.since else None
         total = await self._store.count_public_rooms()
         if request.third_party_instance_id is not None:
