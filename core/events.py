@@ -2,7 +2,8 @@
 
 The raw signed dict is the truth: a `Pdu` never copies or re-serializes it, it only reads it.
 Field access is lenient (a missing field reads as empty); `core.event_format` decides whether
-a PDU is well formed before anything trusts these views.
+a PDU is well formed before anything trusts these views, which is why identifiers read from it
+carry their `NewType` (`RoomId`, `UserId`, `EventId`) without being parsed again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import JsonDict
+from core.identifiers import EventId, RoomId, UserId
 from core.room_versions import RoomVersion
 
 
@@ -21,19 +23,19 @@ class Pdu:
 
     def __init__(self, raw: JsonDict, event_id: str, room_version: RoomVersion) -> None:
         self.raw = raw
-        self.event_id = event_id
+        self.event_id = EventId(event_id)
         self.room_version = room_version
 
     def __repr__(self) -> str:
         return f"Pdu({self.event_id!r}, type={self.type!r}, state_key={self.state_key!r})"
 
     @property
-    def room_id(self) -> str:
-        return str(self.raw.get("room_id", ""))
+    def room_id(self) -> RoomId:
+        return RoomId(str(self.raw.get("room_id", "")))
 
     @property
-    def sender(self) -> str:
-        return str(self.raw.get("sender", ""))
+    def sender(self) -> UserId:
+        return UserId(str(self.raw.get("sender", "")))
 
     @property
     def type(self) -> str:
@@ -54,12 +56,12 @@ class Pdu:
         return content if isinstance(content, dict) else {}
 
     @property
-    def prev_event_ids(self) -> Sequence[str]:
-        return _str_list(self.raw.get("prev_events"))
+    def prev_event_ids(self) -> Sequence[EventId]:
+        return [EventId(e) for e in _str_list(self.raw.get("prev_events"))]
 
     @property
-    def auth_event_ids(self) -> Sequence[str]:
-        return _str_list(self.raw.get("auth_events"))
+    def auth_event_ids(self) -> Sequence[EventId]:
+        return [EventId(e) for e in _str_list(self.raw.get("auth_events"))]
 
     @property
     def depth(self) -> int:
@@ -72,13 +74,13 @@ class Pdu:
         return ts if isinstance(ts, int) and not isinstance(ts, bool) else 0
 
     @property
-    def redacts(self) -> str | None:
+    def redacts(self) -> EventId | None:
         """The redacted event's ID, read from where this room version keeps it."""
         if self.room_version.redacts_in_content:
             value = self.content.get("redacts")
         else:
             value = self.raw.get("redacts")
-        return value if isinstance(value, str) else None
+        return EventId(value) if isinstance(value, str) else None
 
     @property
     def membership(self) -> str | None:

@@ -192,7 +192,9 @@ class VisibilityService:
         return verdicts
 
     async def _groups_after(self, events: Sequence[Placed]) -> dict[str, int]:
-        groups = {e.pdu.event_id: e.state_group for e in events if e.state_group is not None}
+        groups: dict[str, int] = {
+            e.pdu.event_id: e.state_group for e in events if e.state_group is not None
+        }
         unknown = [e.pdu.event_id for e in events if e.state_group is None]
         if unknown:
             positions = await self._lookup.positions(unknown)

@@ -88,7 +88,7 @@ class RoomSections:
         else:
             stored, limited = await self._store.room_events(room_id, after, upto, limit)
             ids = [e.event_id for e in stored]
-            pdus = {p.event_id: p for p in await self._events.get_pdus(ids)}
+            pdus: dict[str, Pdu] = {p.event_id: p for p in await self._events.get_pdus(ids)}
             events = [(e.stream_ordering, pdus[e.event_id]) for e in stored]
         visible = await self._visibility.filter_pdus(user_id, room_id, events, joined_since)
         return Timeline(visible, limited)
