@@ -143,15 +143,3 @@ def run(config: Config) -> None:
         app = build_app(config)
     asyncio.run(serve(make_runner(app), config))
 
-
-__all__ = [
-    "StartupError",
-    "build_app",
-    "build_services",
-    "create_registration_token_cli",
-    "delete_registration_token_cli",
-    "list_registration_tokens_cli",
-    "make_runner",
-    "register_user_cli",
-    "run",
-]

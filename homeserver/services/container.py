@@ -56,9 +56,8 @@ class ServerInfo:
 
 @dataclass(frozen=True, slots=True)
 class RequestLimits:
-    """The rate limits the API applies per IP or user."""
+    """The rate limits the API handlers apply themselves (login limits live in `LoginService`)."""
 
-    login: Limit
     registration: Limit
 
 

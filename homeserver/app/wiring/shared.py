@@ -55,6 +55,4 @@ def server_info(config: Config, shared: Shared) -> ServerInfo:
 
 def request_limits(config: Config) -> RequestLimits:
     """The rate limits the API applies per IP or user."""
-    return RequestLimits(
-        login=config.rate_limits.login, registration=config.rate_limits.registration
-    )
+    return RequestLimits(registration=config.rate_limits.registration)
