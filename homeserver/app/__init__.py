@@ -40,7 +40,7 @@ from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
 from homeserver.api.middleware import cors_middleware, error_middleware
-from homeserver.app.app_keys import CONFIG, SIGNING_KEY, STORES
+from homeserver.app.app_keys import CLOCK, CONFIG, SIGNING_KEY, STORES
 from homeserver.app.commands import (
     create_registration_token_cli,
     delete_registration_token_cli,
@@ -56,6 +56,7 @@ from homeserver.app.contexts import (
 )
 from homeserver.app.process import SHUTDOWN_GRACE_S, StartupError, serve, startup_step
 from homeserver.app.wiring import build_services
+from homeserver.clock import Clock, SystemClock
 from homeserver.config import Config
 from homeserver.keyfile import load_or_create_signing_key
 
@@ -104,13 +105,19 @@ _ROUTE_MODULES = (
 )
 
 
-def build_app(config: Config) -> web.Application:
-    """The aiohttp application for `config` (storage opens on startup)."""
+def build_app(config: Config, clock: Clock | None = None) -> web.Application:
+    """The aiohttp application for `config` (storage opens on startup).
+
+    Args:
+        config: The server's configuration.
+        clock: The time every service reads and sleeps on (the system clock if None).
+    """
     app = web.Application(
         middlewares=[cors_middleware, error_middleware],
         client_max_size=config.max_request_body_bytes,
     )
     app[CONFIG] = config
+    app[CLOCK] = clock if clock is not None else SystemClock()
     app[SIGNING_KEY] = load_or_create_signing_key(config.signing_key_file)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(ephemeral_ctx)

@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from homeserver.api.http import SERVICES
-from homeserver.app.app_keys import CONFIG, SIGNING_KEY, STORES
+from homeserver.app.app_keys import CLOCK, CONFIG, SIGNING_KEY, STORES
 from homeserver.app.process import SHUTDOWN_GRACE_S, safe_database_url, startup_step
 from homeserver.app.wiring import build_services
-from homeserver.clock import SystemClock
 from homeserver.storage.factory import open_stores
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         stores = await open_stores(config.database_url)
     app[STORES] = stores
     position = await stores.sync.events_position()
-    app[SERVICES] = build_services(config, stores, SystemClock(), app[SIGNING_KEY], position)
+    app[SERVICES] = build_services(config, stores, app[CLOCK], app[SIGNING_KEY], position)
     logger.info("storage ready database=%s", config.database_url.split("://", 1)[0])
     yield
     logger.info("closing storage: writing queued events")
