@@ -10,20 +10,26 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
 
 from homeserver.app import build_app, make_runner
+from homeserver.clock import Clock
 from homeserver.config import Config, RateLimit, RateLimits
+from homeserver.storage.factory import Stores, open_stores
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TESSERA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ("sqlite", "postgres")
+# Requests in live tests may queue behind a busy machine; only a hung server should trip this.
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=60)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -47,6 +53,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def stores(database_url: str) -> AsyncIterator[Stores]:
+    """Migrated stores on each backend (a test module may override it to add data)."""
+    opened = await open_stores(database_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 GENEROUS = RateLimit(per_second=1000.0, burst=1000)
@@ -79,9 +95,11 @@ class LiveServer:
     app: web.Application
 
 
-async def start_server(config: Config) -> tuple[LiveServer, web.AppRunner]:
-    """Start the real app on a free port."""
-    app = build_app(config)
+async def start_server(
+    config: Config, clock: Clock | None = None
+) -> tuple[LiveServer, web.AppRunner]:
+    """Start the real app on a free port (on `clock`, the system clock if None)."""
+    app = build_app(config, clock)
     runner = make_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -90,11 +108,25 @@ async def start_server(config: Config) -> tuple[LiveServer, web.AppRunner]:
     return LiveServer(url=f"http://127.0.0.1:{port}", config=config, app=app), runner
 
 
-@pytest.fixture
-async def server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    """A live homeserver on each backend."""
-    live, runner = await start_server(make_config(database_url, tmp_path / "data"))
+@asynccontextmanager
+async def serving(config: Config, clock: Clock | None = None) -> AsyncIterator[LiveServer]:
+    """A live server with a special configuration (or clock), stopped on exit."""
+    live, runner = await start_server(config, clock)
     try:
         yield live
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A live homeserver on each backend."""
+    async with serving(make_config(database_url, tmp_path / "data")) as live:
+        yield live
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for raw client API calls, patient enough for a loaded machine."""
+    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:
+        yield session

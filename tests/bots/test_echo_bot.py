@@ -24,7 +24,8 @@ from sdk.events import RoomEvent
 from sdk.state import Room
 from tests.conftest import LiveServer
 from tests.e2e.process import REPO_ROOT
-from tests.sdk.helpers import PASSWORD, MakeClient, client_factory, wait_for
+from tests.sdk.helpers import PASSWORD, MakeClient, client_factory
+from tests.waiting import PATIENCE_S, wait_for
 
 
 @pytest.fixture
@@ -92,26 +93,28 @@ def _joined(client: AsyncClient, room_id: str) -> list[str]:
 async def test_graceful_shutdown_finishes_in_flight_handlers(make: MakeClient) -> None:
     user = await make("user")
     bot_client = await make("slowbot")
-    bot = Bot(bot_client, shutdown_timeout_s=10)
-    started, finished = asyncio.Event(), asyncio.Event()
+    bot = Bot(bot_client, shutdown_timeout_s=PATIENCE_S)
+    started, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     @bot.command("slow")
     async def slow(room: Room, event: RoomEvent, args: str) -> None:
         started.set()
-        await asyncio.sleep(0.5)
+        await release.wait()  # still running when the bot is told to stop
         await bot.reply(room, "done slowly")
         finished.set()
 
     room_id = await user.create_room(invite=[bot_client.user_id or ""])
     bot_task = asyncio.create_task(bot.run(timeout_ms=1000, handle_signals=False))
-    for _ in range(200):
-        if "@slowbot:localhost" in await joined_members(user, room_id):
-            break
-        await asyncio.sleep(0.05)
+
+    async def bot_joined() -> bool:
+        return "@slowbot:localhost" in await joined_members(user, room_id)
+
+    await wait_for(bot_joined, what="the bot's join")
     await user.send_text(room_id, "!slow")
-    await asyncio.wait_for(started.wait(), 20)
+    await asyncio.wait_for(started.wait(), PATIENCE_S)
     bot.stop()
-    await asyncio.wait_for(bot_task, 15)
+    release.set()
+    await asyncio.wait_for(bot_task, PATIENCE_S)
     assert finished.is_set()  # the handler ran to completion before run() returned
     assert bot_client._http._session is None or bot_client._http._session.closed
     messages = await user.room_messages(room_id, limit=20)
@@ -142,15 +145,21 @@ async def test_echo_bot_process_answers_and_stops_on_sigterm(
             stop = asyncio.Event()
             seen, loop = await watch(user, stop)
             try:
-                await wait_for(lambda: b"encryption enabled" in log.read_bytes(), timeout_s=60)
+                await wait_for(
+                    lambda: b"encryption enabled" in log.read_bytes(), timeout_s=PATIENCE_S
+                )
                 room_id = await user.create_room(invite=["@procbot:localhost"])
-                await wait_for(lambda: "@procbot:localhost" in _joined(user, room_id), timeout_s=30)
+                await wait_for(
+                    lambda: "@procbot:localhost" in _joined(user, room_id), timeout_s=PATIENCE_S
+                )
                 await user.send_text(room_id, "!echo over the wire")
                 await wait_for(lambda: "over the wire" in notices_from("@procbot:localhost", seen))
                 # The same in an encrypted room: the bot decrypts the command and encrypts the
                 # answer, which reaches us decrypted.
                 secret = await user.create_room(encrypted=True, invite=["@procbot:localhost"])
-                await wait_for(lambda: "@procbot:localhost" in _joined(user, secret), timeout_s=30)
+                await wait_for(
+                    lambda: "@procbot:localhost" in _joined(user, secret), timeout_s=PATIENCE_S
+                )
                 await user.send_text(secret, "!echo whispered")
                 await wait_for(lambda: "whispered" in notices_from("@procbot:localhost", seen))
                 page = await user.room_messages(secret, limit=10)
@@ -159,7 +168,7 @@ async def test_echo_bot_process_answers_and_stops_on_sigterm(
                 assert "whispered" not in str([e.content for e in from_bot])
             finally:
                 stop.set()
-                await asyncio.wait_for(loop, 10)
+                await asyncio.wait_for(loop, PATIENCE_S)
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 20) == 0
         assert b"stopped" in log.read_bytes()

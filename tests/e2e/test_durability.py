@@ -54,12 +54,6 @@ async def launcher(database_url: str, tmp_path: Path) -> AsyncIterator[Launcher]
         await launch.kill_all()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
-
-
 async def _call(
     http: aiohttp.ClientSession,
     method: str,

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 from sdk.client import AsyncClient
 from sdk.store import Store
+from tests.waiting import PATIENCE_S
+from tests.waiting import wait_for as wait_for  # re-exported for the live tests
 
 PASSWORD = "correct horse battery staple"
 
@@ -33,21 +35,15 @@ async def client_factory(url: str) -> AsyncIterator[MakeClient]:
 
 
 async def sync_until(
-    client: AsyncClient, done: Callable[[], bool], *, rounds: int = 30, timeout_ms: int = 2000
+    client: AsyncClient,
+    done: Callable[[], bool],
+    *,
+    timeout_ms: int = 2000,
+    patience_s: float = PATIENCE_S,
 ) -> None:
-    """Sync (long-polling) until `done()` holds, a bounded number of times."""
-    for _ in range(rounds):
-        if done():
-            return
+    """Sync (long-polling `timeout_ms` each time) until `done()` holds; fail after `patience_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience_s
+    while not done():
+        assert loop.time() < deadline, "condition never met in sync"
         await client.sync(timeout_ms=timeout_ms)
-    assert done(), "condition never met in sync"
-
-
-async def wait_for(done: Callable[[], bool], *, timeout_s: float = 20.0) -> None:
-    """Poll `done()` until it holds (for conditions reached by background sync loops)."""
-    interval = 0.02
-    for _ in range(int(timeout_s / interval)):
-        if done():
-            return
-        await asyncio.sleep(interval)
-    assert done(), "condition never met"

@@ -18,7 +18,8 @@ from sdk.events import RoomEvent
 from sdk.state import Room
 from tests.conftest import LiveServer
 from tests.sdk.fake_crypto import FakeCrypto
-from tests.sdk.helpers import MakeClient, client_factory, sync_until, wait_for
+from tests.sdk.helpers import MakeClient, client_factory, sync_until
+from tests.waiting import PATIENCE_S, wait_for
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 
@@ -76,7 +77,7 @@ async def test_send_and_download_files(make: MakeClient, tmp_path: Path) -> None
         await wait_for(lambda: received == [b"some notes"])
     finally:
         bot.stop()
-        await asyncio.wait_for(task, 15)
+        await asyncio.wait_for(task, PATIENCE_S)
 
 
 async def test_transparent_encryption(make: MakeClient) -> None:
@@ -111,7 +112,7 @@ async def test_transparent_encryption(make: MakeClient) -> None:
         assert stored.body != b"classified"  # the server holds ciphertext only
     finally:
         bot.stop()
-        await asyncio.wait_for(task, 15)
+        await asyncio.wait_for(task, PATIENCE_S)
 
 
 async def test_files_into_encrypted_rooms_need_attachment_crypto(make: MakeClient) -> None:
@@ -138,8 +139,16 @@ async def test_history_and_own_messages_are_ignored(make: MakeClient) -> None:
         await wait_for(lambda: membership(bot_client, room_id) == "join")
         await user.send_text(room_id, "!count live")
         await wait_for(lambda: calls == ["live"])
-        await asyncio.sleep(1.5)  # time for a wrongly handled history or own message to show
-        assert calls == ["live"]
+
+        async def replied() -> bool:
+            page = await user.room_messages(room_id, limit=20)
+            return any(e.content.get("body") == "!count from myself" for e in page.chunk)
+
+        await wait_for(replied, what="the bot's own message")
+        # Handled in timeline order: once this is seen, the bot has passed its own message.
+        await user.send_text(room_id, "!count after")
+        await wait_for(lambda: len(calls) >= 2)
+        assert calls == ["live", "after"]
     finally:
         bot.stop()
-        await asyncio.wait_for(task, 15)
+        await asyncio.wait_for(task, PATIENCE_S)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from homeserver.api.http import SERVICES
 from homeserver.config import RateLimit, RateLimits
 from sdk import requests
 from sdk.client import AsyncClient
@@ -29,7 +30,8 @@ from sdk.http import RetryPolicy
 from sdk.state import Room
 from sdk.store import Store
 from tests.conftest import GENEROUS, LiveServer, make_config, start_server
-from tests.sdk.helpers import PASSWORD, client_factory, sync_until, wait_for
+from tests.sdk.helpers import PASSWORD, client_factory, sync_until
+from tests.waiting import PATIENCE_S, wait_for
 
 
 async def test_register_login_whoami_logout(server: LiveServer) -> None:
@@ -144,7 +146,7 @@ async def test_two_clients_chat_through_sync_forever(server: LiveServer) -> None
             assert tail[-2:] == ["hello bob", "hi alice"]
         finally:
             stop.set()
-            await asyncio.wait_for(asyncio.gather(*loops), 10)
+            await asyncio.wait_for(asyncio.gather(*loops), PATIENCE_S)
         assert all(loop.done() and loop.exception() is None for loop in loops)
 
 
@@ -153,13 +155,14 @@ async def test_stop_interrupts_a_long_poll(server: LiveServer) -> None:
         alice = await make("alice")
         await alice.sync()
         stop = asyncio.Event()
-        # The server finishes the abandoned poll on its own; keep it short for the teardown.
-        loop = asyncio.create_task(alice.sync_forever(timeout_ms=5000, stop=stop))
-        await asyncio.sleep(0.5)
-        started = time.monotonic()
+        notifier = server.app[SERVICES].notifier
+        loop = asyncio.create_task(alice.sync_forever(timeout_ms=60_000, stop=stop))
+        await wait_for(lambda: notifier.waiter_count() > 0, what="the long poll")
         stop.set()
-        await asyncio.wait_for(loop, 5)
-        assert time.monotonic() - started < 1
+        await asyncio.wait_for(loop, PATIENCE_S)
+        # The client is done while the server still holds its poll: it did not wait it out.
+        assert notifier.waiter_count() > 0
+        await alice.create_room()  # wakes the abandoned poll, so the server stops at once
 
 
 async def test_pagination(server: LiveServer) -> None:

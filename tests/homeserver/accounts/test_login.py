@@ -6,7 +6,6 @@ Spec: Client-Server API "Login", "Soft logout", "Refreshing access tokens"; `log
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.homeserver.api.helpers import (
     whoami,
     with_password_uia,
 )
+from tests.homeserver.fake_clock import FakeClock
 
 JWT_SECRET = "a-shared-secret-of-at-least-32-bytes!"
 JWT_TYPE = "org.matrix.login.jwt"
@@ -178,11 +178,12 @@ async def test_refresh_rotates_both_tokens(server: LiveServer) -> None:
 
 async def test_expired_access_token_is_a_soft_logout(database_url: str, tmp_path: Path) -> None:
     config = make_config(database_url, tmp_path / "data", access_token_lifetime_ms=1)
-    async with serving(config) as live, aiohttp.ClientSession() as http:
+    clock = FakeClock()
+    async with serving(config, clock) as live, aiohttp.ClientSession() as http:
         await register(http, live.url, "alice")
         refreshable = await login(http, live.url, "alice", refresh_token=True)
         plain = await login(http, live.url, "alice")
-        await asyncio.sleep(0.02)
+        clock.advance(10)
         status, err = await whoami(http, live.url, refreshable["access_token"])
         assert (status, err["errcode"]) == (401, "M_UNKNOWN_TOKEN")
         assert err["soft_logout"] is True

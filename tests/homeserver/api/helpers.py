@@ -1,44 +1,23 @@
-"""Raw-HTTP helpers for the Client-Server API tests: register, log in, call an endpoint.
+"""Raw-HTTP helpers for the Client-Server API tests: register, log in, answer UIA.
 
-Each helper takes an `aiohttp.ClientSession` and the server's base URL and speaks plain JSON,
-so the tests see exactly what a client would.
+Each helper takes an `aiohttp.ClientSession` and the server's base URL and speaks plain JSON
+through `tests.http_client`, so the tests see exactly what a client would.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
 import aiohttp
 
-from homeserver.config import Config
-from tests.conftest import LiveServer, start_server
+from tests.conftest import serving as serving
+from tests.http_client import CLIENT as CLIENT
+from tests.http_client import ApiClient
+from tests.http_client import JsonBody as JsonBody
+from tests.http_client import auth_header as auth_header
+from tests.http_client import call as call
 
-CLIENT = "/_matrix/client/v3"
+# CLIENT, JsonBody, auth_header, call and serving are re-exported for the tests importing them here.
+
 PASSWORD = "correct horse battery staple"
-
-JsonBody = dict[str, Any]
-
-
-def auth_header(token: str) -> dict[str, str]:
-    """The `Authorization` header for an access token."""
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def call(
-    http: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    token: str | None = None,
-    body: object = None,
-) -> tuple[int, JsonBody]:
-    """Send one request; returns the status and the JSON body (which every answer must be)."""
-    headers = auth_header(token) if token is not None else None
-    async with http.request(method, url, json=body, headers=headers) as resp:
-        assert resp.content_type == "application/json", await resp.text()
-        return resp.status, await resp.json()
 
 
 async def register(
@@ -57,6 +36,12 @@ async def register(
     status, done = await call(http, "POST", url, body=body)
     assert status == 200, done
     return done
+
+
+async def new_client(http: aiohttp.ClientSession, base: str, username: str) -> ApiClient:
+    """Register `username` and return a client for its first device."""
+    done = await register(http, base, username)
+    return ApiClient(http, base, done["user_id"], done["access_token"], done["device_id"])
 
 
 async def login(
@@ -120,13 +105,3 @@ async def with_password_uia(
     assert challenge["flows"] == [{"stages": ["m.login.password"]}]
     body["auth"] = password_auth(user, challenge["session"], password)
     return await call(http, method, url, token=token, body=body)
-
-
-@asynccontextmanager
-async def serving(config: Config) -> AsyncIterator[LiveServer]:
-    """A live server with a special configuration, stopped on exit."""
-    live, runner = await start_server(config)
-    try:
-        yield live
-    finally:
-        await runner.cleanup()

@@ -15,7 +15,8 @@ import nacl.signing
 
 from core.base64 import encode_unpadded
 from core.signing import SigningKey, sign_json
-from tests.homeserver.api.helpers import CLIENT, PASSWORD, password_auth, register
+from tests.homeserver.api.helpers import PASSWORD, password_auth, register
+from tests.http_client import CLIENT, ApiClient
 
 JsonBody = dict[str, Any]
 OLM = "m.olm.v1.curve25519-aes-sha2"
@@ -88,35 +89,14 @@ class Device:
         return {f"signed_curve25519:FB{self._counter:04d}": sign_json(body, self.user_id, self.key)}
 
 
-class Client:
-    """A logged-in device speaking raw HTTP."""
+class Client(ApiClient):
+    """A logged-in device with real key material."""
 
     def __init__(self, http: aiohttp.ClientSession, base: str, login: JsonBody) -> None:
-        self.http = http
-        self.base = base
-        self.user_id: str = login["user_id"]
-        self.device_id: str = login["device_id"]
-        self.token: str = login["access_token"]
+        super().__init__(
+            http, base, login["user_id"], login["access_token"], device_id=login["device_id"]
+        )
         self.device = Device(self.user_id, self.device_id)
-
-    async def request(
-        self, method: str, path: str, body: object = None, **query: str
-    ) -> tuple[int, JsonBody]:
-        """Call `CLIENT + path`; returns the status and JSON body."""
-        async with self.http.request(
-            method,
-            self.base + CLIENT + path,
-            json=body,
-            params=query or None,
-            headers={"Authorization": f"Bearer {self.token}"},
-        ) as resp:
-            return resp.status, await resp.json()
-
-    async def ok(self, method: str, path: str, body: object = None, **query: str) -> JsonBody:
-        """Call and require 200."""
-        status, result = await self.request(method, path, body, **query)
-        assert status == 200, (status, result)
-        return result
 
     async def error(
         self, method: str, path: str, body: object, status: int, errcode: str, **query: str
@@ -124,11 +104,13 @@ class Client:
         """Call and require the given error."""
         got, result = await self.request(method, path, body, **query)
         assert (got, result.get("errcode")) == (status, errcode), (got, result)
-        return result
+        error: JsonBody = result
+        return error
 
     async def upload(self, **body: Any) -> JsonBody:
         """`POST /keys/upload` with `body`; requires 200."""
-        return await self.ok("POST", "/keys/upload", body)
+        result: JsonBody = await self.ok("POST", "/keys/upload", body)
+        return result
 
     async def upload_device_keys(self, one_time: int = 0, fallback: bool = False) -> JsonBody:
         """Upload this device's keys, `one_time` one-time keys and maybe a fallback key."""
@@ -141,14 +123,9 @@ class Client:
 
     async def query(self, *user_ids: str) -> JsonBody:
         """`POST /keys/query` for all devices of `user_ids`."""
-        return await self.ok("POST", "/keys/query", {"device_keys": {u: [] for u in user_ids}})
-
-    async def sync(self, since: str | None = None, timeout_ms: int = 0) -> JsonBody:
-        """One `/sync`."""
-        query = {"timeout": str(timeout_ms)}
-        if since is not None:
-            query["since"] = since
-        return await self.ok("GET", "/sync", **query)
+        body: JsonBody = {"device_keys": {u: [] for u in user_ids}}
+        result: JsonBody = await self.ok("POST", "/keys/query", body)
+        return result
 
     async def uia(self, method: str, path: str, body: JsonBody) -> tuple[int, JsonBody]:
         """A request guarded by `m.login.password` UIA: expect the 401, then answer it."""
@@ -180,9 +157,8 @@ async def second_device(http: aiohttp.ClientSession, client: Client, device_id: 
 async def shared_room(*clients: Client) -> str:
     """A room created by the first client and joined by the others."""
     creator, *others = clients
-    room = await creator.ok("POST", "/createRoom", {"preset": "private_chat"})
-    room_id: str = room["room_id"]
+    room_id = await creator.create_room(preset="private_chat")
     for other in others:
-        await creator.ok("POST", f"/rooms/{room_id}/invite", {"user_id": other.user_id})
-        await other.ok("POST", f"/rooms/{room_id}/join", {})
+        await creator.invite(room_id, other.user_id)
+        await other.join(room_id)
     return room_id

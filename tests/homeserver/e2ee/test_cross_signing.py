@@ -3,12 +3,10 @@ replacing keys) and `/keys/signatures/upload` (each signature verified before it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import pytest
 
 from core.signing import SigningKey, sign_json
 from tests.conftest import LiveServer
@@ -16,12 +14,6 @@ from tests.homeserver.e2ee.helpers import new_client, new_key, public_of
 
 UPLOAD = "/keys/device_signing/upload"
 SIGNATURES = "/keys/signatures/upload"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @dataclass

@@ -3,23 +3,15 @@ three scopes with etag and count, the spec's replacement rules, and wrong-versio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.conftest import LiveServer
 from tests.homeserver.e2ee.helpers import Client, new_client, random_curve25519
 
 ALGORITHM = "m.megolm_backup.v1.curve25519-aes-sha2"
 ROOM = "!room:localhost"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def auth_data() -> dict[str, Any]:

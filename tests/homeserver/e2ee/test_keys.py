@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from core.signing import sign_json
 from tests.conftest import LiveServer
@@ -16,12 +14,6 @@ from tests.homeserver.e2ee.helpers import (
     second_device,
     shared_room,
 )
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_upload_query_and_claim_one_time_then_fallback(

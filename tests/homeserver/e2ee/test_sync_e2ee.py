@@ -4,20 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from homeserver.services.common.stream_token import StreamToken
 from tests.conftest import LiveServer
 from tests.homeserver.e2ee.helpers import new_client, second_device, shared_room
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+from tests.waiting import LONG_POLL_MS, PATIENCE_S, long_polls_parked
 
 
 async def test_key_counts_and_fallback_types(
@@ -48,13 +41,13 @@ async def test_device_lists_changed_when_a_room_mate_adds_a_device(
     await shared_room(alice, bob)
     since = (await alice.sync())["next_batch"]
 
-    waiting = asyncio.create_task(alice.sync(since=since, timeout_ms=10_000))
-    await asyncio.sleep(0.3)
+    waiting = asyncio.create_task(alice.sync(since=since, timeout_ms=LONG_POLL_MS))
+    await long_polls_parked(server)
     assert not waiting.done()
     phone = await second_device(http, bob, "BOBPHONE")
     await carol.upload_device_keys()  # no shared room: never reported to Alice
     await phone.upload_device_keys()
-    woken = await asyncio.wait_for(waiting, 5)
+    woken = await asyncio.wait_for(waiting, PATIENCE_S)
     assert woken["device_lists"]["changed"] == [bob.user_id]
     assert woken["device_lists"]["left"] == []
     token = StreamToken.parse(woken["next_batch"])
@@ -73,10 +66,10 @@ async def test_device_lists_changed_when_a_device_is_deleted(
     phone = await second_device(http, bob, "BOBPHONE")
     await phone.upload_device_keys()
     since = (await alice.sync())["next_batch"]
-    waiting = asyncio.create_task(alice.sync(since=since, timeout_ms=10_000))
-    await asyncio.sleep(0.3)
+    waiting = asyncio.create_task(alice.sync(since=since, timeout_ms=LONG_POLL_MS))
+    await long_polls_parked(server)
     await phone.ok("POST", "/logout", {})
-    woken = await asyncio.wait_for(waiting, 5)
+    woken = await asyncio.wait_for(waiting, PATIENCE_S)
     assert woken["device_lists"]["changed"] == [bob.user_id]
 
 

@@ -4,7 +4,7 @@ restart path and who sees whose presence."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import pytest
@@ -21,23 +21,15 @@ from homeserver.services.ephemeral.presence import (
     apply_timeouts,
 )
 from homeserver.storage.ephemeral.presence import PresenceRecord
-from homeserver.storage.factory import Stores, open_stores
+from homeserver.storage.factory import Stores
 from tests.homeserver.ephemeral.helpers import RecordingNotifier
 from tests.homeserver.fake_clock import FakeClock
+from tests.waiting import wait_for
 
 ALICE = "@alice:localhost"
 BOB = "@bob:localhost"
 CAROL = "@carol:localhost"
 ROOM = "!room:localhost"
-
-
-@pytest.fixture
-async def stores(database_url: str) -> AsyncIterator[Stores]:
-    opened = await open_stores(database_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture
@@ -227,19 +219,9 @@ async def _is_offline(presence: PresenceService) -> bool:
     return await state_of(presence) == "offline"
 
 
-async def _until(condition: object) -> None:
-    assert callable(condition)
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
+async def _until(condition: Callable[[], bool]) -> None:
+    await wait_for(condition)
 
 
-async def _until_async(condition: object) -> None:
-    assert callable(condition)
-    for _ in range(500):
-        if await condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
+async def _until_async(condition: Callable[[], Awaitable[bool]]) -> None:
+    await wait_for(condition)

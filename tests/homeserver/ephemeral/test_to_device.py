@@ -4,20 +4,13 @@ the client syncs past a message, fan-out to `*`, idempotent transaction IDs, wak
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.conftest import LiveServer, make_config, start_server
 from tests.homeserver.e2ee.helpers import Client, new_client, second_device
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+from tests.waiting import LONG_POLL_MS, PATIENCE_S, long_polls_parked
 
 
 def events(sync: dict[str, object]) -> list[dict[str, object]]:
@@ -103,13 +96,12 @@ async def test_long_poll_wakes_on_a_message(
     alice = await new_client(http, server.url, "alice")
     bob = await new_client(http, server.url, "bob")
     since = (await bob.sync())["next_batch"]
-    waiting = asyncio.create_task(bob.sync(since=since, timeout_ms=10_000))
-    await asyncio.sleep(0.3)
+    waiting = asyncio.create_task(bob.sync(since=since, timeout_ms=LONG_POLL_MS))
+    await long_polls_parked(server)
     assert not waiting.done()
-    started = asyncio.get_running_loop().time()
     await send(alice, "t1", {bob.user_id: {bob.device_id: {"wake": True}}})
-    woken = await asyncio.wait_for(waiting, 5)
-    assert asyncio.get_running_loop().time() - started < 3
+    # The poll outlasts the patience: only the wake-up can answer it in time.
+    woken = await asyncio.wait_for(waiting, PATIENCE_S)
     assert [e["content"] for e in events(woken)] == [{"wake": True}]
 
 

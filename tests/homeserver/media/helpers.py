@@ -6,7 +6,6 @@ status, headers and raw bytes so tests can check exactly what a browser would ge
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from multidict import CIMultiDictProxy
 from homeserver.app import STORES
 from tests.conftest import LiveServer
 from tests.homeserver.api.helpers import auth_header, register
+from tests.waiting import wait_for
 
 UPLOAD = "/_matrix/media/v3/upload"
 CREATE = "/_matrix/media/v1/create"
@@ -139,13 +139,15 @@ async def make_admin(server: LiveServer, user_id: str) -> None:
 
 
 async def wait_for_thumbnails(server: LiveServer, media_id: str, count: int) -> int:
-    """Wait (up to 20 s) until `count` thumbnails of `media_id` are stored; returns how many."""
+    """Wait until `count` thumbnails of `media_id` are stored; returns how many."""
     found = 0
-    for _ in range(200):
+
+    async def stored() -> bool:
+        nonlocal found
         found = len(await server.app[STORES].media.thumbnails(media_id))
-        if found >= count:
-            return found
-        await asyncio.sleep(0.1)
+        return found >= count
+
+    await wait_for(stored, what=f"{count} thumbnails")
     return found
 
 

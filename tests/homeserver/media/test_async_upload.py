@@ -15,9 +15,11 @@ import aiohttp
 
 from homeserver.api.http import SERVICES
 from homeserver.config import MediaConfig
-from tests.conftest import LiveServer, make_config
-from tests.homeserver.api.helpers import auth_header, serving
+from tests.conftest import LiveServer, make_config, serving
+from tests.homeserver.api.helpers import auth_header
+from tests.homeserver.fake_clock import FakeClock
 from tests.homeserver.media.helpers import CREATE, download, split_mxc, user
+from tests.waiting import wait_for
 
 
 async def _create(http: aiohttp.ClientSession, base: str, token: str) -> tuple[int, dict[str, Any]]:
@@ -95,7 +97,7 @@ async def test_download_before_upload_times_out_with_504(server: LiveServer) -> 
         "errcode": "M_NOT_YET_UPLOADED",
         "error": "Content has not yet been uploaded",
     }
-    assert 0.25 < waited < 5
+    assert waited >= 0.25  # a busy machine only makes it longer
 
 
 async def test_download_waits_for_the_upload(server: LiveServer) -> None:
@@ -106,23 +108,23 @@ async def test_download_waits_for_the_upload(server: LiveServer) -> None:
         waiting = asyncio.create_task(
             download(http, server.url, token, media, params={"timeout_ms": "10000"})
         )
-        await asyncio.sleep(0.3)
+        uploads = server.app[SERVICES].media._uploaded  # media IDs with a download waiting
+        await wait_for(lambda: media[1] in uploads, what="the waiting download")
         assert not waiting.done()
-        started = time.monotonic()
         assert (await _put(http, server.url, token, media, b"worth the wait"))[0] == 200
         got = await waiting
-        assert time.monotonic() - started < 2
     assert got.status == 200
     assert got.body == b"worth the wait"
 
 
 async def test_unused_ids_expire(database_url: str, tmp_path: Path) -> None:
     config = make_config(database_url, tmp_path / "data", media=MediaConfig(unused_id_expiry_ms=50))
-    async with serving(config) as live, aiohttp.ClientSession() as http:
+    clock = FakeClock()
+    async with serving(config, clock) as live, aiohttp.ClientSession() as http:
         token = await user(http, live.url, "alice")
         _, first = await _create(http, live.url, token)
         _, second = await _create(http, live.url, token)
-        await asyncio.sleep(0.1)
+        clock.advance(100)
         late = await _put(http, live.url, token, split_mxc(first["content_uri"]), b"too late")
         assert await live.app[SERVICES].media_admin.expire_unused() == 2
         gone = await _put(http, live.url, token, split_mxc(second["content_uri"]), b"x")

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from homeserver.storage.factory import Stores, open_stores
+from homeserver.storage.factory import Stores
 from homeserver.storage.media.files import BlobRef, StoredBlob
 from homeserver.storage.media.metadata import NewMedia, NewThumbnail
 
 BLOB = StoredBlob(BlobRef("p" + "a" * 64, 10, False), "a" * 64)
 OTHER = StoredBlob(BlobRef("e" + "b" * 64, 20, True), "b" * 64)
-
-
-@pytest.fixture
-async def stores(database_url: str) -> AsyncIterator[Stores]:
-    """Migrated stores on each backend."""
-    opened = await open_stores(database_url)
-    yield opened
-    await opened.close()
 
 
 async def test_reserved_id_is_completed_once(stores: Stores) -> None:

@@ -1,68 +1,30 @@
-"""A small raw-HTTP client for the push rule and unread count tests."""
+"""The raw-HTTP client of the push rule and unread count tests, and their rooms."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import aiohttp
 
-from tests.homeserver.api.helpers import CLIENT, JsonBody, call, register
-
-_txn = itertools.count()
-POLL_ATTEMPTS = 100
-POLL_INTERVAL_S = 0.05
+from tests.homeserver.api.helpers import register
+from tests.http_client import ApiClient
+from tests.waiting import wait_for
 
 
-@dataclass
-class Client:
-    """One registered user talking to a live server."""
-
-    http: aiohttp.ClientSession
-    base: str
-    user_id: str
-    token: str
-
-    async def request(
-        self, method: str, path: str, body: object = None, query: str = ""
-    ) -> tuple[int, Any]:
-        """Any client API request; returns the status and the JSON body."""
-        url = f"{self.base}{CLIENT}{path}{'?' + query if query else ''}"
-        return await call(self.http, method, url, token=self.token, body=body)
-
-    async def ok(self, method: str, path: str, body: object = None, query: str = "") -> Any:
-        """A request that must succeed."""
-        status, result = await self.request(method, path, body, query)
-        assert status == 200, (method, path, status, result)
-        return result
+class Client(ApiClient):
+    """A registered user reading unread counts and posting receipts."""
 
     async def error(
         self, method: str, path: str, body: object = None, query: str = ""
     ) -> tuple[int, str]:
-        """A request that must fail; returns the status and errcode."""
-        status, result = await self.request(method, path, body, query)
+        """A request that must fail (`query` as a query string); returns the status and errcode."""
+        status, result = await self.request(method, path, body, **dict(parse_qsl(query)))
         assert status >= 400, (method, path, result)
         return status, result["errcode"]
-
-    async def send(self, room_id: str, body: str, **content: object) -> str:
-        """Send an `m.room.message`; returns its event ID."""
-        path = f"/rooms/{quote(room_id)}/send/m.room.message/t{next(_txn)}"
-        content = {"msgtype": "m.text", "body": body, **content}
-        sent = await self.ok("PUT", path, content)
-        return str(sent["event_id"])
 
     async def read(self, room_id: str, event_id: str, receipt: str = "m.read") -> None:
         """Post a read receipt."""
         await self.ok("POST", f"/rooms/{quote(room_id)}/receipt/{receipt}/{quote(event_id)}", {})
-
-    async def sync(self, since: str | None = None, timeout_ms: int = 0) -> JsonBody:
-        """One `/sync` (initial without `since`)."""
-        query = f"timeout={timeout_ms}" + (f"&since={quote(since)}" if since else "")
-        result: JsonBody = await self.ok("GET", "/sync", query=query)
-        return result
 
     async def unread(self, room_id: str) -> tuple[int, int]:
         """The room's `(notification_count, highlight_count)` in an initial sync."""
@@ -70,14 +32,12 @@ class Client:
         return counts["notification_count"], counts["highlight_count"]
 
     async def wait_unread(self, room_id: str, expected: tuple[int, int]) -> None:
-        """Poll initial syncs until the room's counts are `expected` (bounded)."""
-        seen = None
-        for _ in range(POLL_ATTEMPTS):
-            seen = await self.unread(room_id)
-            if seen == expected:
-                return
-            await asyncio.sleep(POLL_INTERVAL_S)
-        raise AssertionError(f"unread counts stayed {seen}, expected {expected}")
+        """Poll initial syncs until the room's counts are `expected`."""
+
+        async def reached() -> bool:
+            return await self.unread(room_id) == expected
+
+        await wait_for(reached, what=f"unread counts {expected}")
 
 
 async def new_client(

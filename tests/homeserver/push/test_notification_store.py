@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
-
-from homeserver.storage.factory import Stores, open_stores
+from homeserver.storage.factory import Stores
 from homeserver.storage.push.unread_counts import Notification, ReadMark
 
 ALICE = "@alice:localhost"
 BOB = "@bob:localhost"
 ROOM = "!room:localhost"
 OTHER = "!other:localhost"
-
-
-@pytest.fixture
-async def stores(database_url: str) -> AsyncIterator[Stores]:
-    opened = await open_stores(database_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def note(user: str, stream: int, highlight: bool = False, room: str = ROOM) -> Notification:

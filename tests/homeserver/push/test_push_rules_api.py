@@ -3,8 +3,7 @@ and the `m.push_rules` account data."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import aiohttp
 import pytest
@@ -35,12 +34,6 @@ DEFAULT_UNDERRIDES = [
     ".m.rule.message",
     ".m.rule.encrypted",
 ]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture
@@ -161,7 +154,8 @@ async def test_rules_of_every_kind(alice: Client) -> None:
 async def test_before_and_after_order_user_rules(alice: Client) -> None:
     async def put(rule_id: str, query: str = "") -> None:
         body = {"conditions": [], "actions": ["notify"]}
-        await alice.ok("PUT", f"/pushrules/global/override/{rule_id}", body, query)
+        path = f"/pushrules/global/override/{rule_id}"
+        await alice.ok("PUT", path, body, **dict(parse_qsl(query)))
 
     async def order() -> list[object]:
         rules = await alice.ok("GET", "/pushrules/global/override/")

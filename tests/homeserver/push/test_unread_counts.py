@@ -3,7 +3,6 @@ in the background, highlights, read receipts, user rules and restarts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,12 +13,6 @@ from homeserver.storage.factory import open_database
 from tests.conftest import LiveServer, make_config
 from tests.homeserver.api.helpers import serving
 from tests.homeserver.push.helpers import Client, direct_room, group_room, new_client
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture

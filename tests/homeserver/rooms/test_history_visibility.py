@@ -26,7 +26,7 @@ async def _scenario(alice: User, bob: User, visibility: str) -> tuple[str, dict[
     room = await alice.create_room(preset="private_chat")
     await alice.visibility(room, visibility)
     ids = {"before-invite": await alice.send(room, "before-invite")}
-    await alice.invite(room, bob)
+    await alice.invite(room, bob.user_id)
     ids["invited"] = await alice.send(room, "invited")
     await bob.join(room)
     ids["joined"] = await alice.send(room, "joined")

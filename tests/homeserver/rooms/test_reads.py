@@ -115,7 +115,7 @@ async def test_members_filters_and_at(server: LiveServer) -> None:
         room = await alice.create_room(preset="public_chat")
         await carol.join(room)
         early = await alice.ok("GET", f"/rooms/{quote(room)}/messages", dir="b", limit=1)
-        await alice.invite(room, bob)
+        await alice.invite(room, bob.user_id)
         await carol.leave(room)
         base = f"/rooms/{quote(room)}"
 

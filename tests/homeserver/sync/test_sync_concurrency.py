@@ -9,19 +9,20 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import LiveServer
-from tests.homeserver.sync.test_sync_http import User, register
+from tests.homeserver.api.helpers import new_client as register
+from tests.http_client import ApiClient
 
 SENDERS = 4
 PER_SENDER = 40
 
 
-async def _send_all(user: User, room_ids: list[str], tag: str) -> set[str]:
+async def _send_all(user: ApiClient, room_ids: list[str], tag: str) -> set[str]:
     sent: set[str] = set()
 
     async def one(i: int) -> None:
         room_id = room_ids[i % len(room_ids)]
         body = {"msgtype": "m.text", "body": f"{tag}-{i}"}
-        await user.call("PUT", f"/rooms/{room_id}/send/m.room.message/{tag}{i}", body)
+        await user.ok("PUT", f"/rooms/{room_id}/send/m.room.message/{tag}{i}", body)
         sent.add(f"{tag}-{i}")
 
     # Several requests in flight per sender, so events of one room race each other.
@@ -37,12 +38,12 @@ async def test_concurrent_writers_nothing_skipped(server: LiveServer) -> None:
         senders = [await register(http, server.url, f"sender{i}") for i in range(SENDERS)]
         room_ids = []
         for _ in range(2):
-            room = await owner.call("POST", "/createRoom", {"preset": "public_chat"})
+            room = await owner.ok("POST", "/createRoom", {"preset": "public_chat"})
             room_ids.append(room["room_id"])
         for user in [reader, *senders]:
             for room_id in room_ids:
-                await user.call("POST", f"/join/{room_id}", {})
-        token = (await reader.call("GET", "/sync"))["next_batch"]
+                await user.ok("POST", f"/join/{room_id}", {})
+        token = (await reader.ok("GET", "/sync"))["next_batch"]
         seen: list[str] = []
         done = asyncio.Event()
 
@@ -50,7 +51,7 @@ async def test_concurrent_writers_nothing_skipped(server: LiveServer) -> None:
             nonlocal token
             sync_filter = '{"room":{"timeline":{"limit":1000}}}'
             while True:
-                sync: dict[str, Any] = await reader.call(
+                sync: dict[str, Any] = await reader.ok(
                     "GET", "/sync", since=token, timeout="2000", filter=sync_filter
                 )
                 token = sync["next_batch"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from sdk.crypto.e2ee.client import E2EE
 from sdk.events import RoomEvent
 from sdk.state import Room
 from sdk.store import Store
+from tests.waiting import wait_for
 
 PASSWORD = "correct horse battery staple"
 
@@ -88,11 +88,13 @@ async def sync_all(*clients: Peer, rounds: int = 1) -> None:
             await peer.client.sync(timeout_ms=0)
 
 
-async def sync_until(peers_: list[Peer], done: Callable[[], bool], *, rounds: int = 40) -> None:
-    """Sync every peer until `done()` holds."""
-    for _ in range(rounds):
+async def sync_until(peers_: list[Peer], done: Callable[[], bool]) -> None:
+    """Sync every peer until `done()` holds (for up to `PATIENCE_S`)."""
+
+    async def synced_and_done() -> bool:
         if done():
-            return
+            return True
         await sync_all(*peers_)
-        await asyncio.sleep(0.02)
-    assert done(), "condition never met"
+        return done()
+
+    await wait_for(synced_and_done, what="a condition reached by syncing")
