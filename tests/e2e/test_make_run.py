@@ -85,7 +85,7 @@ async def test_make_run_serves_with_open_registration(tmp_path: Path) -> None:
         running_server(
             command, port=port, log_path=tmp_path / "server.log", ready_timeout=READY_BOUND_S
         ) as server,
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http,
     ):
         async with http.get(f"{server.url}/_matrix/client/versions") as response:
             assert response.status == 200

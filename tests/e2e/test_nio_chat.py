@@ -18,7 +18,7 @@ PASSWORD = "correct horse battery staple"
 _CONFIG = nio.AsyncClientConfig(
     max_limit_exceeded=0,
     max_timeouts=0,
-    request_timeout=30,
+    request_timeout=120,
     encryption_enabled=False,
     store_sync_tokens=False,
 )

@@ -27,18 +27,18 @@ async def _verify(initiator: Peer, responder: Peer) -> tuple[Verification, Verif
     stop, tasks = await _background(initiator, responder)
     try:
         theirs = await initiator.e2ee.request_verification(responder.user_id, responder.device_id)
-        ours = await responder.e2ee.wait_for_verification_request(timeout_s=20)
+        ours = await responder.e2ee.wait_for_verification_request(timeout_s=60)
         assert ours.other_user == initiator.user_id
         assert ours.other_device == initiator.device_id
         await ours.accept()
-        await theirs.wait_for(SasState.KEYS_EXCHANGED, timeout_s=20)
-        await ours.wait_for(SasState.KEYS_EXCHANGED, timeout_s=20)
+        await theirs.wait_for(SasState.KEYS_EXCHANGED, timeout_s=60)
+        await ours.wait_for(SasState.KEYS_EXCHANGED, timeout_s=60)
         assert theirs.emojis() == ours.emojis()
         assert len(ours.emojis()) == 7
         await theirs.confirm()
         await ours.confirm()
-        await theirs.wait_for(SasState.DONE, timeout_s=20)
-        await ours.wait_for(SasState.DONE, timeout_s=20)
+        await theirs.wait_for(SasState.DONE, timeout_s=60)
+        await ours.wait_for(SasState.DONE, timeout_s=60)
         return theirs, ours
     finally:
         stop.set()
@@ -62,12 +62,12 @@ async def test_sas_mismatch_cancels_on_both_sides(server: LiveServer) -> None:
         stop, tasks = await _background(alice, bob)
         try:
             theirs = await alice.e2ee.request_verification(bob.user_id, bob.device_id)
-            ours = await bob.e2ee.wait_for_verification_request(timeout_s=20)
+            ours = await bob.e2ee.wait_for_verification_request(timeout_s=60)
             await ours.accept()
-            await ours.wait_for(SasState.KEYS_EXCHANGED, timeout_s=20)
+            await ours.wait_for(SasState.KEYS_EXCHANGED, timeout_s=60)
             await ours.mismatch()
             with pytest.raises(VerificationError, match="mismatched_sas"):
-                await theirs.wait_for(SasState.DONE, timeout_s=20)
+                await theirs.wait_for(SasState.DONE, timeout_s=60)
         finally:
             stop.set()
             await asyncio.gather(*tasks)
