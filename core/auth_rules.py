@@ -1,8 +1,15 @@
-"""The authorisation rules of room versions 10 and 11, and the auth events selection.
+"""The authorisation rules of room versions 10, 11 and 12, and the auth events selection.
 
-Spec: "Room Version 10/11 → Authorisation rules" and server-server API "Auth events selection".
-Rule numbers in comments and messages refer to those lists. Power level reading and rule 9
-live in `core.power_levels`; the signature of third-party invites in `core.third_party_invite`.
+Spec: "Room Version 10/11/12 → Authorisation rules" and server-server API "Auth events
+selection". Rule numbers in comments and messages refer to the version 10/11 list; the rules
+version 12 adds are named "v12 rule N" (its list inserts rule 2, so later numbers shift by
+one). Power level reading and rule 9 live in `core.power_levels`, the membership rule in
+`core.auth_membership`, the signature of third-party invites in `core.third_party_invite`.
+
+Room version 12 (flag `room_id_from_create_event`) never lists the create event in
+`auth_events`: the room ID names it. Callers therefore pass the create event with the auth
+events (`check_auth_events_selection(..., create=...)`) or keep it in the state they check
+against, as they do for earlier versions.
 
 What the caller owns, because it needs I/O or knowledge beyond one event and a state map:
 
@@ -21,33 +28,31 @@ state before it are interchangeable inputs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
-from core.errors import M_FORBIDDEN, MatrixError
+from core.auth_base import AUTHORISED_VIA, AuthError, StateKey
+from core.auth_membership import check_membership, membership_of
 from core.event_types import (
     M_ROOM_CREATE,
     M_ROOM_JOIN_RULES,
     M_ROOM_MEMBER,
     M_ROOM_POWER_LEVELS,
     M_ROOM_THIRD_PARTY_INVITE,
-    JoinRule,
     Membership,
 )
 from core.events import Pdu
-from core.identifiers import server_name_of
+from core.identifiers import parse_user_id, server_name_of
 from core.power_levels import (
     StateMap,
     can_apply_redaction,
     can_redact,
-    get_creator,
     get_event_required_level,
     get_named_level,
     get_required_level,
     get_user_power_level,
     power_levels_change_error,
 )
-from core.room_versions import RoomVersion, get_room_version
-from core.third_party_invite import signed_by_any_key
+from core.room_versions import RoomVersion, get_protocol_room_version
 
 # The level helpers are re-exported so that callers of the auth rules need one import.
 __all__ = [
@@ -61,18 +66,6 @@ __all__ = [
     "get_required_level",
     "get_user_power_level",
 ]
-
-
-AUTHORISED_VIA: Final = "join_authorised_via_users_server"
-
-StateKey = tuple[str, str]
-
-
-class AuthError(MatrixError):
-    """An event is not allowed by the authorisation rules (always `M_FORBIDDEN`)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(M_FORBIDDEN, message)
 
 
 def auth_types_for_event(
@@ -93,11 +86,14 @@ def auth_types_for_event(
 
     Returns:
         `(type, state_key)` pairs without duplicates, in the spec's order; empty for
-        `m.room.create`. Each is to be included only if the room state has it.
+        `m.room.create`. Each is to be included only if the room state has it. The create
+        event is not among them in versions whose room ID names it (v12).
     """
     if event_type == M_ROOM_CREATE:
         return []
-    keys: list[StateKey] = [(M_ROOM_CREATE, ""), (M_ROOM_POWER_LEVELS, ""), (M_ROOM_MEMBER, sender)]
+    keys: list[StateKey] = [(M_ROOM_POWER_LEVELS, ""), (M_ROOM_MEMBER, sender)]
+    if not room_version.room_id_from_create_event:
+        keys.insert(0, (M_ROOM_CREATE, ""))
     if event_type == M_ROOM_MEMBER and state_key is not None:
         keys.append((M_ROOM_MEMBER, state_key))
         membership = content.get("membership")
@@ -130,20 +126,24 @@ def _selection(event: Pdu) -> list[StateKey]:
     )
 
 
-def check_auth_events_selection(event: Pdu, auth_events: Sequence[Pdu]) -> dict[StateKey, Pdu]:
+def check_auth_events_selection(
+    event: Pdu, auth_events: Sequence[Pdu], *, create: Pdu | None = None
+) -> dict[StateKey, Pdu]:
     """Rules 2.1, 2.2, 2.4 and 2.5 on an event's actual auth events (not on room state).
 
     Args:
         event: The event being authorised.
         auth_events: The events its `auth_events` reference, already fetched.
+        create: The room's create event, named by the room ID, in versions that leave it out
+            of `auth_events` (v12); ignored otherwise.
 
     Returns:
-        The auth events keyed by `(type, state_key)`, ready for `check_auth`; empty for
-        `m.room.create`, which rule 1 decides on alone.
+        The auth events keyed by `(type, state_key)`, ready for `check_auth` (with `create`
+        added in v12); empty for `m.room.create`, which rule 1 decides on alone.
 
     Raises:
         AuthError: On duplicates, entries the selection does not name, events of another room,
-            or no `m.room.create` among them.
+            or no `m.room.create` among them (v12: no `create`, or not the room ID's).
     """
     if event.type == M_ROOM_CREATE:
         return {}
@@ -160,7 +160,12 @@ def check_auth_events_selection(event: Pdu, auth_events: Sequence[Pdu]) -> dict[
         if auth_event.room_id != event.room_id:
             raise AuthError(f"rule 2.5: auth event {auth_event.event_id} is from another room")
         keyed[pair] = auth_event
-    if (M_ROOM_CREATE, "") not in keyed:
+    if event.room_version.room_id_from_create_event:
+        if create is None:
+            raise AuthError("v12 rule 2: the room's m.room.create event is not known")
+        _check_room_id_names_create(event, create)
+        keyed[(M_ROOM_CREATE, "")] = create
+    elif (M_ROOM_CREATE, "") not in keyed:
         raise AuthError("rule 2.4: no m.room.create event among the auth events")
     return keyed
 
@@ -172,7 +177,7 @@ def check_auth(event: Pdu, auth_state: Mapping[StateKey, Pdu]) -> None:
         event: The event, whose `room_version` selects the rule flags.
         auth_state: Its auth events keyed by `(type, state_key)` (see
             `check_auth_events_selection`), or the room state before it, or the current state.
-            Only the entries named by `auth_types_for_event` are read.
+            Only the entries named by `auth_types_for_event` are read, plus the create event.
 
     Raises:
         AuthError: With the rule that rejected the event.
@@ -181,23 +186,32 @@ def check_auth(event: Pdu, auth_state: Mapping[StateKey, Pdu]) -> None:
         _check_create(event)
         return
     state = {key: auth_state[key] for key in _selection(event) if key in auth_state}
-    create = state.get((M_ROOM_CREATE, ""))
+    create = auth_state.get((M_ROOM_CREATE, ""))
     if create is None:
         raise AuthError("rule 2.4: the room has no m.room.create event")
+    if event.room_version.room_id_from_create_event:
+        _check_room_id_names_create(event, create)
+        state[(M_ROOM_CREATE, "")] = create
     for auth_event in state.values():
         if auth_event.room_id != event.room_id:
             raise AuthError(f"rule 2.5: auth event {auth_event.event_id} is from another room")
     _check_federation(event, create)
     if event.type == M_ROOM_MEMBER:
-        _check_membership(event, state, create)
+        check_membership(event, state, create)
         return
-    if _membership(state, event.sender) != Membership.JOIN:
+    if membership_of(state, event.sender) != Membership.JOIN:
         raise AuthError(f"rule 5: {event.sender} is not joined to the room")
     if event.type == M_ROOM_THIRD_PARTY_INVITE:
         if get_user_power_level(event.sender, state) < get_named_level("invite", state):
             raise AuthError("rule 6: sender's power level is below the invite level")
         return
     _check_power(event, state)
+
+
+def _check_room_id_names_create(event: Pdu, create: Pdu) -> None:
+    """v12 rule 2: the room ID is the create event's ID with the `!` sigil."""
+    if event.room_id != "!" + create.event_id[1:]:
+        raise AuthError(f"v12 rule 2: room ID {event.room_id} does not name {create.event_id}")
 
 
 def _check_federation(event: Pdu, create: Pdu) -> None:
@@ -210,16 +224,33 @@ def _check_federation(event: Pdu, create: Pdu) -> None:
 
 def _check_create(event: Pdu) -> None:
     """Rule 1."""
+    version = event.room_version
     if event.prev_event_ids:
         raise AuthError("rule 1.1: m.room.create must not have prev_events")
-    if server_name_of(event.room_id) != server_name_of(event.sender):
+    if version.room_id_from_create_event:
+        if "room_id" in event.raw:
+            raise AuthError("v12 rule 1.2: m.room.create must not have a room_id")
+    elif server_name_of(event.room_id) != server_name_of(event.sender):
         raise AuthError("rule 1.2: room ID and sender are on different servers")
     if "room_version" in event.content:
-        version = event.content["room_version"]
-        if not isinstance(version, str) or get_room_version(version) is None:
-            raise AuthError(f"rule 1.3: unrecognised room version {version!r}")
-    if not event.room_version.implicit_room_creator and "creator" not in event.content:
+        room_version = event.content["room_version"]
+        if not isinstance(room_version, str) or get_protocol_room_version(room_version) is None:
+            raise AuthError(f"rule 1.3: unrecognised room version {room_version!r}")
+    if version.privileged_creators and "additional_creators" in event.content:
+        _check_additional_creators(event.content["additional_creators"])
+    if not version.implicit_room_creator and "creator" not in event.content:
         raise AuthError("rule 1.4: m.room.create content has no creator")
+
+
+def _check_additional_creators(value: object) -> None:
+    """v12 rule 1.4: a list of user IDs, validated as `sender` is."""
+    if not isinstance(value, list) or not all(isinstance(user, str) for user in value):
+        raise AuthError("v12 rule 1.4: additional_creators is not a list of user IDs")
+    for user in value:
+        try:
+            parse_user_id(user)
+        except ValueError as exc:
+            raise AuthError(f"v12 rule 1.4: invalid additional creator {user!r}") from exc
 
 
 def _check_power(event: Pdu, state: StateMap) -> None:
@@ -237,159 +268,3 @@ def _check_power(event: Pdu, state: StateMap) -> None:
         error = power_levels_change_error(event, state)
         if error is not None:
             raise AuthError(f"rule 9: {error}")
-
-
-def _membership(state: StateMap, user_id: str) -> str | None:
-    member = state.get((M_ROOM_MEMBER, user_id))
-    return member.membership if member is not None else None
-
-
-def _join_rule(state: StateMap) -> str | None:
-    event = state.get((M_ROOM_JOIN_RULES, ""))
-    # The spec does not say what applies without a join rules event (or without `join_rule`
-    # in it); like Synapse, read it as `invite`, so that invited users can join such a room.
-    if event is None:
-        return JoinRule.INVITE
-    rule = event.content.get("join_rule", JoinRule.INVITE)
-    return rule if isinstance(rule, str) else None
-
-
-def _check_membership(event: Pdu, state: StateMap, create: Pdu) -> None:
-    """Rule 4."""
-    target, membership = event.state_key, event.membership
-    if target is None or membership is None:
-        raise AuthError("rule 4.1: m.room.member needs a state_key and content.membership")
-    if AUTHORISED_VIA in event.content and not isinstance(event.content[AUTHORISED_VIA], str):
-        raise AuthError(f"rule 4.2: {AUTHORISED_VIA} is not a user ID")
-    version = event.room_version
-    if membership == Membership.JOIN:
-        _check_join(event, target, state, create)
-    elif membership == Membership.INVITE:
-        _check_invite(event, target, state)
-    elif membership == Membership.LEAVE:
-        _check_leave(event, target, state)
-    elif membership == Membership.BAN:
-        _check_ban(event, target, state)
-    elif membership == Membership.KNOCK and version.knock_join_rule:
-        _check_knock(event, target, state)
-    else:
-        raise AuthError(f"rule 4.8: unknown membership {membership!r}")
-
-
-def _check_join(event: Pdu, target: str, state: StateMap, create: Pdu) -> None:
-    """Rule 4.3."""
-    # 4.3.1: the creator's own join right after the create event.
-    if list(event.prev_event_ids) == [create.event_id] and target == get_creator(create):
-        return
-    if event.sender != target:
-        raise AuthError("rule 4.3.2: users can only join themselves")
-    current = _membership(state, target)
-    if current == Membership.BAN:
-        raise AuthError(f"rule 4.3.3: {target} is banned from the room")
-    version = event.room_version
-    join_rule = _join_rule(state)
-    if join_rule == JoinRule.INVITE or (join_rule == JoinRule.KNOCK and version.knock_join_rule):
-        if current in (Membership.INVITE, Membership.JOIN):
-            return
-        raise AuthError(f"rule 4.3.4: join rule is {join_rule} and {target} is not invited")
-    if (join_rule == JoinRule.RESTRICTED and version.restricted_join_rule) or (
-        join_rule == JoinRule.KNOCK_RESTRICTED and version.knock_restricted_join_rule
-    ):
-        if current in (Membership.JOIN, Membership.INVITE):
-            return
-        _check_join_authoriser(event, state)
-        return
-    if join_rule == JoinRule.PUBLIC:
-        return
-    raise AuthError(f"rule 4.3.7: join rule {join_rule!r} does not allow joining")
-
-
-def _check_join_authoriser(event: Pdu, state: StateMap) -> None:
-    """Rule 4.3.5.2: a restricted join needs a joined authoriser able to invite."""
-    authoriser = event.content.get(AUTHORISED_VIA)
-    if not isinstance(authoriser, str):
-        raise AuthError(f"rule 4.3.5.2: restricted join without {AUTHORISED_VIA}")
-    if _membership(state, authoriser) != Membership.JOIN:
-        raise AuthError(f"rule 4.3.5.2: authorising user {authoriser} is not joined")
-    if get_user_power_level(authoriser, state) < get_named_level("invite", state):
-        raise AuthError(f"rule 4.3.5.2: authorising user {authoriser} cannot invite")
-
-
-def _check_invite(event: Pdu, target: str, state: StateMap) -> None:
-    """Rule 4.4."""
-    if "third_party_invite" in event.content:
-        _check_third_party_invite(event, target, state)
-        return
-    if _membership(state, event.sender) != Membership.JOIN:
-        raise AuthError(f"rule 4.4.2: inviter {event.sender} is not joined")
-    if _membership(state, target) in (Membership.JOIN, Membership.BAN):
-        raise AuthError(f"rule 4.4.3: {target} is already joined or banned")
-    if get_user_power_level(event.sender, state) < get_named_level("invite", state):
-        raise AuthError("rule 4.4.5: sender's power level is below the invite level")
-
-
-def _check_third_party_invite(event: Pdu, target: str, state: StateMap) -> None:
-    """Rule 4.4.1."""
-    if _membership(state, target) == Membership.BAN:
-        raise AuthError(f"rule 4.4.1.1: {target} is banned")
-    invite = event.content["third_party_invite"]
-    signed = invite.get("signed") if isinstance(invite, dict) else None
-    if not isinstance(signed, dict):
-        raise AuthError("rule 4.4.1.2: third_party_invite has no signed object")
-    mxid, token = signed.get("mxid"), signed.get("token")
-    if not isinstance(mxid, str) or not isinstance(token, str):
-        raise AuthError("rule 4.4.1.3: third_party_invite.signed needs mxid and token")
-    if mxid != target:
-        raise AuthError("rule 4.4.1.4: third_party_invite.signed.mxid is not the state_key")
-    original = state.get((M_ROOM_THIRD_PARTY_INVITE, token))
-    if original is None:
-        raise AuthError("rule 4.4.1.5: no m.room.third_party_invite for this token")
-    if original.sender != event.sender:
-        raise AuthError("rule 4.4.1.6: sender did not send the m.room.third_party_invite")
-    if not signed_by_any_key(signed, original.content):
-        raise AuthError("rule 4.4.1.8: no valid signature by the third-party invite's keys")
-
-
-def _check_leave(event: Pdu, target: str, state: StateMap) -> None:
-    """Rule 4.5."""
-    if event.sender == target:
-        if _membership(state, target) in (Membership.INVITE, Membership.JOIN, Membership.KNOCK):
-            return
-        raise AuthError(f"rule 4.5.1: {target} cannot leave a room they are not in")
-    if _membership(state, event.sender) != Membership.JOIN:
-        raise AuthError(f"rule 4.5.2: {event.sender} is not joined")
-    sender_level = get_user_power_level(event.sender, state)
-    if _membership(state, target) == Membership.BAN and sender_level < get_named_level(
-        "ban", state
-    ):
-        raise AuthError("rule 4.5.3: unbanning needs the ban level")
-    if sender_level < get_named_level("kick", state):
-        raise AuthError("rule 4.5.5: sender's power level is below the kick level")
-    if get_user_power_level(target, state) >= sender_level:
-        raise AuthError(f"rule 4.5.5: {target}'s power level is not below the sender's")
-
-
-def _check_ban(event: Pdu, target: str, state: StateMap) -> None:
-    """Rule 4.6."""
-    if _membership(state, event.sender) != Membership.JOIN:
-        raise AuthError(f"rule 4.6.1: {event.sender} is not joined")
-    sender_level = get_user_power_level(event.sender, state)
-    if sender_level < get_named_level("ban", state):
-        raise AuthError("rule 4.6.3: sender's power level is below the ban level")
-    if get_user_power_level(target, state) >= sender_level:
-        raise AuthError(f"rule 4.6.3: {target}'s power level is not below the sender's")
-
-
-def _check_knock(event: Pdu, target: str, state: StateMap) -> None:
-    """Rule 4.7."""
-    version = event.room_version
-    join_rule = _join_rule(state)
-    if not (
-        join_rule == JoinRule.KNOCK
-        or (join_rule == JoinRule.KNOCK_RESTRICTED and version.knock_restricted_join_rule)
-    ):
-        raise AuthError(f"rule 4.7.1: join rule {join_rule!r} does not allow knocking")
-    if event.sender != target:
-        raise AuthError("rule 4.7.2: users can only knock for themselves")
-    if _membership(state, target) in (Membership.BAN, Membership.INVITE, Membership.JOIN):
-        raise AuthError(f"rule 4.7.4: {target} is banned, invited or joined already")

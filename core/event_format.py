@@ -1,7 +1,8 @@
 """Whether a PDU is well formed (server-server "Checks performed on receipt of a PDU", step 1).
 
-Covers the PDU schema of room versions 10 and 11 (`pdu_v6`/`pdu_v11` in the spec's API
-definitions), the client-server "Size limits", and strict canonical JSON (room versions 6+).
+Covers the PDU schema of room versions 10, 11 and 12 (`pdu_v6`/`pdu_v11`/`pdu_v12` in the
+spec's API definitions; v12 room IDs are `!` + the create event's reference hash, which the
+create event itself omits and no event lists in `auth_events`), the client-server "Size limits", and strict canonical JSON (room versions 6+).
 It does not check signatures, hashes or auth rules, nor the content schemas of event types;
 later steps do that. Every failure is a `MatrixError`: `M_TOO_LARGE` for the 64 KiB limit and
 `M_BAD_JSON` for everything else, so federation can drop the PDU and the client API can return
@@ -11,11 +12,12 @@ the error as is.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final, TypeGuard
 
 from core.canonical_json import CANONICAL_INT_MAX, encode_canonical
 from core.errors import M_BAD_JSON, M_TOO_LARGE, JsonDict, MatrixError
-from core.event_types import M_ROOM_REDACTION
+from core.event_types import M_ROOM_CREATE, M_ROOM_REDACTION
 from core.identifiers import MAX_ID_BYTES, parse_event_id, parse_server_name, parse_user_id
 from core.room_versions import RoomVersion
 
@@ -32,6 +34,9 @@ MAX_KEY_BYTES: Final = 255
 MAX_AUTH_EVENTS: Final = 10
 MAX_PREV_EVENTS: Final = 20
 
+# A v12 room ID: `!` and a SHA-256 reference hash in URL-safe unpadded Base64.
+_HASHED_ROOM_ID: Final = re.compile(r"^![A-Za-z0-9_-]{43}$")
+
 
 def check_pdu_format(pdu: JsonDict, room_version: RoomVersion) -> None:
     """Reject a PDU that does not follow the event format of `room_version`.
@@ -46,8 +51,8 @@ def check_pdu_format(pdu: JsonDict, room_version: RoomVersion) -> None:
             strict canonical JSON) a float or out-of-range integer anywhere in it.
     """
     _check_size_and_encoding(pdu, room_version)
-    _check_identifiers(pdu)
-    _check_graph_fields(pdu)
+    _check_identifiers(pdu, room_version)
+    _check_graph_fields(pdu, room_version)
     _check_hashes_and_signatures(pdu)
     if not isinstance(pdu.get("content"), dict):
         raise _bad("'content' must be an object")
@@ -91,16 +96,24 @@ def _check_short_string(pdu: JsonDict, key: str, *, required: bool) -> None:
         raise _bad(f"'{key}' is longer than {MAX_KEY_BYTES} bytes")
 
 
-def _check_identifiers(pdu: JsonDict) -> None:
+def _check_identifiers(pdu: JsonDict, room_version: RoomVersion) -> None:
     _check_short_string(pdu, "type", required=True)
     _check_short_string(pdu, "state_key", required=False)
     _check_short_string(pdu, "sender", required=True)
-    _check_short_string(pdu, "room_id", required=True)
+    hashed = room_version.room_id_from_create_event
+    # A v12 create event has no room ID (one it does carry is left to auth rule 1.2).
+    _check_short_string(pdu, "room_id", required=not (hashed and pdu["type"] == M_ROOM_CREATE))
     try:
         parse_user_id(pdu["sender"])
     except ValueError as exc:
         raise _bad(f"invalid 'sender': {exc}") from exc
-    _check_room_id(pdu["room_id"])
+    if "room_id" not in pdu:
+        return
+    if hashed:
+        if not _HASHED_ROOM_ID.match(pdu["room_id"]):
+            raise _bad("'room_id' must be '!' and a reference hash in this room version")
+    else:
+        _check_room_id(pdu["room_id"])
 
 
 def _check_room_id(room_id: str) -> None:
@@ -132,8 +145,12 @@ def _check_event_id_list(pdu: JsonDict, key: str, limit: int) -> None:
             raise _bad(f"invalid event ID in '{key}': {exc}") from exc
 
 
-def _check_graph_fields(pdu: JsonDict) -> None:
+def _check_graph_fields(pdu: JsonDict, room_version: RoomVersion) -> None:
     _check_event_id_list(pdu, "auth_events", MAX_AUTH_EVENTS)
+    room_id = pdu.get("room_id")
+    hashed = room_version.room_id_from_create_event
+    if hashed and isinstance(room_id, str) and "$" + room_id[1:] in pdu["auth_events"]:
+        raise _bad("'auth_events' must not list the create event in this room version")
     _check_event_id_list(pdu, "prev_events", MAX_PREV_EVENTS)
     depth = pdu.get("depth")
     if not _is_int(depth) or not 0 <= depth <= CANONICAL_INT_MAX:

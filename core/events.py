@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_CREATE
 from core.identifiers import EventId, RoomId, UserId
 from core.room_versions import RoomVersion
 
@@ -31,7 +32,15 @@ class Pdu:
 
     @property
     def room_id(self) -> RoomId:
-        return RoomId(str(self.raw.get("room_id", "")))
+        """The room ID; a v12 create event has none, and its room ID is its own event ID."""
+        room_id = self.raw.get("room_id")
+        if (
+            room_id is None
+            and self.room_version.room_id_from_create_event
+            and self.raw.get("type") == M_ROOM_CREATE
+        ):
+            return RoomId("!" + self.event_id[1:])
+        return RoomId(str(room_id if room_id is not None else ""))
 
     @property
     def sender(self) -> UserId:

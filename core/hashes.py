@@ -30,6 +30,7 @@ __all__ = [
     "compute_content_hash",
     "compute_event_id",
     "compute_reference_hash",
+    "compute_room_id",
     "sign_event",
     "verify_event_signature",
 ]
@@ -93,6 +94,22 @@ def compute_event_id(pdu: JsonDict, room_version: RoomVersion) -> str:
     if not room_version.event_id_from_reference_hash:
         raise ValueError(f"room version {room_version.identifier} has server-assigned event IDs")
     return "$" + encode_unpadded(compute_reference_hash(pdu, room_version), urlsafe=True)
+
+
+def compute_room_id(create_pdu: JsonDict, room_version: RoomVersion) -> str:
+    """The room ID a create event makes in versions that derive it (v12): its event ID, `!`-sigilled.
+
+    Args:
+        create_pdu: The `m.room.create` event in federation format, without `room_id`.
+        room_version: The room's version.
+
+    Raises:
+        ValueError: If the room version does not derive room IDs from the create event, or
+            the event is not canonical-JSON encodable.
+    """
+    if not room_version.room_id_from_create_event:
+        raise ValueError(f"room version {room_version.identifier} has server-assigned room IDs")
+    return "!" + compute_event_id(create_pdu, room_version)[1:]
 
 
 def add_event_signature(

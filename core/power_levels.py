@@ -2,7 +2,9 @@
 
 This module owns the spec's definitions of a user's power level, the *required power level* of
 an event type, the *invite/kick/ban/redact levels* (server-server API, "Definitions") and rule 9
-of the room version 10/11 authorisation rules, which governs changes to `m.room.power_levels`.
+of the room version 10/11 authorisation rules (rule 10 in version 12, which adds 10.4: creators
+may not be listed), which governs changes to `m.room.power_levels`. Room creators (v12) outrank
+every level a power levels event can hold.
 It also decides who may redact whom ("Handling redactions"), which the auth rules deliberately
 leave out.
 
@@ -27,6 +29,9 @@ StateMap = Mapping[tuple[str, str], Pdu]
 
 # The power a room creator holds while the room has no power levels event (rooms v1-v11).
 CREATOR_LEVEL_WITHOUT_POWER_LEVELS: Final = 100
+# The "infinite" power of room creators in versions with privileged creators (v12): one above
+# the largest integer canonical JSON allows, so no level a power levels event can hold reaches it.
+CREATOR_POWER_LEVEL: Final = 2**53
 
 # Spec defaults for levels a power levels event leaves out (or when there is none).
 NAMED_LEVEL_DEFAULTS: Final[Mapping[str, int]] = {
@@ -85,15 +90,37 @@ def get_creator(create_event: Pdu) -> str | None:
     return creator if isinstance(creator, str) else None
 
 
+def get_creators(create_event: Pdu) -> frozenset[str]:
+    """The room creators.
+
+    With privileged creators (v12) they are the create event's sender plus the user IDs in
+    `content.additional_creators` (entries that are not strings are ignored: such a create
+    event fails the auth rules); before, the one creator of `get_creator`, if any.
+    """
+    if not create_event.room_version.privileged_creators:
+        creator = get_creator(create_event)
+        return frozenset() if creator is None else frozenset({creator})
+    extra = create_event.content.get("additional_creators")
+    others = [u for u in extra if isinstance(u, str)] if isinstance(extra, list) else []
+    return frozenset({create_event.sender, *others})
+
+
 def get_user_power_level(user_id: str, auth_state: StateMap) -> int:
     """The power level of `user_id` given the room state (or auth events) `auth_state`.
 
-    Without an `m.room.power_levels` event the creator has 100 and everyone else 0; with one,
-    the user's entry in `users`, else `users_default`, else 0.
+    With privileged creators (v12) a creator has `CREATOR_POWER_LEVEL`, whatever the power
+    levels say. Otherwise, without an `m.room.power_levels` event the creator has 100 and
+    everyone else 0; with one, the user's entry in `users`, else `users_default`, else 0.
     """
+    create = auth_state.get((M_ROOM_CREATE, ""))
+    if (
+        create is not None
+        and create.room_version.privileged_creators
+        and user_id in get_creators(create)
+    ):
+        return CREATOR_POWER_LEVEL
     pl_event = auth_state.get((M_ROOM_POWER_LEVELS, ""))
     if pl_event is None:
-        create = auth_state.get((M_ROOM_CREATE, ""))
         if create is not None and get_creator(create) == user_id:
             return CREATOR_LEVEL_WITHOUT_POWER_LEVELS
         return 0
@@ -199,6 +226,12 @@ def power_levels_change_error(event: Pdu, auth_state: StateMap) -> str | None:
     error = _content_error(content, version)
     if error is not None:
         return error
+    create = auth_state.get((M_ROOM_CREATE, ""))
+    if version.privileged_creators and create is not None:
+        users = content.get("users", {})
+        listed = sorted(get_creators(create) & users.keys())
+        if listed:
+            return f"power levels 'users' may not list the room creator {listed[0]}"
     current = auth_state.get((M_ROOM_POWER_LEVELS, ""))
     if current is None:
         return None  # 9.4: the first power levels event in a room.

@@ -34,6 +34,15 @@ class RoomVersion:
         special_case_aliases_auth: `m.room.aliases` events have their own auth rule (1-5).
         strict_canonical_json: Events with floats or out-of-range integers are rejected (6+).
         limit_notifications_power_levels: `notifications` counts in the power levels check (6+).
+        privileged_creators: The create event's sender and `content.additional_creators` are
+            the room's creators, with a power level above any integer; power levels may not
+            list them in `users` (12+, MSC4289).
+        room_id_from_create_event: The room ID is the create event's ID with the `!` sigil;
+            the create event has no `room_id` and is never listed in `auth_events` (12+,
+            MSC4291).
+        state_res_v2_1: State resolution v2.1: the iterative auth checks start from an empty
+            state and the full conflicted set includes the conflicted state subgraph (12+,
+            MSC4297).
     """
 
     identifier: str
@@ -50,6 +59,9 @@ class RoomVersion:
     special_case_aliases_auth: bool = False
     strict_canonical_json: bool = True
     limit_notifications_power_levels: bool = True
+    privileged_creators: bool = False
+    room_id_from_create_event: bool = False
+    state_res_v2_1: bool = False
 
 
 V10: Final = RoomVersion(identifier="10")
@@ -61,6 +73,18 @@ V11: Final = dataclasses.replace(
     updated_redaction_rules=True,
 )
 
+V12: Final = dataclasses.replace(
+    V11,
+    identifier="12",
+    privileged_creators=True,
+    room_id_from_create_event=True,
+    state_res_v2_1=True,
+)
+
+# Every version whose rules this package implements: what the auth rules recognise (rule 1.3).
+ROOM_VERSIONS: Final[dict[str, RoomVersion]] = {v.identifier: v for v in (V10, V11, V12)}
+# The versions the server offers for new rooms and accepts for stored ones. Version 12 joins
+# once the server mints room IDs from create events.
 KNOWN_ROOM_VERSIONS: Final[dict[str, RoomVersion]] = {v.identifier: v for v in (V10, V11)}
 DEFAULT_ROOM_VERSION: Final = V10
 
@@ -68,3 +92,12 @@ DEFAULT_ROOM_VERSION: Final = V10
 def get_room_version(identifier: str) -> RoomVersion | None:
     """The room version named `identifier`, or None if this server does not support it."""
     return KNOWN_ROOM_VERSIONS.get(identifier)
+
+
+def get_protocol_room_version(identifier: str) -> RoomVersion | None:
+    """The room version named `identifier` if its rules are implemented here, else None.
+
+    Wider than `get_room_version`: it also knows versions the server does not offer yet,
+    which is what reading remote events and the auth rules' recognised versions need.
+    """
+    return ROOM_VERSIONS.get(identifier)

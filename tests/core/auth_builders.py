@@ -64,11 +64,11 @@ def pdu(
 
 
 def create_event(version: RoomVersion, creator: str = ALICE, **content: Any) -> Pdu:
-    """The create event a server of this version would send."""
+    """The create event a server of this version would send (v12: without a room ID)."""
     body: dict[str, Any] = {"room_version": version.identifier, **content}
     if not version.implicit_room_creator:
         body.setdefault("creator", creator)
-    return pdu(
+    event = pdu(
         "m.room.create",
         creator,
         body,
@@ -77,6 +77,14 @@ def create_event(version: RoomVersion, creator: str = ALICE, **content: Any) -> 
         event_id="$create",
         prev_events=[],
     )
+    if version.room_id_from_create_event:
+        del event.raw["room_id"]
+    return event
+
+
+def room_id_for(version: RoomVersion) -> str:
+    """The room ID of rooms built here: fixed, or named by `$create` in v12."""
+    return "!create" if version.room_id_from_create_event else ROOM
 
 
 class Room:
@@ -113,6 +121,7 @@ class Room:
         **kwargs: Any,
     ) -> Pdu:
         """A new event in this room (not added to the state)."""
+        kwargs.setdefault("room_id", room_id_for(self.version))
         return pdu(
             event_type, sender, content or {}, version=self.version, state_key=state_key, **kwargs
         )
