@@ -264,6 +264,7 @@ class Config:
     access_token_lifetime_ms: int = _checked(3_600_000, _positive)
     max_request_body_bytes: int = _checked(1_048_576 * 2, _positive)
     request_body_timeout_ms: int = _checked(30_000, _positive)
+    request_header_timeout_ms: int = _checked(30_000, _positive)
     max_unfinished_bodies_per_ip: int = _checked(32, _positive)
     ui_auth_session_timeout_ms: int = _checked(600_000, _positive)
     jwt: JwtConfig = JwtConfig()

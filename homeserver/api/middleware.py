@@ -13,16 +13,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from core.errors import M_TOO_LARGE, M_UNKNOWN, M_UNRECOGNIZED, MatrixError
+from homeserver.api.cors import cors_headers
 from homeserver.api.framing import framing_error
 from homeserver.api.http import json_response, services
 
 logger = logging.getLogger(__name__)
-
-_CORS_HEADERS = {
-    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "X-Requested-With, Content-Type, Authorization, Date",
-    "Access-Control-Expose-Headers": "Content-Disposition, Content-Range",
-}
 
 
 def _error(exc: MatrixError) -> web.Response:
@@ -80,11 +75,5 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     else:
         response = await handler(request)
     origins = services(request).info.cors_origins
-    origin = request.headers.get("Origin")
-    if "*" in origins:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    elif origin is not None and origin in origins:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
-    response.headers.update(_CORS_HEADERS)
+    response.headers.update(cors_headers(origins, request.headers.get("Origin")))
     return response

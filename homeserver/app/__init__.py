@@ -136,6 +136,8 @@ def make_runner(app: web.Application) -> web.AppRunner:
         body_timeout_s=config.request_body_timeout_ms / 1000,
         max_unfinished_bodies_per_ip=config.max_unfinished_bodies_per_ip,
         trusted_proxies=tuple(ipaddress.ip_network(n) for n in config.trusted_proxies),
+        header_timeout_s=config.request_header_timeout_ms / 1000,
+        cors_origins=config.cors_origins,
     )
     return MatrixAppRunner(app, limits, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
 

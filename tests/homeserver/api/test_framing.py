@@ -7,6 +7,7 @@ these shapes. Spec: Client-Server API "API Standards" (standard error response).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,13 @@ import pytest
 from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError, LineTooLong
 from aiohttp.web_protocol import RequestPayloadError
 
-from homeserver.api.framing import MatrixServer, UnfinishedBodies, client_address, framing_error
+from homeserver.api.framing import (
+    MAX_REQUEST_LINE_BYTES,
+    MatrixServer,
+    UnfinishedBodies,
+    client_address,
+    framing_error,
+)
 from tests.conftest import LiveServer, make_config, start_server
 
 LOGIN = "/_matrix/client/v3/login"
@@ -91,7 +98,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 PARSER_ERRORS = [
-    (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431, "M_TOO_LARGE"),
+    (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "M_TOO_LARGE"),
     (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n", 431, "M_TOO_LARGE"),
     (
         b"GET / HTTP/1.1\r\nHost: x\r\n"
@@ -124,6 +131,70 @@ async def test_parser_errors_are_matrix_json(server: LiveServer) -> None:
         answer = await exchange(port, raw)
         assert answer.status == status, (raw[:60], answer)
         assert answer.body["errcode"] == errcode, (raw[:60], answer)
+        assert answer.headers["access-control-allow-origin"] == "*", (raw[:60], answer)
+        assert "GET" in answer.headers["access-control-allow-methods"], (raw[:60], answer)
+
+
+async def test_parser_errors_carry_cors_headers_without_an_origin(
+    database_url: str, tmp_path: Path
+) -> None:
+    changes: dict[str, object] = {"cors_origins": ("https://app.example",)}
+    async with live(database_url, tmp_path, **changes) as (_, _c, port):
+        raw = b"GET / HTTP/1.1\r\nOrigin: https://app.example\r\nX-Big: " + b"a" * 10_000
+        answer = await exchange(port, raw + b"\r\n\r\n")
+    assert answer.status == 431
+    assert "access-control-allow-origin" not in answer.headers  # the head was never read
+    assert "Authorization" in answer.headers["access-control-allow-headers"]
+
+
+async def test_trickled_head_times_out(database_url: str, tmp_path: Path) -> None:
+    async with live(database_url, tmp_path, request_header_timeout_ms=300) as (_, conns, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def trickle() -> None:  # a byte every 20 ms: never a stall, never a whole head
+            writer.write(b"GET /_matrix/client/versions HTTP/1.1\r\nX-Slow: ")
+            with contextlib.suppress(ConnectionError):
+                while not writer.is_closing():
+                    writer.write(b"a")
+                    await writer.drain()
+                    await asyncio.sleep(0.02)
+
+        trickler = asyncio.create_task(trickle())
+        try:
+            answer = await read_answer(reader)
+            assert await asyncio.wait_for(reader.read(), 30) == b""
+        finally:
+            writer.close()
+            await trickler
+        await until(lambda: not conns.connections)
+    assert (answer.status, answer.body["errcode"]) == (408, "M_UNKNOWN")
+    assert answer.headers["access-control-allow-origin"] == "*"
+
+
+async def test_connection_sending_nothing_is_closed(database_url: str, tmp_path: Path) -> None:
+    async with live(database_url, tmp_path, request_header_timeout_ms=200) as (_, conns, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), 30) == b""  # closed without an answer
+        writer.close()
+        await until(lambda: not conns.connections)
+
+
+async def test_head_clock_stops_once_the_head_arrived(database_url: str, tmp_path: Path) -> None:
+    body = json.dumps({"type": "m.login.password", "user": "nobody", "password": "x"}).encode()
+    head = BODY_HEAD.encode() + b"Content-Length: %d\r\n\r\n" % len(body)
+    changes: dict[str, object] = {"request_header_timeout_ms": 100}
+    async with live(database_url, tmp_path, **changes) as (_, _c, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head)
+        for start in range(0, len(body), 8):  # the body takes longer than the head may
+            writer.write(body[start : start + 8])
+            await writer.drain()
+            await asyncio.sleep(0.03)
+        first = await read_answer(reader)
+        writer.write(head + body)  # the same connection serves the next request
+        second = await read_answer(reader)
+        writer.close()
+    assert (first.status, second.status) == (403, 403)
 
 
 async def test_undecodable_bearer_token_is_unknown(server: LiveServer) -> None:
@@ -253,8 +324,12 @@ def test_client_address_trusts_forwarded_for_only_from_proxies() -> None:
 def test_framing_errors_map_to_matrix_errors() -> None:
     encoding = RequestPayloadError("bad gzip")
     encoding.__cause__ = ContentEncodingError("Can not decode content-encoding: gzip")
+    long_chunk_line = RequestPayloadError("bad chunk")
+    long_chunk_line.__cause__ = LineTooLong(b"f" * 100, MAX_REQUEST_LINE_BYTES)
     cases = [
         (framing_error(400, LineTooLong(b"x" * 100, 8190)), 431, "M_TOO_LARGE"),
+        (framing_error(400, LineTooLong(b"/" * 100, MAX_REQUEST_LINE_BYTES)), 414, "M_TOO_LARGE"),
+        (framing_error(400, long_chunk_line), 400, "M_TOO_LARGE"),
         (framing_error(400, BadHttpMessage("Too many headers received")), 431, "M_TOO_LARGE"),
         (framing_error(400, BadHttpMessage("Invalid header value char")), 400, "M_UNKNOWN"),
         (framing_error(400, encoding), 400, "M_NOT_JSON"),
