@@ -19,6 +19,7 @@ class FederationError(Exception):
             (connection refused, timeout, TLS failure, address refused by policy).
         errcode: The Matrix errcode of the remote error body, when it had one.
         message: What went wrong, without secrets or response bodies.
+        retryable: Whether trying again later may help.
     """
 
     def __init__(
@@ -28,14 +29,19 @@ class FederationError(Exception):
         *,
         status: int | None = None,
         errcode: str | None = None,
+        permanent: bool = False,
     ) -> None:
         super().__init__(f"{destination}: {message}")
         self.destination = destination
         self.message = message
         self.status = status
         self.errcode = errcode
+        self._permanent = permanent
 
     @property
     def retryable(self) -> bool:
-        """Whether trying again later may help (no answer, 5xx or 429)."""
+        """Whether trying again later may help: no answer, 5xx or 429, unless the failure is
+        permanent (a refused destination or address, an invalid server name)."""
+        if self._permanent:
+            return False
         return self.status is None or self.status >= 500 or self.status == 429
