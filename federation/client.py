@@ -272,10 +272,13 @@ class FederationClient:
                 server_hostname=target.tls_server_name,
                 allow_redirects=False,
             ) as resp:
-                raw = await read_limited(resp, limit)
                 status = resp.status
-        except BodyTooLargeError:
-            raise FederationError(destination, "response too large", permanent=True) from None
+                try:
+                    raw = await read_limited(resp, limit)
+                except BodyTooLargeError:
+                    raise FederationError(
+                        destination, "response too large", status=status, permanent=True
+                    ) from None
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, AddressBlockedError):
                 raise FederationError(

@@ -18,7 +18,9 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from core.errors import JsonDict
 from core.identifiers import ServerName
+from core.signing import SignatureError, VerifyKey, signed_key_ids, verify_json_signature
 from federation.ports import StoredServerKey
 from tests.federation.tls import TestCA
 
@@ -107,3 +109,19 @@ async def tls_server(app: web.Application, ca: TestCA, *names: str) -> AsyncIter
         yield port
     finally:
         await runner.cleanup()
+
+
+class KnownKeys:
+    """A signature verifier that knows one key per server (no fetching)."""
+
+    def __init__(self, keys: Mapping[str, VerifyKey]) -> None:
+        self.keys = dict(keys)
+
+    async def verify_json_for_server(
+        self, server_name: ServerName, obj: JsonDict, at_ts: int
+    ) -> None:
+        key_ids = signed_key_ids(obj, server_name)
+        key = self.keys.get(server_name)
+        if not key_ids or key is None or key_ids != [key.key_id]:
+            raise SignatureError("no known key")
+        verify_json_signature(obj, server_name, key.key_id, key)

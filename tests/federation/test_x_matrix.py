@@ -7,11 +7,7 @@ import pytest
 from core.errors import M_UNAUTHORIZED, JsonDict, MatrixError
 from core.identifiers import ServerName
 from core.signing import (
-    SignatureError,
-    VerifyKey,
     generate_signing_key,
-    signed_key_ids,
-    verify_json_signature,
 )
 from federation.x_matrix import (
     XMatrixAuth,
@@ -22,27 +18,9 @@ from federation.x_matrix import (
     request_json,
     sign_request,
 )
+from tests.federation.helpers import KnownKeys
 
 KEY = generate_signing_key("abc")
-
-
-class FixedKeys:
-    """A verifier knowing one key per server."""
-
-    def __init__(self, keys: dict[str, VerifyKey]) -> None:
-        self.keys = keys
-
-    async def verify_json_for_server(
-        self, server_name: ServerName, obj: JsonDict, at_ts: int
-    ) -> None:
-        key_ids = signed_key_ids(obj, server_name)
-        if not key_ids:
-            raise SignatureError("unsigned")
-        for key_id in key_ids:
-            key = self.keys.get(server_name)
-            if key is None or key.key_id != key_id:
-                raise SignatureError("unknown key")
-            verify_json_signature(obj, server_name, key_id, key)
 
 
 def test_request_json_has_content_only_with_a_body() -> None:
@@ -127,7 +105,7 @@ async def test_authenticate_accepts_a_signed_request() -> None:
         uri="/_matrix/federation/v1/send/1",
         content=content,
         our_server_name="dest.test",
-        verifier=FixedKeys({"origin.test": KEY.verify_key}),
+        verifier=KnownKeys({"origin.test": KEY.verify_key}),
         now_ms=0,
     )
     assert origin == "origin.test"
@@ -142,7 +120,7 @@ async def test_authenticate_accepts_a_header_without_destination() -> None:
         uri="/_matrix/x",
         content=None,
         our_server_name="dest.test",
-        verifier=FixedKeys({"origin.test": KEY.verify_key}),
+        verifier=KnownKeys({"origin.test": KEY.verify_key}),
         now_ms=0,
     )
     assert origin == "origin.test"
@@ -168,7 +146,7 @@ async def test_authenticate_refuses_tampering(
             uri=uri,
             content=content,
             our_server_name=dest,
-            verifier=FixedKeys({"origin.test": KEY.verify_key}),
+            verifier=KnownKeys({"origin.test": KEY.verify_key}),
             now_ms=0,
         )
     assert info.value.errcode == M_UNAUTHORIZED
@@ -184,7 +162,7 @@ async def test_authenticate_refuses_missing_or_malformed(header: str | None) -> 
             uri="/",
             content=None,
             our_server_name="dest.test",
-            verifier=FixedKeys({}),
+            verifier=KnownKeys({}),
             now_ms=0,
         )
     assert info.value.status == 401
@@ -200,6 +178,6 @@ async def test_authenticate_refuses_another_servers_key() -> None:
             uri="/_matrix/x",
             content=None,
             our_server_name="dest.test",
-            verifier=FixedKeys({"origin.test": KEY.verify_key}),
+            verifier=KnownKeys({"origin.test": KEY.verify_key}),
             now_ms=0,
         )
