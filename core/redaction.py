@@ -1,9 +1,9 @@
-"""The redaction algorithm (room versions 10 and 11, spec "Redactions" per room version).
+"""The redaction algorithm (room versions 10, 11 and 12, spec "Redactions" per room version).
 
 Redaction decides what event hashing and signing cover (reference hash, event signatures) and
 what is left of an event after an `m.room.redaction`. It is read from `RoomVersion` flags:
 
-- `updated_redaction_rules` (v11): top-level `origin`, `membership` and `prev_state` are no
+- `updated_redaction_rules` (v11; v12 keeps v11's rules unchanged): top-level `origin`, `membership` and `prev_state` are no
   longer kept; `m.room.create` keeps all of its content; power levels keep `invite`;
   `m.room.redaction` keeps `content.redacts`; `m.room.member` keeps only `signed` of
   `third_party_invite`.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from core.auth_base import StateKey
+from core.event_types import M_ROOM_CREATE
 from core.events import Pdu
 from core.identifiers import EventId
 
@@ -22,6 +23,7 @@ __all__ = [
     "StateSet",
     "auth_chain",
     "auth_difference",
+    "auth_ids",
     "conflicted_subgraph",
     "missing_auth_events",
     "split_state",
@@ -51,6 +53,19 @@ def get_event(events: EventMap, event_id: str) -> Pdu:
     return event
 
 
+def auth_ids(event: Pdu) -> list[EventId]:
+    """The event's auth events as the auth graph sees them.
+
+    In versions whose room ID names the create event (v12) the create event is left out of
+    `auth_events` but still authorises everything; it is added back here, as Synapse does,
+    so auth chains, orderings and fallbacks all reach it.
+    """
+    ids = list(event.auth_event_ids)
+    if event.room_version.room_id_from_create_event and event.type != M_ROOM_CREATE:
+        ids.append(EventId("$" + event.room_id[1:]))
+    return ids
+
+
 def split_state(
     state_sets: Sequence[StateSet],
 ) -> tuple[dict[StateKey, EventId], set[EventId]]:
@@ -74,13 +89,13 @@ def split_state(
 def auth_chain(event_ids: Iterable[str], events: EventMap) -> set[EventId]:
     """Every event reachable from `event_ids` through `auth_events` (not the starts themselves)."""
     chain: set[EventId] = set()
-    stack = [aid for eid in event_ids for aid in get_event(events, eid).auth_event_ids]
+    stack = [aid for eid in event_ids for aid in auth_ids(get_event(events, eid))]
     while stack:
         event_id = stack.pop()
         if event_id in chain:
             continue
         chain.add(event_id)
-        stack.extend(get_event(events, event_id).auth_event_ids)
+        stack.extend(auth_ids(get_event(events, event_id)))
     return chain
 
 
@@ -110,7 +125,7 @@ def conflicted_subgraph(conflicted: Collection[EventId], events: EventMap) -> se
     """
     reaches: dict[EventId, bool] = dict.fromkeys(conflicted, True)
     for start in conflicted:
-        for auth_id in get_event(events, start).auth_event_ids:
+        for auth_id in auth_ids(get_event(events, start)):
             _reaches_conflicted(auth_id, events, reaches)
     return {event_id for event_id, hit in reaches.items() if hit}
 
@@ -125,7 +140,7 @@ def _reaches_conflicted(start: EventId, events: EventMap, reaches: dict[EventId,
     stack: list[tuple[EventId, bool]] = [(start, False)]
     while stack:
         event_id, expanded = stack.pop()
-        parents = get_event(events, event_id).auth_event_ids
+        parents = auth_ids(get_event(events, event_id))
         if expanded:
             reaches[event_id] = any(reaches.get(p, False) for p in parents)
             on_walk.discard(event_id)
@@ -156,5 +171,5 @@ def missing_auth_events(state_sets: Sequence[StateSet], events: EventMap) -> set
         if event is None:
             missing.add(event_id)
         else:
-            stack.extend(event.auth_event_ids)
+            stack.extend(auth_ids(event))
     return missing

@@ -3,7 +3,8 @@
 Spec: room version 2 state resolution, "Iterative auth checks": each event, in order, is
 checked with `core.auth_rules.check_auth` against the state built so far, falling back to its
 own (not rejected) auth events for the keys that state lacks; allowed events replace their
-key, the others are ignored.
+key, the others are ignored. Rejected events (rejected against their own auth events) are
+never used as auth events, whether cited by the event or held by the state.
 """
 
 from __future__ import annotations
@@ -66,6 +67,6 @@ def _auth_state(
     )
     for key in (*keys, (M_ROOM_CREATE, "")):
         event_id = state.get(key)
-        if event_id is not None:
+        if event_id is not None and event_id not in rejected:
             auth[key] = get_event(events, event_id)
     return auth

@@ -25,7 +25,7 @@ from core.event_types import (
 from core.events import Pdu
 from core.identifiers import EventId
 from core.power_levels import get_user_power_level
-from core.state_res.graph import EventMap, get_event
+from core.state_res.graph import EventMap, auth_ids, get_event
 
 __all__ = [
     "auth_events_of",
@@ -52,25 +52,14 @@ def is_power_event(event: Pdu) -> bool:
     )
 
 
-def create_event_id(event: Pdu) -> EventId | None:
-    """The create event named by the room ID (v12), None in versions that list it instead."""
-    if not event.room_version.room_id_from_create_event or event.type == M_ROOM_CREATE:
-        return None
-    return EventId("$" + event.room_id[1:])
-
-
 def auth_events_of(event: Pdu, events: EventMap, rejected: Collection[str]) -> dict[StateKey, Pdu]:
     """`event`'s auth events keyed by `(type, state_key)`, rejected ones left out.
 
     In version 12 the create event named by the room ID is added. Auth events the caller
     did not pass are skipped: rule checks then see the room without them.
     """
-    ids: list[str] = list(event.auth_event_ids)
-    create_id = create_event_id(event)
-    if create_id is not None:
-        ids.append(create_id)
     keyed: dict[StateKey, Pdu] = {}
-    for auth_id in ids:
+    for auth_id in auth_ids(event):
         auth_event = events.get(auth_id)
         if auth_event is None or auth_id in rejected:
             continue
@@ -97,7 +86,7 @@ def reverse_topological_power_order(
     waiting: dict[EventId, int] = {}
     children: dict[EventId, list[EventId]] = {event_id: [] for event_id in members}
     for event_id in members:
-        parents = {p for p in get_event(events, event_id).auth_event_ids if p in members}
+        parents = {p for p in auth_ids(get_event(events, event_id)) if p in members}
         waiting[event_id] = len(parents)
         for parent in parents:
             children[parent].append(event_id)
@@ -123,7 +112,7 @@ def _power_key(
 
 def _power_levels_parent(event: Pdu, events: EventMap) -> Pdu | None:
     """The `m.room.power_levels` event among `event`'s auth events, if any."""
-    for auth_id in event.auth_event_ids:
+    for auth_id in auth_ids(event):
         auth_event = events.get(auth_id)
         if auth_event is not None and auth_event.state_pair() == (M_ROOM_POWER_LEVELS, ""):
             return auth_event

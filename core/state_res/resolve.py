@@ -4,7 +4,8 @@ Spec: room version 2 state resolution, "Algorithm", and room version 12's change
 (MSC4297), selected by the `state_res_v2_1` flag of the room version:
 
 1. The power events of the full conflicted set, with the parts of their auth chains inside
-   that set, in reverse topological power ordering.
+   that set (reached through that set, as Synapse and ruma do), in reverse topological power
+   ordering.
 2. Iterative auth checks of those from the unconflicted state map (v2.1: from empty).
 3. The remaining events in mainline ordering, based on the power levels of step 2's state.
 4. Iterative auth checks of those on step 2's state.
@@ -24,8 +25,8 @@ from core.room_versions import RoomVersion
 from core.state_res.graph import (
     EventMap,
     StateSet,
-    auth_chain,
     auth_difference,
+    auth_ids,
     conflicted_subgraph,
     get_event,
     split_state,
@@ -69,8 +70,9 @@ def resolve_state(
     if not conflicted:
         return unconflicted
     full = full_conflicted_set(room_version, state_sets, conflicted, events)
-    power = {e for e in full if is_power_event(get_event(events, e))}
-    power |= auth_chain(power, events) & full
+    power = _with_auth_ancestry_in(
+        {e for e in full if is_power_event(get_event(events, e))}, full, events
+    )
     start = {} if room_version.state_res_v2_1 else unconflicted
     partial = iterative_auth_checks(
         start, reverse_topological_power_order(power, events, rejected), events, rejected
@@ -79,6 +81,24 @@ def resolve_state(
     resolved = iterative_auth_checks(partial, remaining, events, rejected)
     resolved.update(unconflicted)
     return resolved
+
+
+def _with_auth_ancestry_in(
+    seeds: set[EventId], full: set[EventId], events: EventMap
+) -> set[EventId]:
+    """`seeds` and the events of their auth chains that are in `full`.
+
+    The walk goes through `full` only, as Synapse and ruma walk it: an ancestor reached only
+    through an event outside the full conflicted set is left to the mainline step.
+    """
+    found = set(seeds)
+    stack = list(seeds)
+    while stack:
+        for auth_id in auth_ids(get_event(events, stack.pop())):
+            if auth_id in full and auth_id not in found:
+                found.add(auth_id)
+                stack.append(auth_id)
+    return found
 
 
 def full_conflicted_set(

@@ -330,6 +330,17 @@ def test_missing_events_are_named() -> None:
     assert info.value.event_ids == ["$P0"]
 
 
+def test_v12_needs_the_create_event_named_by_the_room_id() -> None:
+    dag = Dag(V12)
+    base = Branch.new_room(dag, members=(BOB,))
+    a, b = base.fork(), base.fork()
+    a.topic("$TA", BOB, "a")
+    b.topic("$TB", ALICE, "b")
+    assert "$CREATE" not in dag.events["$TA"].auth_event_ids
+    partial = {k: v for k, v in dag.events.items() if k != "$CREATE"}
+    assert missing_auth_events([a.state, b.state], partial) == {"$CREATE"}
+
+
 @pytest.mark.parametrize("version", ALL_VERSIONS, ids=lambda v: f"v{v.identifier}")
 def test_one_or_equal_state_sets_resolve_to_themselves(version: RoomVersion) -> None:
     dag = Dag(version)
