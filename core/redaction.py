@@ -3,10 +3,10 @@
 Redaction decides what event hashing and signing cover (reference hash, event signatures) and
 what is left of an event after an `m.room.redaction`. It is read from `RoomVersion` flags:
 
-- `updated_redaction_rules` (v11; v12 keeps v11's rules unchanged): top-level `origin`, `membership` and `prev_state` are no
-  longer kept; `m.room.create` keeps all of its content; power levels keep `invite`;
-  `m.room.redaction` keeps `content.redacts`; `m.room.member` keeps only `signed` of
-  `third_party_invite`.
+- `updated_redaction_rules` (v11, unchanged in v12): top-level `origin`, `membership` and
+  `prev_state` are no longer kept; `m.room.create` keeps all of its content; power levels
+  keep `invite`; `m.room.redaction` keeps `content.redacts`; `m.room.member` keeps only
+  `signed` of `third_party_invite`.
 - `restricted_join_authorised_via` (v9+): membership keeps `join_authorised_via_users_server`.
 - `restricted_join_rule` (v8+): join rules keep `allow`.
 - `special_case_aliases_auth` (v1-5): `m.room.aliases` keeps `aliases`.
