@@ -91,7 +91,8 @@ async def room_aliases(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/aliases."""
     requester = await authenticate(request)
     directory = services(request).directory
-    aliases = await directory.local_aliases(requester, request.match_info["roomId"])
+    room_id = directory.parse_room_id(request.match_info["roomId"])
+    aliases = await directory.local_aliases(requester, room_id)
     return json_response({"aliases": aliases})
 
 
@@ -99,7 +100,7 @@ async def room_aliases(request: web.Request) -> web.Response:
 async def get_visibility(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/directory/list/room/{roomId}."""
     directory = services(request).directory
-    visibility = await directory.visibility(request.match_info["roomId"])
+    visibility = await directory.visibility(directory.parse_room_id(request.match_info["roomId"]))
     return json_response({"visibility": visibility})
 
 
@@ -109,8 +110,9 @@ async def put_visibility(request: web.Request) -> web.Response:
     requester = await authenticate(request)
     body = await read_json(request)
     visibility = optional_str(body, "visibility") or "public"
-    room_id = request.match_info["roomId"]
-    await services(request).directory.set_visibility(requester, room_id, visibility)
+    directory = services(request).directory
+    room_id = directory.parse_room_id(request.match_info["roomId"])
+    await directory.set_visibility(requester, room_id, visibility)
     return json_response({})
 
 

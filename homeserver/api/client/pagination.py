@@ -11,6 +11,7 @@ from core.filters import EventFilter
 from core.json_ingress import parse_query_json
 from homeserver.api.http import authenticate, json_response, query_int, services
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_room_id, known_event_id
 from homeserver.services.rooms.pagination import DEFAULT_LIMIT, MessagesQuery
 
 routes = EndpointRoutes()
@@ -52,9 +53,8 @@ async def messages(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/messages."""
     requester = await authenticate(request)
     query = parse_messages_query(request.query)
-    body = await services(request).pagination.messages(
-        requester, request.match_info["roomId"], query
-    )
+    room_id = checked_room_id(request.match_info["roomId"])
+    body = await services(request).pagination.messages(requester, room_id, query)
     return json_response(body)
 
 
@@ -65,7 +65,8 @@ async def context(request: web.Request) -> web.Response:
     event_filter = parse_filter(request.query)
     limit = parse_limit(request.query, event_filter)
     info = request.match_info
+    room_id, event_id = checked_room_id(info["roomId"]), known_event_id(info["eventId"])
     body = await services(request).pagination.context(
-        requester, info["roomId"], info["eventId"], limit, event_filter
+        requester, room_id, event_id, limit, event_filter
     )
     return json_response(body)

@@ -14,6 +14,7 @@ from homeserver.api.http import (
     services,
 )
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_user_id
 
 routes = EndpointRoutes()
 
@@ -23,7 +24,7 @@ async def get_presence(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/presence/{userId}/status."""
     requester = await authenticate(request)
     content = await services(request).presence.get_presence(
-        requester.user_id, request.match_info["userId"]
+        requester.user_id, checked_user_id(request.match_info["userId"])
     )
     return json_response(content)
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from core.errors import M_INVALID_PARAM, MatrixError
 from homeserver.api.http import authenticate, json_response, services
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_room_id, known_event_id
 
 routes = EndpointRoutes()
 
@@ -17,7 +18,8 @@ async def get_event(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}."""
     requester = await authenticate(request)
     info = request.match_info
-    event = await services(request).room_reads.get_event(requester, info["roomId"], info["eventId"])
+    room_id, event_id = checked_room_id(info["roomId"]), known_event_id(info["eventId"])
+    event = await services(request).room_reads.get_event(requester, room_id, event_id)
     return json_response(event)
 
 
@@ -25,7 +27,8 @@ async def get_event(request: web.Request) -> web.Response:
 async def get_state(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/state."""
     requester = await authenticate(request)
-    state = await services(request).room_reads.get_state(requester, request.match_info["roomId"])
+    room_id = checked_room_id(request.match_info["roomId"])
+    state = await services(request).room_reads.get_state(requester, room_id)
     return json_response(state)
 
 
@@ -38,7 +41,11 @@ async def get_state_event(request: web.Request) -> web.Response:
         raise MatrixError(M_INVALID_PARAM, "format must be 'content' or 'event'")
     info = request.match_info
     body = await services(request).room_reads.get_state_event(
-        requester, info["roomId"], info["eventType"], info.get("stateKey", ""), form == "event"
+        requester,
+        checked_room_id(info["roomId"]),
+        info["eventType"],
+        info.get("stateKey", ""),
+        form == "event",
     )
     return json_response(body)
 
@@ -50,7 +57,7 @@ async def get_members(request: web.Request) -> web.Response:
     query = request.query
     body = await services(request).room_reads.get_members(
         requester,
-        request.match_info["roomId"],
+        checked_room_id(request.match_info["roomId"]),
         at=query.get("at"),
         membership=query.get("membership"),
         not_membership=query.get("not_membership"),
@@ -62,7 +69,6 @@ async def get_members(request: web.Request) -> web.Response:
 async def get_joined_members(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/joined_members."""
     requester = await authenticate(request)
-    body = await services(request).room_reads.get_joined_members(
-        requester, request.match_info["roomId"]
-    )
+    room_id = checked_room_id(request.match_info["roomId"])
+    body = await services(request).room_reads.get_joined_members(requester, room_id)
     return json_response(body)

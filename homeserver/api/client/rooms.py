@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import M_BAD_JSON, JsonDict, MatrixError
-from core.identifiers import UserId
+from core.identifiers import RoomId, UserId
 from homeserver.api.http import (
     authenticate,
     json_response,
@@ -107,7 +107,7 @@ async def knock(request: web.Request) -> web.Response:
     return json_response({"room_id": room_id})
 
 
-_MemberAction = Callable[[Requester, str, UserId, str | None], Awaitable[None]]
+_MemberAction = Callable[[Requester, RoomId, UserId, str | None], Awaitable[None]]
 
 
 async def _member_action(request: web.Request, action: _MemberAction) -> web.Response:

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from homeserver.api.http import authenticate, json_response, read_json, services
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_room_id
 
 routes = EndpointRoutes()
 
@@ -18,7 +19,7 @@ async def send_message(request: web.Request) -> web.Response:
     content = await read_json(request)
     info = request.match_info
     event_id = await services(request).messages.send_message(
-        requester, info["roomId"], info["eventType"], content, info["txnId"]
+        requester, checked_room_id(info["roomId"]), info["eventType"], content, info["txnId"]
     )
     return json_response({"event_id": event_id})
 
@@ -30,6 +31,10 @@ async def send_state(request: web.Request) -> web.Response:
     content = await read_json(request)
     info = request.match_info
     event_id = await services(request).messages.send_state(
-        requester, info["roomId"], info["eventType"], info.get("stateKey", ""), content
+        requester,
+        checked_room_id(info["roomId"]),
+        info["eventType"],
+        info.get("stateKey", ""),
+        content,
     )
     return json_response({"event_id": event_id})

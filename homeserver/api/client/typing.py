@@ -7,6 +7,7 @@ from aiohttp import web
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_MISSING_PARAM, JsonDict, MatrixError
 from homeserver.api.http import authenticate, json_response, read_json, services
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_room_id
 
 routes = EndpointRoutes()
 
@@ -34,5 +35,6 @@ async def put_typing(request: web.Request) -> web.Response:
     info = request.match_info
     if info["userId"] != requester.user_id:
         raise MatrixError(M_FORBIDDEN, "Cannot set another user's typing state")
-    await services(request).typing.set_typing(requester.user_id, info["roomId"], typing, timeout_ms)
+    room_id = checked_room_id(info["roomId"])
+    await services(request).typing.set_typing(requester.user_id, room_id, typing, timeout_ms)
     return json_response({})

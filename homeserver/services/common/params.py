@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from core.errors import M_INVALID_PARAM, MatrixError
+from core.errors import M_INVALID_PARAM, M_NOT_FOUND, MatrixError
 from core.identifiers import (
     DeviceId,
     EventId,
@@ -31,6 +31,7 @@ __all__ = [
     "checked_room_alias",
     "checked_room_id",
     "checked_user_id",
+    "known_event_id",
 ]
 
 _T = TypeVar("_T")
@@ -65,6 +66,18 @@ def checked_user_id(value: object) -> UserId:
 def checked_event_id(value: object) -> EventId:
     """A well-formed event ID, or `M_INVALID_PARAM`."""
     return checked(parse_event_id, value, "event ID")
+
+
+def known_event_id(value: str) -> EventId:
+    """An event ID a request path names to look an event up, or `M_NOT_FOUND`.
+
+    Every stored event ID is well formed, so a malformed one names no event: it is refused
+    as an unknown one would be.
+    """
+    try:
+        return parse_event_id(value)
+    except ValueError as exc:
+        raise MatrixError(M_NOT_FOUND, "Event not found") from exc
 
 
 def checked_device_id(value: object) -> DeviceId:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from core.errors import JsonDict
+from core.identifiers import DeviceId, UserId
 from homeserver.services.common.stream_token import StreamToken
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.keys import E2eKeysService
@@ -36,7 +37,7 @@ class E2eSyncSource:
         return await self._to_device.position(), await self._device_lists.position()
 
     async def sync_fields(
-        self, user_id: str, device_id: str, since: StreamToken | None, now: StreamToken
+        self, user_id: UserId, device_id: DeviceId, since: StreamToken | None, now: StreamToken
     ) -> tuple[JsonDict, int]:
         """The top-level E2EE fields of a sync response and the to-device position reached."""
         events, reached = await self._to_device.sync_events(

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
 from core.event_types import Membership
+from core.identifiers import UserId
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.params import checked_user_id
@@ -75,12 +76,12 @@ class PresenceService:
         self._notifier = notifier
         self._events = events
         self._clock = clock
-        self._cache: dict[str, PresenceRecord] = {}
-        self._dirty: set[str] = set()
-        self._in_flight: dict[str, int] = {}
+        self._cache: dict[UserId, PresenceRecord] = {}
+        self._dirty: set[UserId] = set()
+        self._in_flight: dict[UserId, int] = {}
         self._write_lock = asyncio.Lock()
 
-    async def set_presence(self, user_id: str, presence: str, status_msg: str | None) -> None:
+    async def set_presence(self, user_id: UserId, presence: str, status_msg: str | None) -> None:
         """Set the user's presence explicitly (`PUT /presence/{userId}/status`).
 
         Raises:
@@ -111,7 +112,7 @@ class PresenceService:
         if self._set(record, new):
             await self._publish(user_id)
 
-    async def get_presence(self, requester_id: str, user_id: str) -> JsonDict:
+    async def get_presence(self, requester_id: UserId, user_id: UserId) -> JsonDict:
         """The presence of `user_id` as `GET /presence/{userId}/status` reports it.
 
         Raises:
@@ -124,7 +125,7 @@ class PresenceService:
         record = self._cache.get(user_id) or await self._store.get(user_id)
         return self._content(record or offline_record(user_id), self._clock.time_ms())
 
-    async def on_sync(self, user_id: str, set_presence: str | None) -> None:
+    async def on_sync(self, user_id: UserId, set_presence: str | None) -> None:
         """Record a `/sync` of the user with its `set_presence` (default `online`).
 
         `offline` leaves presence unchanged. Call `sync_finished` when the sync returns.
@@ -148,7 +149,7 @@ class PresenceService:
         if self._set(record, new):
             await self._publish(user_id)
 
-    def sync_finished(self, user_id: str) -> None:
+    def sync_finished(self, user_id: UserId) -> None:
         """Record that a `/sync` for which `on_sync` ran has returned (or failed)."""
         count = self._in_flight.get(user_id, 0) - 1
         if count > 0:
@@ -163,7 +164,7 @@ class PresenceService:
         """The latest presence stream position."""
         return await self._store.current_position()
 
-    async def presence_events(self, viewer: str, since: int, until: int) -> list[JsonDict]:
+    async def presence_events(self, viewer: UserId, since: int, until: int) -> list[JsonDict]:
         """`m.presence` events of the viewer and everyone sharing a joined room with them,
         for changes in `(since, until]`; with `since == 0`, everyone's current presence
         except offline users."""
@@ -191,7 +192,7 @@ class PresenceService:
     async def check_timeouts(self) -> None:
         """Apply the idle and offline timeouts to everyone cached; publish what changed."""
         now = self._clock.time_ms()
-        changed: list[str] = []
+        changed: list[UserId] = []
         for user_id, record in list(self._cache.items()):
             new = apply_timeouts(record, now, self._connected(user_id, record, now))
             if new != record and self._set(record, new):
@@ -230,7 +231,7 @@ class PresenceService:
                 logger.exception("presence timeout check failed")
             await self._clock.sleep(interval_seconds)
 
-    def _evictable(self, user_id: str, record: PresenceRecord) -> bool:
+    def _evictable(self, user_id: UserId, record: PresenceRecord) -> bool:
         # An offline user with nothing unwritten is fully described by the database.
         return (
             record.state == OFFLINE
@@ -238,10 +239,10 @@ class PresenceService:
             and user_id not in self._in_flight
         )
 
-    def _connected(self, user_id: str, record: PresenceRecord, now: int) -> bool:
+    def _connected(self, user_id: UserId, record: PresenceRecord, now: int) -> bool:
         return user_id in self._in_flight and now - record.last_sync_ts < MAX_SYNC_HOLD_MS
 
-    async def _record(self, user_id: str) -> PresenceRecord:
+    async def _record(self, user_id: UserId) -> PresenceRecord:
         cached = self._cache.get(user_id)
         if cached is not None:
             return cached
@@ -257,7 +258,7 @@ class PresenceService:
             self._dirty.add(new.user_id)
         return False
 
-    async def _publish(self, user_id: str) -> None:
+    async def _publish(self, user_id: UserId) -> None:
         """Store the user's cached presence with a new stream position and wake syncs."""
         async with self._write_lock:
             # Write what is cached now, so the last write always carries the latest state.
@@ -269,7 +270,7 @@ class PresenceService:
         rooms = await self._events.rooms_for_user(user_id, [Membership.JOIN])
         self._notifier.notify([user_key(user_id), *(room_key(r) for r in rooms)])
 
-    async def _share_room(self, user_a: str, user_b: str) -> bool:
+    async def _share_room(self, user_a: UserId, user_b: UserId) -> bool:
         rooms_a = set(await self._events.rooms_for_user(user_a, [Membership.JOIN]))
         return any(
             r in rooms_a for r in await self._events.rooms_for_user(user_b, [Membership.JOIN])

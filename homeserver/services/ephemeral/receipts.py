@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import Membership
-from core.identifiers import UserId, parse_event_id
+from core.identifiers import EventId, RoomId, UserId, parse_event_id
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
-from homeserver.services.common.params import checked, checked_event_id, checked_room_id
+from homeserver.services.common.params import checked, checked_event_id
 from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.account_data import AccountDataStore
 from homeserver.storage.ephemeral.receipts import NewReceipt, Receipt, ReceiptStore
@@ -62,7 +62,7 @@ class ReceiptService:
     async def post_receipt(
         self,
         user_id: UserId,
-        room_id: str,
+        room_id: RoomId,
         receipt_type: str,
         event_id: str,
         thread_id: str | None,
@@ -73,7 +73,8 @@ class ReceiptService:
             user_id: The requester; must be joined to the room.
             room_id: The room.
             receipt_type: `m.read`, `m.read.private` or `m.fully_read`.
-            event_id: An event of the room.
+            event_id: An event of the room, as the client named it: it is checked only once
+                the user is known to be joined, so a non-member learns nothing from it.
             thread_id: `main` or a thread root's event ID; None for an unthreaded receipt.
 
         Raises:
@@ -84,14 +85,14 @@ class ReceiptService:
         if receipt_type not in RECEIPT_TYPES:
             raise MatrixError(M_INVALID_PARAM, f"Receipt type must be one of {_type_list()}")
         _check_thread(receipt_type, thread_id)
-        room_id = await self._joined_room(user_id, room_id)
+        await self._require_joined(user_id, room_id)
         event = await self._event_in_room(room_id, event_id)
         await self._apply(user_id, room_id, receipt_type, event, thread_id)
 
     async def set_read_markers(
         self,
         user_id: UserId,
-        room_id: str,
+        room_id: RoomId,
         fully_read: str | None,
         read: str | None,
         read_private: str | None,
@@ -105,7 +106,7 @@ class ReceiptService:
         wanted = [(kind, event_id) for kind, event_id in markers if event_id is not None]
         if not wanted:
             return
-        room_id = await self._joined_room(user_id, room_id)
+        await self._require_joined(user_id, room_id)
         # Check every event before changing anything, so a bad one changes nothing.
         events = [(kind, await self._event_in_room(room_id, e)) for kind, e in wanted]
         for receipt_type, event in events:
@@ -116,8 +117,8 @@ class ReceiptService:
         return await self._store.current_position()
 
     async def receipt_events(
-        self, room_ids: Collection[str], since: int, until: int, viewer: str
-    ) -> dict[str, JsonDict]:
+        self, room_ids: Collection[RoomId], since: int, until: int, viewer: UserId
+    ) -> dict[RoomId, JsonDict]:
         """`m.receipt` events per room for receipts changed in `(since, until]`.
 
         With `since == 0` (an initial sync) they hold each user's latest receipts. Private
@@ -125,7 +126,7 @@ class ReceiptService:
         absent.
         """
         receipts = await self._store.changed_between(room_ids, since, until)
-        contents: dict[str, JsonDict] = {}
+        contents: dict[RoomId, JsonDict] = {}
         for receipt in receipts:
             if receipt.receipt_type == READ_PRIVATE and receipt.user_id != viewer:
                 continue
@@ -137,7 +138,7 @@ class ReceiptService:
     async def _apply(
         self,
         user_id: UserId,
-        room_id: str,
+        room_id: RoomId,
         receipt_type: str,
         event: StoredEvent,
         thread_id: str | None,
@@ -161,28 +162,28 @@ class ReceiptService:
             key = user_key(user_id) if receipt_type == READ_PRIVATE else room_key(room_id)
             self._notifier.notify([key])
 
-    async def _set_fully_read(self, user_id: UserId, room_id: str, event: StoredEvent) -> None:
+    async def _set_fully_read(self, user_id: UserId, room_id: RoomId, event: StoredEvent) -> None:
         current = await self._account_data.get(user_id, room_id, FULLY_READ)
         current_id = current.get("event_id") if current is not None else None
         if isinstance(current_id, str):
             if current_id == event.event_id:
                 return
-            previous = (await self._events.get_events([current_id])).get(current_id)
+            # Only looked up: a marker naming no stored event is simply not found.
+            previous_id = EventId(current_id)
+            previous = (await self._events.get_events([previous_id])).get(previous_id)
             if previous is not None and previous.stream_ordering > event.stream_ordering:
                 return
         await self._account_data.put(user_id, room_id, FULLY_READ, {"event_id": event.event_id})
         self._notifier.notify([user_key(user_id)])
 
-    async def _joined_room(self, user_id: UserId, room_id: str) -> str:
-        room_id = checked_room_id(room_id)
+    async def _require_joined(self, user_id: UserId, room_id: RoomId) -> None:
         membership = await self._events.membership(user_id, room_id)
         if membership is None or membership[0] != Membership.JOIN:
             raise MatrixError(M_FORBIDDEN, "You are not joined to this room")
-        return room_id
 
-    async def _event_in_room(self, room_id: str, event_id: str) -> StoredEvent:
-        event_id = checked_event_id(event_id)
-        event = (await self._events.get_events([event_id])).get(event_id)
+    async def _event_in_room(self, room_id: RoomId, event_id: str) -> StoredEvent:
+        checked_id = checked_event_id(event_id)
+        event = (await self._events.get_events([checked_id])).get(checked_id)
         if event is None or event.room_id != room_id:
             raise MatrixError(M_NOT_FOUND, "Event not found in this room")
         return event

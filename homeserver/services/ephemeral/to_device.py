@@ -13,7 +13,7 @@ import json
 import logging
 
 from core.errors import M_INVALID_PARAM, M_TOO_LARGE, JsonDict, MatrixError
-from core.identifiers import server_name_of
+from core.identifiers import DeviceId, UserId, server_name_of
 from core.json_ingress import check_json
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
@@ -40,7 +40,7 @@ class ToDeviceService:
         self._store = store
         self._notifier = notifier
         self._clock = clock
-        self._acked: dict[tuple[str, str], int] = {}
+        self._acked: dict[tuple[UserId, DeviceId], int] = {}
 
     async def position(self) -> int:
         """The latest to-device stream position."""
@@ -60,12 +60,12 @@ class ToDeviceService:
         if recipients:
             self._notifier.notify(sorted(user_key(u) for u in recipients))
 
-    def _parse(self, sender: str, event_type: str, messages: object) -> list[Outgoing]:
+    def _parse(self, sender: UserId, event_type: str, messages: object) -> list[Outgoing]:
         if not isinstance(messages, dict):
             raise MatrixError(M_INVALID_PARAM, "messages must be an object")
         outgoing: list[Outgoing] = []
-        for user_id, by_device in messages.items():
-            checked_user_id(user_id)
+        for recipient, by_device in messages.items():
+            user_id = checked_user_id(recipient)
             if not isinstance(by_device, dict) or not all(
                 isinstance(c, dict) for c in by_device.values()
             ):
@@ -85,7 +85,7 @@ class ToDeviceService:
         return outgoing
 
     async def sync_events(
-        self, user_id: str, device_id: str, since: int | None, upto: int
+        self, user_id: UserId, device_id: DeviceId, since: int | None, upto: int
     ) -> tuple[list[JsonDict], int]:
         """Acknowledge messages up to `since`, then the next ones up to `upto`.
 

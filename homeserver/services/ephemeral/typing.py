@@ -15,6 +15,7 @@ from typing import Protocol
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
 from core.event_types import Membership
+from core.identifiers import EventId, RoomId, UserId
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key
 from homeserver.services.common.params import checked_room_id
@@ -29,7 +30,7 @@ SWEEP_INTERVAL_SECONDS = 1.0
 class MembershipLookup(Protocol):
     """What typing needs to know about rooms (an `EventStore` provides it)."""
 
-    async def membership(self, user_id: str, room_id: str) -> tuple[str, str] | None:
+    async def membership(self, user_id: UserId, room_id: RoomId) -> tuple[str, EventId] | None:
         """`(membership, event_id)` of a user in a room, or None."""
         ...
 
@@ -42,13 +43,13 @@ class TypingService:
         self._events = events
         self._clock = clock
         # room -> user -> deadline in clock.monotonic() seconds
-        self._typing: dict[str, dict[str, float]] = {}
+        self._typing: dict[RoomId, dict[UserId, float]] = {}
         # room -> position of its last change
-        self._changed_at: dict[str, int] = {}
+        self._changed_at: dict[RoomId, int] = {}
         self._position = 0
 
     async def set_typing(
-        self, user_id: str, room_id: str, typing: bool, timeout_ms: int | None
+        self, user_id: UserId, room_id: RoomId, typing: bool, timeout_ms: int | None
     ) -> None:
         """Start or stop `user_id` typing in `room_id`.
 
@@ -89,14 +90,14 @@ class TypingService:
         """The latest typing position."""
         return self._position
 
-    def typing_event(self, room_id: str) -> JsonDict:
+    def typing_event(self, room_id: RoomId) -> JsonDict:
         """The room's `m.typing` event: everyone typing there now."""
         now = self._clock.monotonic()
         users = self._typing.get(room_id, {})
         typing = sorted(user for user, deadline in users.items() if deadline > now)
         return {"type": "m.typing", "content": {"user_ids": typing}}
 
-    def rooms_changed_since(self, position: int) -> set[str]:
+    def rooms_changed_since(self, position: int) -> set[RoomId]:
         """Rooms whose typing set changed after `position`.
 
         A position ahead of the current one comes from before a restart; then every room that
@@ -106,10 +107,10 @@ class TypingService:
             return set(self._changed_at)
         return {room for room, changed in self._changed_at.items() if changed > position}
 
-    def expire_due(self) -> set[str]:
+    def expire_due(self) -> set[RoomId]:
         """Remove entries past their deadline; returns the rooms that changed."""
         now = self._clock.monotonic()
-        changed: set[str] = set()
+        changed: set[RoomId] = set()
         for room_id, users in list(self._typing.items()):
             expired = [user for user, deadline in users.items() if deadline <= now]
             for user in expired:
@@ -131,7 +132,7 @@ class TypingService:
             except Exception:
                 logger.exception("typing expiry failed")
 
-    def _changed(self, room_id: str) -> None:
+    def _changed(self, room_id: RoomId) -> None:
         self._position += 1
         self._changed_at[room_id] = self._position
         self._notifier.notify([room_key(room_id)])

@@ -33,6 +33,7 @@ from core.event_types import (
     M_ROOM_TOPIC,
     JoinRule,
 )
+from core.identifiers import RoomId, UserId, parse_room_id
 from core.room_versions import DEFAULT_ROOM_VERSION, RoomVersion, get_room_version
 from homeserver.clock import Clock
 from homeserver.services.common.params import checked_room_alias
@@ -65,7 +66,7 @@ class CreateRoomRequest:
     power_level_content_override: JsonDict | None = None
 
 
-def default_power_levels(creator: str, extra_admins: tuple[str, ...]) -> JsonDict:
+def default_power_levels(creator: UserId, extra_admins: tuple[str, ...]) -> JsonDict:
     """The power levels a new room starts with."""
     users = {creator: 100, **dict.fromkeys(extra_admins, 100)}
     return {
@@ -159,7 +160,7 @@ class RoomService:
         requester: Requester,
         request: CreateRoomRequest,
         version: RoomVersion,
-        room_id: str,
+        room_id: RoomId,
         alias: str | None,
     ) -> None:
         """Send the room's events in the spec's order."""
@@ -187,7 +188,7 @@ class RoomService:
             target = self._membership.check_user_id(user_id)
             await self._membership.invite(requester, room_id, target, None, request.is_direct)
 
-    async def _abandon(self, creator: Requester | None, room_id: str, alias: str | None) -> None:
+    async def _abandon(self, creator: Requester | None, room_id: RoomId, alias: str | None) -> None:
         """Undo a createRoom that failed part-way: free the alias, take the creator out."""
         logger.info("createRoom failed; rolling back room_id=%s", room_id)
         try:
@@ -200,7 +201,7 @@ class RoomService:
             logger.exception("createRoom rollback failed room_id=%s", room_id)
 
     async def _send_initial_state(
-        self, room_id: str, creator: str, preset: str, request: CreateRoomRequest
+        self, room_id: RoomId, creator: UserId, preset: str, request: CreateRoomRequest
     ) -> None:
         state: dict[tuple[str, str], JsonDict] = {
             (event_type, ""): content for event_type, content in _preset_state(preset)
@@ -215,7 +216,7 @@ class RoomService:
             await self._send(room_id, creator, event_type, content, state_key)
 
     async def _send(
-        self, room_id: str, sender: str, event_type: str, content: JsonDict, state_key: str
+        self, room_id: RoomId, sender: UserId, event_type: str, content: JsonDict, state_key: str
     ) -> None:
         await self._events.send(NewEvent(room_id, sender, event_type, content, state_key))
 
@@ -225,10 +226,10 @@ class RoomService:
         return checked_room_alias(f"#{alias_name}:{self._server_name}")
 
 
-def _new_room_id(server_name: str) -> str:
+def _new_room_id(server_name: str) -> RoomId:
     """A fresh random room ID (18 letters: a collision is not a practical concern)."""
     localpart = "".join(secrets.choice(string.ascii_letters) for _ in range(18))
-    return f"!{localpart}:{server_name}"
+    return parse_room_id(f"!{localpart}:{server_name}")
 
 
 def _requested_events(request: CreateRoomRequest) -> list[tuple[str, str | None, JsonDict]]:

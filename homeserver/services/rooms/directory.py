@@ -29,7 +29,7 @@ from core.errors import (
 )
 from core.event_types import M_ROOM_CANONICAL_ALIAS, M_ROOM_CREATE, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
-from core.identifiers import server_name_of
+from core.identifiers import RoomId, UserId, server_name_of
 from core.power_levels import get_required_level, get_user_power_level
 from homeserver.services.common.params import checked_room_alias, checked_room_id
 from homeserver.services.common.requester import Requester
@@ -69,7 +69,7 @@ class DirectoryService:
         return alias
 
     @staticmethod
-    def parse_room_id(value: object) -> str:
+    def parse_room_id(value: object) -> RoomId:
         """A syntactically valid room ID, or `M_INVALID_PARAM`."""
         return checked_room_id(value)
 
@@ -84,7 +84,7 @@ class DirectoryService:
         others = sorted({server_name_of(user_id) for user_id in members} - {self._server_name})
         return {"room_id": room_id, "servers": [self._server_name, *others]}
 
-    async def create_alias(self, requester: Requester, value: str, room_id: str) -> None:
+    async def create_alias(self, requester: Requester, value: str, room_id: RoomId) -> None:
         """Map a new local alias to a room the requester is in.
 
         Raises:
@@ -120,9 +120,8 @@ class DirectoryService:
             # Best effort, as the spec recommends: the alias is gone either way.
             logger.info("canonical alias not updated room_id=%s errcode=%s", room_id, exc.errcode)
 
-    async def local_aliases(self, requester: Requester, room_id: str) -> list[str]:
+    async def local_aliases(self, requester: Requester, room_id: RoomId) -> list[str]:
         """The room's local aliases, for its members or anyone if it is world-readable."""
-        room_id = self.parse_room_id(room_id)
         allowed = (
             requester.is_admin
             or await self._is_joined(requester.user_id, room_id)
@@ -132,18 +131,17 @@ class DirectoryService:
             raise MatrixError(M_FORBIDDEN, "You are not a member of the room")
         return await self._aliases.aliases_for_room(room_id)
 
-    async def visibility(self, room_id: str) -> str:
+    async def visibility(self, room_id: RoomId) -> str:
         """`public` or `private`: whether the room is published in the directory."""
-        is_public = await self._aliases.is_public(self.parse_room_id(room_id))
+        is_public = await self._aliases.is_public(room_id)
         if is_public is None:
             raise MatrixError(M_NOT_FOUND, "Room not found")
         return "public" if is_public else "private"
 
-    async def set_visibility(self, requester: Requester, room_id: str, visibility: str) -> None:
+    async def set_visibility(self, requester: Requester, room_id: RoomId, visibility: str) -> None:
         """Publish (`public`) or hide (`private`) a room in the directory."""
         if visibility not in VISIBILITIES:
             raise MatrixError(M_INVALID_PARAM, "visibility must be 'public' or 'private'")
-        room_id = self.parse_room_id(room_id)
         await self._require_room(room_id)
         if not await self._can_edit_directory(requester, room_id):
             raise MatrixError(
@@ -160,15 +158,15 @@ class DirectoryService:
     def _is_local(self, alias: str) -> bool:
         return server_name_of(alias) == self._server_name
 
-    async def _require_room(self, room_id: str) -> None:
+    async def _require_room(self, room_id: RoomId) -> None:
         if await self._store.room_version(room_id) is None:
             raise MatrixError(M_NOT_FOUND, "Room not found")
 
-    async def _is_joined(self, user_id: str, room_id: str) -> bool:
+    async def _is_joined(self, user_id: UserId, room_id: RoomId) -> bool:
         membership = await self._store.membership(user_id, room_id)
         return membership is not None and membership[0] == Membership.JOIN
 
-    async def _can_edit_directory(self, requester: Requester, room_id: str) -> bool:
+    async def _can_edit_directory(self, requester: Requester, room_id: RoomId) -> bool:
         """Server admins, and members with the power to send `m.room.canonical_alias`."""
         if requester.is_admin:
             return True
@@ -189,7 +187,7 @@ class DirectoryService:
         return get_user_power_level(requester.user_id, auth_state) >= required
 
     async def _drop_from_canonical_alias(
-        self, requester: Requester, room_id: str, alias: str
+        self, requester: Requester, room_id: RoomId, alias: str
     ) -> None:
         state = await self._events.current_state(room_id)
         event_id = state.get((M_ROOM_CANONICAL_ALIAS, ""))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from core.client_events import client_event
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
 from core.events import Pdu
+from core.identifiers import EventId, RoomId
 from core.room_versions import RoomVersion, get_room_version
 from homeserver.clock import Clock
 from homeserver.services.rooms.state_lookup import StateLookup
@@ -28,9 +29,9 @@ class EventSerializer:
         self._store = store
         self._lookup = lookup
         self._clock = clock
-        self._versions: dict[str, RoomVersion] = {}
+        self._versions: dict[RoomId, RoomVersion] = {}
 
-    async def room_version(self, room_id: str) -> RoomVersion:
+    async def room_version(self, room_id: RoomId) -> RoomVersion:
         """The version of a room (they never change, so they are cached).
 
         Raises:
@@ -71,7 +72,7 @@ class EventSerializer:
             )
         return formatted
 
-    async def _redactions(self, events: Sequence[RoomEvent], now: int) -> dict[str, JsonDict]:
+    async def _redactions(self, events: Sequence[RoomEvent], now: int) -> dict[EventId, JsonDict]:
         ids = {e.redacted_by for e in events if e.redacted_by is not None}
         if not ids:
             return {}
@@ -81,7 +82,7 @@ class EventSerializer:
             for event_id, row in found.items()
         }
 
-    async def _prev_contents(self, state_pdus: Sequence[Pdu]) -> dict[str, JsonDict]:
+    async def _prev_contents(self, state_pdus: Sequence[Pdu]) -> dict[EventId, JsonDict]:
         """`prev_content` of each state event that replaced earlier state."""
         if not state_pdus:
             return {}
@@ -89,13 +90,13 @@ class EventSerializer:
         groups = {g for g in before.values() if g is not None}
         keys: set[StateKey] = {k for k in (p.state_pair() for p in state_pdus) if k is not None}
         resolved = await self._lookup.resolve(groups, keys)
-        replaced: dict[str, str] = {}
+        replaced: dict[EventId, EventId] = {}
         for pdu in state_pdus:
             group, key = before.get(pdu.event_id), pdu.state_pair()
             if group is not None and key is not None and key in resolved.get(group, {}):
                 replaced[pdu.event_id] = resolved[group][key]
         rows = await self._store.events_by_id(replaced.values())
-        contents: dict[str, JsonDict] = {}
+        contents: dict[EventId, JsonDict] = {}
         for event_id, previous_id in replaced.items():
             row = rows.get(previous_id)
             content = row.raw.get("content") if row is not None else None

@@ -14,6 +14,7 @@ stream position; see `services.common.signals` for how consumers follow the stre
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,6 +24,7 @@ from core.event_format import check_pdu_format
 from core.event_types import M_ROOM_MEMBER
 from core.events import Pdu
 from core.hashes import compute_event_id, sign_event
+from core.identifiers import EventId, RoomId, UserId
 from core.room_versions import RoomVersion, get_room_version
 from core.signing import SigningKey
 from homeserver.caching import CacheRegistry, LruCache
@@ -48,8 +50,8 @@ class EventPersisted:
     """
 
     stream_ordering: int
-    room_id: str
-    event_id: str
+    room_id: RoomId
+    event_id: EventId
     pdu: Pdu
 
 
@@ -57,19 +59,19 @@ class EventPersisted:
 class NewEvent:
     """What a client asks to send."""
 
-    room_id: str
-    sender: str
+    room_id: RoomId
+    sender: UserId
     type: str
     content: JsonDict
     state_key: str | None = None
-    redacts: str | None = None
+    redacts: EventId | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SentEvent:
     """The outcome of sending: the event ID and its stream position (0 if deduplicated)."""
 
-    event_id: str
+    event_id: EventId
     stream_ordering: int
     pdu: Pdu | None
 
@@ -96,14 +98,14 @@ class EventService:
         self._clock = clock
         # Emitted on the writer task after each commit, in stream order.
         self.persisted: Signal[EventPersisted] = Signal("events.persisted")
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[RoomId, asyncio.Lock] = {}
         self._caches = caches
-        self._pdus: LruCache[str, Pdu] = caches.lru(PDU_CACHE, _PDU_CACHE_SIZE)
+        self._pdus: LruCache[EventId, Pdu] = caches.lru(PDU_CACHE, _PDU_CACHE_SIZE)
         # Single writer: both are advanced in place after each commit of this process.
-        self._state: LruCache[str, tuple[int | None, StateIds]] = caches.lru(
+        self._state: LruCache[RoomId, tuple[int | None, StateIds]] = caches.lru(
             "room_state", _STATE_CACHE_SIZE
         )
-        self._heads: LruCache[str, RoomHead] = caches.lru("room_heads", _STATE_CACHE_SIZE)
+        self._heads: LruCache[RoomId, RoomHead] = caches.lru("room_heads", _STATE_CACHE_SIZE)
         self._writer = EventWriter(store, clock, self._committed)
 
     async def send(self, event: NewEvent, txn: TxnKey | None = None) -> SentEvent:
@@ -162,8 +164,8 @@ class EventService:
         self,
         event: NewEvent,
         version: RoomVersion,
-        prev_ids: list[str],
-        auth_ids: list[str],
+        prev_ids: list[EventId],
+        auth_ids: list[EventId],
         depth: int,
     ) -> Pdu:
         raw: dict[str, Any] = {
@@ -183,10 +185,10 @@ class EventService:
         signed = sign_event(raw, self._server_name, self._key, version)
         return Pdu(signed, compute_event_id(signed, version), version)
 
-    async def get_pdus(self, event_ids: list[str]) -> list[Pdu]:
+    async def get_pdus(self, event_ids: Sequence[EventId]) -> list[Pdu]:
         """Events as PDUs, from the cache where possible."""
         found: list[Pdu] = []
-        missing: list[str] = []
+        missing: list[EventId] = []
         for event_id in event_ids:
             cached = self._pdus.get(event_id)
             if cached is None:
@@ -201,19 +203,19 @@ class EventService:
                 found.append(pdu)
         return found
 
-    async def _version_of(self, room_id: str) -> RoomVersion:
+    async def _version_of(self, room_id: RoomId) -> RoomVersion:
         identifier = await self._store.room_version(room_id)
         version = get_room_version(identifier or "")
         if version is None:
             raise MatrixError(M_NOT_FOUND, "Room version not supported")
         return version
 
-    async def current_state(self, room_id: str) -> StateIds:
+    async def current_state(self, room_id: RoomId) -> StateIds:
         """The room's current state as event IDs (cached for rooms this process writes)."""
         head = await self._head(room_id)
         return dict(await self._state_for(room_id, head.state_group))
 
-    async def _head(self, room_id: str) -> RoomHead:
+    async def _head(self, room_id: RoomId) -> RoomHead:
         """Where the room's next event attaches: from the cache this process keeps up to date
         after every commit, else from the database."""
         head = self._heads.get(room_id) or await self._store.room_head(room_id)
@@ -225,7 +227,7 @@ class EventService:
         """The full state of a state group."""
         return await self._store.state_ids_for_group(group)
 
-    async def _state_for(self, room_id: str, group: int | None) -> StateIds:
+    async def _state_for(self, room_id: RoomId, group: int | None) -> StateIds:
         cached = self._state.get(room_id)
         if cached is not None and cached[0] == group:
             return cached[1]

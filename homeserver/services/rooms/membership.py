@@ -13,7 +13,7 @@ from core.errors import (
     MatrixError,
 )
 from core.event_types import M_ROOM_MEMBER, Membership
-from core.identifiers import UserId
+from core.identifiers import RoomId, UserId
 from homeserver.services.common.params import checked_room_alias, checked_room_id, checked_user_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
@@ -50,7 +50,7 @@ class MembershipService:
         """A valid user ID, or `M_INVALID_PARAM`."""
         return checked_user_id(user_id)
 
-    async def resolve_room(self, room_id_or_alias: str) -> str:
+    async def resolve_room(self, room_id_or_alias: str) -> RoomId:
         """The room ID named by an ID or a local alias."""
         if room_id_or_alias.startswith("#"):
             found = await self._aliases.get_alias(checked_room_alias(room_id_or_alias))
@@ -59,13 +59,13 @@ class MembershipService:
             return found[0]
         return checked_room_id(room_id_or_alias)
 
-    async def join_new_room(self, requester: Requester, room_id: str) -> None:
+    async def join_new_room(self, requester: Requester, room_id: RoomId) -> None:
         """The creator's join right after the create event (not rate limited)."""
         await self._member_event(
             requester.user_id, room_id, requester.user_id, Membership.JOIN, None
         )
 
-    async def join(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> str:
+    async def join(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> RoomId:
         """Join a room by ID or alias; returns the room ID."""
         self._limiter.check("join", requester.user_id, self._join_limit)
         room_id = await self.resolve_room(room_id_or_alias)
@@ -78,7 +78,9 @@ class MembershipService:
         )
         return room_id
 
-    async def knock(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> str:
+    async def knock(
+        self, requester: Requester, room_id_or_alias: str, reason: str | None
+    ) -> RoomId:
         """Knock on a room; returns the room ID."""
         self._limiter.check("join", requester.user_id, self._join_limit)
         room_id = await self.resolve_room(room_id_or_alias)
@@ -91,7 +93,7 @@ class MembershipService:
     async def invite(
         self,
         requester: Requester,
-        room_id: str,
+        room_id: RoomId,
         target: UserId,
         reason: str | None,
         is_direct: bool = False,
@@ -107,7 +109,7 @@ class MembershipService:
             requester.user_id, room_id, target, Membership.INVITE, reason, extra
         )
 
-    async def leave(self, requester: Requester, room_id: str, reason: str | None) -> None:
+    async def leave(self, requester: Requester, room_id: RoomId, reason: str | None) -> None:
         """Leave a room (also rejects an invite or withdraws a knock)."""
         await self._require_room(room_id)
         current = await self._store.membership(requester.user_id, room_id)
@@ -120,7 +122,7 @@ class MembershipService:
         )
 
     async def kick(
-        self, requester: Requester, room_id: str, target: UserId, reason: str | None
+        self, requester: Requester, room_id: RoomId, target: UserId, reason: str | None
     ) -> None:
         """Kick `target` out of a room."""
         target = self.check_user_id(target)
@@ -135,7 +137,7 @@ class MembershipService:
         await self._member_event(requester.user_id, room_id, target, Membership.LEAVE, reason)
 
     async def ban(
-        self, requester: Requester, room_id: str, target: UserId, reason: str | None
+        self, requester: Requester, room_id: RoomId, target: UserId, reason: str | None
     ) -> None:
         """Ban `target` from a room."""
         target = self.check_user_id(target)
@@ -143,7 +145,7 @@ class MembershipService:
         await self._member_event(requester.user_id, room_id, target, Membership.BAN, reason)
 
     async def unban(
-        self, requester: Requester, room_id: str, target: UserId, reason: str | None
+        self, requester: Requester, room_id: RoomId, target: UserId, reason: str | None
     ) -> None:
         """Lift a ban (the target's membership becomes `leave`)."""
         target = self.check_user_id(target)
@@ -153,7 +155,7 @@ class MembershipService:
             raise MatrixError(M_FORBIDDEN, "The user is not banned")
         await self._member_event(requester.user_id, room_id, target, Membership.LEAVE, reason)
 
-    async def forget(self, requester: Requester, room_id: str) -> None:
+    async def forget(self, requester: Requester, room_id: RoomId) -> None:
         """Forget a room the user has left."""
         current = await self._store.membership(requester.user_id, room_id)
         if current is not None and current[0] in (
@@ -173,18 +175,18 @@ class MembershipService:
                 # One room refusing (e.g. power levels) must not block the others.
                 logger.info("profile not propagated room_id=%s errcode=%s", room_id, exc.errcode)
 
-    async def joined_rooms(self, requester: Requester) -> list[str]:
+    async def joined_rooms(self, requester: Requester) -> list[RoomId]:
         """The rooms the requester has joined."""
         return await self._store.rooms_for_user(requester.user_id, (Membership.JOIN,))
 
-    async def _require_room(self, room_id: str) -> None:
+    async def _require_room(self, room_id: RoomId) -> None:
         if await self._store.room_version(room_id) is None:
             raise MatrixError(M_NOT_FOUND, "Unknown room")
 
     async def _member_event(
         self,
         sender: UserId,
-        room_id: str,
+        room_id: RoomId,
         target: UserId,
         membership: str,
         reason: str | None,

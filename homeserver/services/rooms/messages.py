@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from core.errors import M_BAD_JSON, M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
 from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER, M_ROOM_REDACTION, Membership
-from homeserver.services.common.params import checked_room_id
+from core.identifiers import EventId, RoomId
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.events import EventService, NewEvent
@@ -26,10 +26,14 @@ class MessageService:
         self._limit = message_limit
 
     async def send_message(
-        self, requester: Requester, room_id: str, event_type: str, content: JsonDict, txn_id: str
-    ) -> str:
+        self,
+        requester: Requester,
+        room_id: RoomId,
+        event_type: str,
+        content: JsonDict,
+        txn_id: str,
+    ) -> EventId:
         """Send a message event; a repeated transaction ID returns the first event's ID."""
-        room_id = checked_room_id(room_id)
         _check_type(event_type)
         if event_type == M_ROOM_REDACTION:
             raise MatrixError(M_BAD_JSON, "Use the /redact endpoint to redact events")
@@ -43,13 +47,12 @@ class MessageService:
     async def send_state(
         self,
         requester: Requester,
-        room_id: str,
+        room_id: RoomId,
         event_type: str,
         state_key: str,
         content: JsonDict,
-    ) -> str:
+    ) -> EventId:
         """Send a state event."""
-        room_id = checked_room_id(room_id)
         _check_type(event_type)
         if event_type == M_ROOM_MEMBER:
             await self._check_own_join_update(requester, room_id, state_key, content)
@@ -62,7 +65,7 @@ class MessageService:
         return sent.event_id
 
     async def _check_own_join_update(
-        self, requester: Requester, room_id: str, state_key: str, content: JsonDict
+        self, requester: Requester, room_id: RoomId, state_key: str, content: JsonDict
     ) -> None:
         """A joined member may restate their own join with other profile fields (a per-room
         display name or avatar, Element's `/myroomnick`): the auth rules allow join to join.

@@ -21,7 +21,7 @@ from typing import Final
 from core.errors import M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import M_ROOM_MEMBER
 from core.filters import EventFilter
-from homeserver.services.common.params import checked_room_id
+from core.identifiers import EventId, RoomId, UserId
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
 from homeserver.services.rooms.room_tokens import parse_position, position_token
@@ -80,14 +80,15 @@ class PaginationService:
         self._visibility = visibility
         self._serializer = serializer
 
-    async def messages(self, requester: Requester, room_id: str, query: MessagesQuery) -> JsonDict:
+    async def messages(
+        self, requester: Requester, room_id: RoomId, query: MessagesQuery
+    ) -> JsonDict:
         """`{"start", "chunk", "end"?, "state"?}` for one page.
 
         Raises:
             MatrixError: `M_INVALID_PARAM` for a malformed token or limit, `M_FORBIDDEN` if the
                 requester may not read the room.
         """
-        room_id = checked_room_id(room_id)
         start = parse_position(query.from_token) if query.from_token is not None else None
         stop = parse_position(query.to_token) if query.to_token is not None else None
         limit = _limit(query.limit)
@@ -120,8 +121,8 @@ class PaginationService:
     async def context(
         self,
         requester: Requester,
-        room_id: str,
-        event_id: str,
+        room_id: RoomId,
+        event_id: EventId,
         limit: int,
         event_filter: EventFilter,
     ) -> JsonDict:
@@ -132,7 +133,6 @@ class PaginationService:
             MatrixError: `M_NOT_FOUND` if the event is not in the room or hidden from the
                 requester, `M_FORBIDDEN` if the requester may not read the room.
         """
-        room_id = checked_room_id(room_id)
         limit = _limit(limit)
         access = await self._visibility.room_access(requester.user_id, room_id)
         user_id = requester.user_id
@@ -169,7 +169,9 @@ class PaginationService:
             "state": await self._state_at(last.state_group, shown, event_filter),
         }
 
-    async def _visible_event(self, user_id: str, room_id: str, event_id: str) -> RoomEvent:
+    async def _visible_event(
+        self, user_id: UserId, room_id: RoomId, event_id: EventId
+    ) -> RoomEvent:
         row = (await self._store.events_by_id([event_id])).get(event_id)
         if row is None or row.room_id != room_id:
             raise MatrixError(M_NOT_FOUND, "Event not found")
@@ -180,8 +182,8 @@ class PaginationService:
 
     async def _scan(
         self,
-        user_id: str,
-        room_id: str,
+        user_id: UserId,
+        room_id: RoomId,
         start: int,
         bound: int,
         limit: int,
@@ -213,7 +215,9 @@ class PaginationService:
                 return _Page(found, bound, True)
         return _Page(found, position, False)
 
-    async def _visible_ids(self, user_id: str, room_id: str, rows: Sequence[RoomEvent]) -> set[str]:
+    async def _visible_ids(
+        self, user_id: UserId, room_id: RoomId, rows: Sequence[RoomEvent]
+    ) -> set[EventId]:
         placed = [
             Placed(await self._serializer.pdu(r), r.stream_ordering, r.state_group) for r in rows
         ]

@@ -15,7 +15,7 @@ from typing import Final
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import M_ROOM_MEMBER, Membership
 from core.history_visibility import membership_of
-from homeserver.services.common.params import checked_room_id
+from core.identifiers import EventId, RoomId
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
 from homeserver.services.rooms.events import EventService
@@ -48,14 +48,13 @@ class RoomReadService:
         self._visibility = visibility
         self._serializer = serializer
 
-    async def get_event(self, requester: Requester, room_id: str, event_id: str) -> JsonDict:
+    async def get_event(self, requester: Requester, room_id: RoomId, event_id: EventId) -> JsonDict:
         """One event in client format.
 
         Raises:
             MatrixError: `M_NOT_FOUND` if it does not exist in that room or is hidden from
                 the requester by history visibility.
         """
-        room_id = checked_room_id(room_id)
         row = (await self._store.events_by_id([event_id])).get(event_id)
         if row is None or row.room_id != room_id:
             raise MatrixError(M_NOT_FOUND, "Event not found")
@@ -64,9 +63,8 @@ class RoomReadService:
             raise MatrixError(M_NOT_FOUND, "Event not found")
         return (await self._serializer.serialize([row]))[0]
 
-    async def get_state(self, requester: Requester, room_id: str) -> list[JsonDict]:
+    async def get_state(self, requester: Requester, room_id: RoomId) -> list[JsonDict]:
         """The room state the requester may see, as client events."""
-        room_id = checked_room_id(room_id)
         access = await self._visibility.room_access(requester.user_id, room_id)
         state = await self._state(room_id, access)
         return await self._serializer.serialize(await self._rows(state.values()))
@@ -74,7 +72,7 @@ class RoomReadService:
     async def get_state_event(
         self,
         requester: Requester,
-        room_id: str,
+        room_id: RoomId,
         event_type: str,
         state_key: str,
         whole_event: bool,
@@ -84,7 +82,6 @@ class RoomReadService:
         Raises:
             MatrixError: `M_NOT_FOUND` when the room has no such state.
         """
-        room_id = checked_room_id(room_id)
         access = await self._visibility.room_access(requester.user_id, room_id)
         event_id = (await self._state(room_id, access)).get((event_type, state_key))
         rows = await self._rows([event_id] if event_id is not None else [])
@@ -98,7 +95,7 @@ class RoomReadService:
     async def get_members(
         self,
         requester: Requester,
-        room_id: str,
+        room_id: RoomId,
         at: str | None,
         membership: str | None,
         not_membership: str | None,
@@ -114,7 +111,6 @@ class RoomReadService:
         for value in (membership, not_membership):
             if value is not None and value not in MEMBERSHIPS:
                 raise MatrixError(M_INVALID_PARAM, "Unknown membership")
-        room_id = checked_room_id(room_id)
         position = parse_position(at) if at is not None else None
         access = await self._visibility.room_access(requester.user_id, room_id)
         if position is None:
@@ -128,14 +124,13 @@ class RoomReadService:
         kept = [r for r in rows if _wanted(_membership(r), membership, not_membership)]
         return {"chunk": await self._serializer.serialize(kept)}
 
-    async def get_joined_members(self, requester: Requester, room_id: str) -> JsonDict:
+    async def get_joined_members(self, requester: Requester, room_id: RoomId) -> JsonDict:
         """`{"joined": {user_id: {display_name?, avatar_url?}}}` of the current state.
 
         Raises:
             MatrixError: `M_FORBIDDEN` unless the requester is joined (or the room is
                 `world_readable`).
         """
-        room_id = checked_room_id(room_id)
         access = await self._visibility.room_access(requester.user_id, room_id)
         if access.upto is not None:
             raise MatrixError(M_FORBIDDEN, "You aren't a member of the room")
@@ -154,7 +149,7 @@ class RoomReadService:
             joined[str(row.raw.get("state_key"))] = member
         return {"joined": joined}
 
-    async def _state(self, room_id: str, access: RoomAccess) -> StateIds:
+    async def _state(self, room_id: RoomId, access: RoomAccess) -> StateIds:
         if access.departure_event_id is None:
             return await self._events.current_state(room_id)
         positions = await self._lookup.positions([access.departure_event_id])
@@ -162,7 +157,7 @@ class RoomReadService:
         group = departure.state_group if departure is not None else None
         return await self._state_store.state_ids_for_group(group)
 
-    async def _rows(self, event_ids: Iterable[str]) -> list[RoomEvent]:
+    async def _rows(self, event_ids: Iterable[EventId]) -> list[RoomEvent]:
         """Stored events by ID, in stream order."""
         found = await self._store.events_by_id(event_ids)
         return sorted(found.values(), key=lambda r: r.stream_ordering)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from core.event_types import M_ROOM_MEMBER
 from core.events import Pdu
+from core.identifiers import DeviceId, EventId, RoomId, UserId
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.storage.rooms.events import TxnKey
 
@@ -36,8 +37,8 @@ class RecentEvents:
     ) -> None:
         self._start = start_position
         self._per_room = per_room
-        self._rooms: dict[str, _RoomLog] = {}
-        self._txns: LruCache[str, TxnKey] = caches.lru("recent_txn_ids", MAX_TXNS)
+        self._rooms: dict[RoomId, _RoomLog] = {}
+        self._txns: LruCache[EventId, TxnKey] = caches.lru("recent_txn_ids", MAX_TXNS)
         self.position = start_position
         # Before start-up we know nothing, so the start counts as a membership change.
         self._member_position = start_position
@@ -61,7 +62,7 @@ class RecentEvents:
         """Whether any membership event was persisted after stream `position`."""
         return self._member_position > position or position < self._start
 
-    def transaction_id(self, event_id: str, user_id: str, device_id: str) -> str | None:
+    def transaction_id(self, event_id: EventId, user_id: UserId, device_id: DeviceId) -> str | None:
         """The client transaction ID of a recent event, if `device_id` of `user_id` sent it."""
         txn = self._txns.get(event_id)
         if txn is None or (txn.user_id, txn.device_id) != (user_id, device_id):
@@ -79,7 +80,7 @@ class RecentEvents:
                 return
 
     def events_between(
-        self, room_id: str, after: int, upto: int, limit: int
+        self, room_id: RoomId, after: int, upto: int, limit: int
     ) -> tuple[list[tuple[int, Pdu]], bool] | None:
         """The newest `limit` events with `after < stream <= upto`, oldest first, and whether
         more were left out; None when the cache cannot answer for this range."""

@@ -22,10 +22,9 @@ from typing import Final
 from core.errors import M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import M_ROOM_CREATE, M_ROOM_POWER_LEVELS, M_ROOM_REDACTION, Membership
 from core.events import Pdu
-from core.identifiers import server_name_of
+from core.identifiers import EventId, RoomId, server_name_of
 from core.power_levels import can_redact
 from core.redaction import redact
-from homeserver.services.common.params import checked_room_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
@@ -64,11 +63,11 @@ class RedactionService:
     async def redact(
         self,
         requester: Requester,
-        room_id: str,
-        event_id: str,
+        room_id: RoomId,
+        event_id: EventId,
         txn_id: str,
         reason: str | None,
-    ) -> str:
+    ) -> EventId:
         """Redact an event; returns the redaction's event ID (the first one for a repeated
         transaction ID).
 
@@ -76,7 +75,6 @@ class RedactionService:
             MatrixError: `M_FORBIDDEN` if the requester is not joined or may not redact the
                 event; `M_NOT_FOUND` if it is not in the room or hidden from the requester.
         """
-        room_id = checked_room_id(room_id)
         txn = TxnKey(requester.user_id, requester.device_id, _TXN_PREFIX + txn_id)
         existing = await self._event_store.event_for_txn(txn)
         if existing is not None:
@@ -95,7 +93,7 @@ class RedactionService:
             raise MatrixError(M_FORBIDDEN, "You may not redact this event")
         self._limiter.check("message", requester.user_id, self._limit)
         content: JsonDict = {"reason": reason} if reason else {}
-        redacts: str | None = event_id
+        redacts: EventId | None = event_id
         if pdu.room_version.redacts_in_content:
             content["redacts"], redacts = event_id, None
         sent = await self._events.send(
@@ -116,7 +114,7 @@ class RedactionService:
         auth_state = {(p.type, p.state_key or ""): p for p in await self._events.get_pdus(ids)}
         return can_redact(requester.user_id, pdu.sender, auth_state)
 
-    async def _prune(self, target: RoomEvent, pdu: Pdu, redaction_id: str) -> None:
+    async def _prune(self, target: RoomEvent, pdu: Pdu, redaction_id: EventId) -> None:
         """Apply the redaction algorithm to the stored target (its first redaction only)."""
         current = (await self._store.events_by_id([target.event_id])).get(target.event_id)
         if current is None or current.redacted_by is not None:

@@ -32,6 +32,7 @@ from core.history_visibility import (
     membership_of,
     visibility_of,
 )
+from core.identifiers import EventId, RoomId, UserId
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.rooms.events import EventService
 from homeserver.services.rooms.state_lookup import StateLookup
@@ -57,7 +58,7 @@ class RoomAccess:
 
     membership: str | None
     upto: int | None = None
-    departure_event_id: str | None = None
+    departure_event_id: EventId | None = None
 
     @property
     def is_joined(self) -> bool:
@@ -89,12 +90,12 @@ class VisibilityService:
         self._lookup = lookup
         self._events = events
         # Event ID of a history visibility or member event -> its setting or membership.
-        self._values: LruCache[str, str] = caches.lru("visibility_values", _VALUE_CACHE_SIZE)
+        self._values: LruCache[EventId, str] = caches.lru("visibility_values", _VALUE_CACHE_SIZE)
 
     async def filter_events(
         self,
-        user_id: str,
-        room_id: str,
+        user_id: UserId,
+        room_id: RoomId,
         events: Sequence[Placed],
         joined_since: int | None = None,
     ) -> list[Placed]:
@@ -119,8 +120,8 @@ class VisibilityService:
 
     async def filter_pdus(
         self,
-        user_id: str,
-        room_id: str,
+        user_id: UserId,
+        room_id: RoomId,
         events: Sequence[tuple[int, Pdu]],
         joined_since: int | None = None,
     ) -> list[tuple[int, Pdu]]:
@@ -130,11 +131,11 @@ class VisibilityService:
         visible = {p.pdu.event_id for p in shown}
         return [(stream, pdu) for stream, pdu in events if pdu.event_id in visible]
 
-    async def is_visible(self, user_id: str, placed: Placed) -> bool:
+    async def is_visible(self, user_id: UserId, placed: Placed) -> bool:
         """Whether `user_id` may see one event."""
         return bool(await self.filter_events(user_id, placed.pdu.room_id, [placed]))
 
-    async def room_access(self, user_id: str, room_id: str) -> RoomAccess:
+    async def room_access(self, user_id: UserId, room_id: RoomId) -> RoomAccess:
         """How `user_id` may read `room_id` (see the module docstring).
 
         Raises:
@@ -154,7 +155,7 @@ class VisibilityService:
                 return RoomAccess(membership, record.stream_ordering, record.event_id)
         raise MatrixError(M_FORBIDDEN, "You aren't a member of the room")
 
-    async def _currently_world_readable(self, room_id: str) -> bool:
+    async def _currently_world_readable(self, room_id: RoomId) -> bool:
         try:
             state = await self._events.current_state(room_id)
         except MatrixError as exc:
@@ -167,8 +168,8 @@ class VisibilityService:
         return (await self._values_of([event_id])).get(event_id) == WORLD_READABLE
 
     async def _decide(
-        self, user_id: str, room_id: str, events: Sequence[Placed]
-    ) -> dict[str, bool]:
+        self, user_id: UserId, room_id: RoomId, events: Sequence[Placed]
+    ) -> dict[EventId, bool]:
         member_key: StateKey = (M_ROOM_MEMBER, user_id)
         groups = await self._groups_after(events)
         special = [e.pdu for e in events if _before_counts(e.pdu, user_id)]
@@ -176,7 +177,7 @@ class VisibilityService:
         wanted = set(groups.values()) | {g for g in before.values() if g is not None}
         states = await self._states(wanted, member_key)
         last_join = await self._last_join(room_id, user_id)
-        verdicts: dict[str, bool] = {}
+        verdicts: dict[EventId, bool] = {}
         for placed in events:
             event_id = placed.pdu.event_id
             group = groups.get(event_id)
@@ -191,8 +192,8 @@ class VisibilityService:
             verdicts[event_id] = may_see(states[group], previous, joined_later)
         return verdicts
 
-    async def _groups_after(self, events: Sequence[Placed]) -> dict[str, int]:
-        groups: dict[str, int] = {
+    async def _groups_after(self, events: Sequence[Placed]) -> dict[EventId, int]:
+        groups: dict[EventId, int] = {
             e.pdu.event_id: e.state_group for e in events if e.state_group is not None
         }
         unknown = [e.pdu.event_id for e in events if e.state_group is None]
@@ -217,10 +218,10 @@ class VisibilityService:
             )
         return states
 
-    async def _values_of(self, event_ids: Sequence[str]) -> dict[str, str]:
+    async def _values_of(self, event_ids: Sequence[EventId]) -> dict[EventId, str]:
         """The visibility setting or membership each history visibility / member event holds."""
-        values: dict[str, str] = {}
-        missing: list[str] = []
+        values: dict[EventId, str] = {}
+        missing: list[EventId] = []
         for event_id in dict.fromkeys(event_ids):
             cached = self._values.get(event_id)
             if cached is None:
@@ -238,13 +239,13 @@ class VisibilityService:
             values[pdu.event_id] = value
         return values
 
-    async def _last_join(self, room_id: str, user_id: str) -> int | None:
+    async def _last_join(self, room_id: RoomId, user_id: UserId) -> int | None:
         history = await self._store.membership_history(room_id, user_id)
         joins = [stream for stream, membership in history if membership == Membership.JOIN]
         return max(joins, default=None)
 
 
-def _before_counts(pdu: Pdu, user_id: str) -> bool:
+def _before_counts(pdu: Pdu, user_id: UserId) -> bool:
     """Whether the state before `pdu` may also grant visibility (spec: history visibility
     events, and the user's own membership events)."""
     if pdu.type == M_ROOM_HISTORY_VISIBILITY and pdu.state_key == "":

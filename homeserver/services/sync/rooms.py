@@ -23,6 +23,7 @@ from core.event_types import (
 )
 from core.events import Pdu
 from core.filters import Filter, apply_event_fields
+from core.identifiers import DeviceId, EventId, RoomId, UserId
 from homeserver.clock import Clock
 from homeserver.services.rooms.events import EventService
 from homeserver.services.rooms.recent_events import RecentEvents
@@ -69,8 +70,8 @@ class RoomSections:
 
     async def timeline(
         self,
-        user_id: str,
-        room_id: str,
+        user_id: UserId,
+        room_id: RoomId,
         span: tuple[int, int],
         limit: int,
         joined_since: int | None,
@@ -88,25 +89,25 @@ class RoomSections:
         else:
             stored, limited = await self._store.room_events(room_id, after, upto, limit)
             ids = [e.event_id for e in stored]
-            pdus: dict[str, Pdu] = {p.event_id: p for p in await self._events.get_pdus(ids)}
+            pdus: dict[EventId, Pdu] = {p.event_id: p for p in await self._events.get_pdus(ids)}
             events = [(e.stream_ordering, pdus[e.event_id]) for e in stored]
         visible = await self._visibility.filter_pdus(user_id, room_id, events, joined_since)
         return Timeline(visible, limited)
 
-    async def state_at(self, room_id: str, position: int) -> StateIds:
+    async def state_at(self, room_id: RoomId, position: int) -> StateIds:
         """The room's state after its last event at or before `position`."""
         group = await self._store.state_group_at(room_id, position)
         return await self._events.state_ids_for_group(group)
 
     async def joined_section(
         self,
-        room_id: str,
-        user_id: str,
+        room_id: RoomId,
+        user_id: UserId,
         timeline: Timeline,
         state_since: int | None,
         upto: int,
         sync_filter: Filter,
-        device_id: str | None = None,
+        device_id: DeviceId | None = None,
     ) -> JsonDict:
         """The `rooms.join` entry (without ephemeral and account data, added by the caller).
 
@@ -138,7 +139,7 @@ class RoomSections:
         }
 
     async def _filtered_state(
-        self, state_ids: StateIds, timeline: Timeline, user_id: str, sync_filter: Filter
+        self, state_ids: StateIds, timeline: Timeline, user_id: UserId, sync_filter: Filter
     ) -> list[Pdu]:
         state_filter = sync_filter.room.state
         wanted = dict(state_ids)
@@ -150,7 +151,7 @@ class RoomSections:
         pdus = await self._events.get_pdus(ids)
         return [p for p in pdus if state_filter.matches(p.raw)]
 
-    async def stripped_state(self, room_id: str, member_event: Pdu | None) -> list[JsonDict]:
+    async def stripped_state(self, room_id: RoomId, member_event: Pdu | None) -> list[JsonDict]:
         """`invite_state` / `knock_state`: a few stripped state events plus the member event."""
         state = await self._events.current_state(room_id)
         ids = [state[(t, "")] for t in _INVITE_STATE_TYPES if (t, "") in state]
@@ -160,7 +161,7 @@ class RoomSections:
         return stripped
 
     async def left_section(
-        self, room_id: str, user_id: str, after: int, leave_at: int, sync_filter: Filter
+        self, room_id: RoomId, user_id: UserId, after: int, leave_at: int, sync_filter: Filter
     ) -> JsonDict:
         """The `rooms.leave` entry: the timeline up to and including the leave."""
         limit = sync_filter.room.timeline_limit
@@ -172,7 +173,7 @@ class RoomSections:
         pdu: Pdu,
         now_ms: int,
         sync_filter: Filter,
-        viewer: tuple[str, str | None] | None = None,
+        viewer: tuple[UserId, DeviceId | None] | None = None,
     ) -> JsonDict:
         if sync_filter.event_format == "federation":
             return dict(pdu.raw)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from core.errors import JsonDict
 from core.event_types import Membership
 from core.filters import Filter
-from core.identifiers import DeviceId, UserId
+from core.identifiers import DeviceId, RoomId, UserId
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
@@ -139,7 +139,7 @@ class SyncService:
             unread=self._unread.processed_position() if self._unread is not None else 0,
         )
 
-    async def _build(self, request: SyncRequest) -> tuple[JsonDict, list[str]]:
+    async def _build(self, request: SyncRequest) -> tuple[JsonDict, list[RoomId]]:
         now = await self._now()
         since = request.since
         memberships = [
@@ -245,7 +245,7 @@ class SyncService:
         self,
         request: SyncRequest,
         joined: JsonDict,
-        room_ids: list[str],
+        room_ids: list[RoomId],
         since: StreamToken | None,
         now: StreamToken,
         account_data: list[tuple[str, str, JsonDict]],
@@ -253,7 +253,7 @@ class SyncService:
         """Ephemeral events, room account data and counts; drops rooms with nothing new."""
         typing = self._ephemeral.typing
         typing_rooms = set(room_ids) if since is None else typing.rooms_changed_since(since.typing)
-        receipts: dict[str, JsonDict] = {}
+        receipts: dict[RoomId, JsonDict] = {}
         if since is None or since.receipts < now.receipts:
             receipts = await self._ephemeral.receipts.receipt_events(
                 room_ids, since.receipts if since else 0, now.receipts, request.user_id

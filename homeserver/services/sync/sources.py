@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Protocol
 
 from core.errors import JsonDict
+from core.identifiers import DeviceId, RoomId, UserId
 from homeserver.services.common.stream_token import StreamToken
 
 
@@ -20,11 +21,11 @@ class TypingSource(Protocol):
         """The latest typing position."""
         ...
 
-    def typing_event(self, room_id: str) -> JsonDict:
+    def typing_event(self, room_id: RoomId) -> JsonDict:
         """The room's `m.typing` event."""
         ...
 
-    def rooms_changed_since(self, position: int) -> set[str]:
+    def rooms_changed_since(self, position: int) -> set[RoomId]:
         """Rooms whose typing set changed after `position`."""
         ...
 
@@ -37,8 +38,8 @@ class ReceiptSource(Protocol):
         ...
 
     async def receipt_events(
-        self, room_ids: Collection[str], since: int, until: int, viewer: str
-    ) -> dict[str, JsonDict]:
+        self, room_ids: Collection[RoomId], since: int, until: int, viewer: UserId
+    ) -> dict[RoomId, JsonDict]:
         """`m.receipt` events per room for receipts in (since, until]."""
         ...
 
@@ -50,15 +51,15 @@ class PresenceSource(Protocol):
         """The latest presence stream position."""
         ...
 
-    async def on_sync(self, user_id: str, set_presence: str | None) -> None:
+    async def on_sync(self, user_id: UserId, set_presence: str | None) -> None:
         """Record that the user is syncing."""
         ...
 
-    def sync_finished(self, user_id: str) -> None:
+    def sync_finished(self, user_id: UserId) -> None:
         """Record that a sync for which `on_sync` ran has returned."""
         ...
 
-    async def presence_events(self, viewer: str, since: int, until: int) -> list[JsonDict]:
+    async def presence_events(self, viewer: UserId, since: int, until: int) -> list[JsonDict]:
         """`m.presence` events visible to `viewer` changed in (since, until]."""
         ...
 
@@ -71,7 +72,7 @@ class DeviceSource(Protocol):
         ...
 
     async def sync_fields(
-        self, user_id: str, device_id: str, since: StreamToken | None, now: StreamToken
+        self, user_id: UserId, device_id: DeviceId, since: StreamToken | None, now: StreamToken
     ) -> tuple[JsonDict, int]:
         """The top-level E2EE fields of a sync response and the to-device position reached.
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from core.canonical_json import encode_canonical
 from core.errors import JsonDict
+from core.identifiers import DeviceId, UserId
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.e2ee.device_lists import record_change
 from homeserver.storage.ephemeral.to_device import delete_device_inbox
@@ -258,7 +259,7 @@ async def _store_fallback_key(
     )
 
 
-async def delete_device_e2e_rows(conn: Connection, user_id: str, device_id: str) -> None:
+async def delete_device_e2e_rows(conn: Connection, user_id: UserId, device_id: DeviceId) -> None:
     """Remove everything end-to-end about one device, in the caller's transaction."""
     for table in ("e2e_device_keys", "e2e_one_time_keys", "e2e_fallback_keys"):
         await conn.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.identifiers import UserId
 from homeserver.storage.database import Database, Row
 from homeserver.storage.streams import current_position, next_position
 
@@ -28,7 +29,7 @@ _VISIBLE_TO = (
 class PresenceRecord:
     """A user's presence; timestamps are milliseconds since the epoch (0 for never)."""
 
-    user_id: str
+    user_id: UserId
     state: str
     status_msg: str | None
     last_active_ts: int
@@ -37,7 +38,7 @@ class PresenceRecord:
     stream_id: int = 0
 
 
-def offline_record(user_id: str) -> PresenceRecord:
+def offline_record(user_id: UserId) -> PresenceRecord:
     """The presence of a user with no stored row."""
     return PresenceRecord(user_id, OFFLINE, None, 0, 0, False)
 
@@ -48,7 +49,7 @@ class PresenceStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get(self, user_id: str) -> PresenceRecord | None:
+    async def get(self, user_id: UserId) -> PresenceRecord | None:
         """The stored presence of a user, or None."""
         row = await self._db.fetch_one(
             f"SELECT {_COLUMNS} FROM presence WHERE user_id = $1",  # noqa: S608
@@ -76,7 +77,7 @@ class PresenceStore:
             )
         return position
 
-    async def put_timestamps_many(self, rows: Sequence[tuple[str, int, int]]) -> None:
+    async def put_timestamps_many(self, rows: Sequence[tuple[UserId, int, int]]) -> None:
         """Record `(user_id, last_active_ts, last_sync_ts)` of users who already have a row,
         in one transaction and without a new stream position."""
         await self._db.execute_many(
@@ -93,7 +94,7 @@ class PresenceStore:
         return [_record(r) for r in rows]
 
     async def visible_changes(
-        self, viewer: str, since: int, until: int, include_offline: bool
+        self, viewer: UserId, since: int, until: int, include_offline: bool
     ) -> list[PresenceRecord]:
         """Presence of `viewer` and of users sharing a joined room with them, changed in
         `(since, until]`; offline users are left out unless `include_offline`."""
@@ -114,7 +115,7 @@ class PresenceStore:
 def _record(row: Row) -> PresenceRecord:
     status = row["status_msg"]
     return PresenceRecord(
-        user_id=str(row["user_id"]),
+        user_id=UserId(str(row["user_id"])),
         state=str(row["state"]),
         status_msg=str(status) if status is not None else None,
         last_active_ts=int(row["last_active_ts"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from core.identifiers import EventId, RoomId, UserId
 from homeserver.storage.database import Database, Row
 from homeserver.storage.streams import current_position, next_position
 
@@ -24,11 +25,11 @@ _CHUNK = 500
 class Receipt:
     """One stored receipt; `thread_id` is None for an unthreaded one."""
 
-    room_id: str
+    room_id: RoomId
     receipt_type: str
-    user_id: str
+    user_id: UserId
     thread_id: str | None
-    event_id: str
+    event_id: EventId
     ts: int
     stream_id: int
 
@@ -37,11 +38,11 @@ class Receipt:
 class NewReceipt:
     """A receipt to store, with the stream ordering of the event it points at."""
 
-    room_id: str
+    room_id: RoomId
     receipt_type: str
-    user_id: str
+    user_id: UserId
     thread_id: str | None
-    event_id: str
+    event_id: EventId
     event_stream_ordering: int
     ts: int
 
@@ -85,7 +86,7 @@ class ReceiptStore:
         return await current_position(self._db, RECEIPTS_STREAM)
 
     async def changed_between(
-        self, room_ids: Collection[str], since: int, until: int
+        self, room_ids: Collection[RoomId], since: int, until: int
     ) -> list[Receipt]:
         """Receipts in `room_ids` whose stream position is in `(since, until]`.
 
@@ -121,11 +122,11 @@ class ReceiptStore:
 def _receipt(row: Row) -> Receipt:
     thread = str(row["thread_id"])
     return Receipt(
-        room_id=str(row["room_id"]),
+        room_id=RoomId(str(row["room_id"])),
         receipt_type=str(row["receipt_type"]),
-        user_id=str(row["user_id"]),
+        user_id=UserId(str(row["user_id"])),
         thread_id=thread if thread != UNTHREADED else None,
-        event_id=str(row["event_id"]),
+        event_id=EventId(str(row["event_id"])),
         ts=int(row["ts"]),
         stream_id=int(row["stream_id"]),
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
+from core.identifiers import DeviceId, UserId
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.json_rows import dump_json, readable_rows
 from homeserver.storage.streams import current_position, next_position
@@ -26,9 +27,10 @@ TXN_RETENTION_MS = 24 * 60 * 60 * 1000
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to one device of a local user (`device_id` may be `*`)."""
+    """One message to one device of a local user (`device_id` may be `*`, and is only
+    matched against the user's devices, never trusted)."""
 
-    user_id: str
+    user_id: UserId
     device_id: str
     message: JsonDict
 
@@ -53,11 +55,11 @@ class ToDeviceStore:
 
     async def send(
         self,
-        sender: tuple[str, str],
+        sender: tuple[UserId, DeviceId],
         txn_id: str,
         messages: Sequence[Outgoing],
         now_ms: int,
-    ) -> set[str] | None:
+    ) -> set[UserId] | None:
         """Store a send; returns the users with a new message, or None for a repeated txn.
 
         Args:
@@ -97,7 +99,7 @@ class ToDeviceStore:
         return {user_id for user_id, _, _ in rows}
 
     async def messages(
-        self, user_id: str, device_id: str, after: int, upto: int, limit: int
+        self, user_id: UserId, device_id: DeviceId, after: int, upto: int, limit: int
     ) -> list[InboxMessage]:
         """Up to `limit` messages of a device in (after, upto], oldest first."""
         rows = await self._db.fetch_all(
@@ -113,7 +115,7 @@ class ToDeviceStore:
         readable = readable_rows(rows, "message_json", table="to_device_inbox", key="stream_id")
         return [InboxMessage(int(r["stream_id"]), message) for r, message in readable]
 
-    async def delete_through(self, user_id: str, device_id: str, upto: int) -> int:
+    async def delete_through(self, user_id: UserId, device_id: DeviceId, upto: int) -> int:
         """Delete a device's messages at or before `upto` (acknowledged); returns how many."""
         return await self._db.execute(
             "DELETE FROM to_device_inbox WHERE user_id = $1 AND device_id = $2 AND stream_id <= $3",
@@ -123,13 +125,13 @@ class ToDeviceStore:
         )
 
 
-async def _expand(conn: Connection, messages: Sequence[Outgoing]) -> list[tuple[str, str, str]]:
+async def _expand(conn: Connection, messages: Sequence[Outgoing]) -> list[tuple[UserId, str, str]]:
     """`(user_id, device_id, json)` per existing recipient device, `*` fanned out."""
-    devices: dict[str, set[str]] = {}
+    devices: dict[UserId, set[str]] = {}
     for user_id in {m.user_id for m in messages}:
         found = await conn.fetch_all("SELECT device_id FROM devices WHERE user_id = $1", user_id)
         devices[user_id] = {r["device_id"] for r in found}
-    rows: dict[tuple[str, str], str] = {}
+    rows: dict[tuple[UserId, str], str] = {}
     for m in messages:
         body = dump_json(m.message)
         targets = devices[m.user_id] if m.device_id == ALL_DEVICES else {m.device_id}
@@ -138,7 +140,7 @@ async def _expand(conn: Connection, messages: Sequence[Outgoing]) -> list[tuple[
     return [(user_id, device_id, body) for (user_id, device_id), body in rows.items()]
 
 
-async def delete_device_inbox(conn: Connection, user_id: str, device_id: str) -> None:
+async def delete_device_inbox(conn: Connection, user_id: UserId, device_id: DeviceId) -> None:
     """Delete a device's pending messages and transaction IDs, in the caller's transaction."""
     for table in ("to_device_inbox", "to_device_txns"):
         await conn.execute(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.identifiers import RoomId, UserId
 from homeserver.storage.database import Database, Row
 
 # Rooms the directory may list: published ones people can join or knock on, or read without
@@ -51,7 +52,7 @@ MAX_SEARCH_WORDS = 10
 class PublicRoom:
     """A listed room with the state fields its directory entry shows."""
 
-    room_id: str
+    room_id: RoomId
     joined_members: int
     name: str | None
     topic: str | None
@@ -88,7 +89,7 @@ class RoomListFilter:
 class DirectoryUser:
     """A user found by a user directory search."""
 
-    user_id: str
+    user_id: UserId
     display_name: str | None
     avatar_url: str | None
 
@@ -155,14 +156,14 @@ class DirectoryStore:
         sql = f"SELECT COUNT(*) FROM ({_LISTED_ROOMS}) listed WHERE listed.joined_members > 0"  # noqa: S608
         return int(await self._db.fetch_val(sql) or 0)
 
-    async def history_visibility(self, room_id: str) -> str | None:
+    async def history_visibility(self, room_id: RoomId) -> str | None:
         """The room's current `history_visibility`, or None if it has none."""
         value = await self._db.fetch_val(
             "SELECT history_visibility FROM room_state_summary WHERE room_id = $1", room_id
         )
         return str(value) if value is not None else None
 
-    async def search_users(self, searcher: str, term: str, limit: int) -> list[DirectoryUser]:
+    async def search_users(self, searcher: UserId, term: str, limit: int) -> list[DirectoryUser]:
         """Users `searcher` may find whose user ID or display name matches every word of `term`.
 
         Exact matches of the whole term (display name, user ID or localpart) rank first, then
@@ -201,7 +202,9 @@ class DirectoryStore:
             f" c.user_id LIMIT {args.add(limit)}"
         )
         rows = await self._db.fetch_all(sql, *args.values)
-        return [DirectoryUser(r["user_id"], r["displayname"], r["avatar_url"]) for r in rows]
+        return [
+            DirectoryUser(UserId(r["user_id"]), r["displayname"], r["avatar_url"]) for r in rows
+        ]
 
 
 def _filter_conditions(room_filter: RoomListFilter, args: _Args) -> Sequence[str]:
@@ -227,7 +230,7 @@ def _filter_conditions(room_filter: RoomListFilter, args: _Args) -> Sequence[str
 
 def _public_room(row: Row) -> PublicRoom:
     return PublicRoom(
-        room_id=row["room_id"],
+        room_id=RoomId(row["room_id"]),
         joined_members=int(row["joined_members"]),
         name=row["name"],
         topic=row["topic"],

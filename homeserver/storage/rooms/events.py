@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from core.errors import JsonDict
 from core.event_types import M_ROOM_MEMBER
 from core.events import Pdu
+from core.identifiers import DeviceId, EventId, RoomId, UserId
 from homeserver.storage.database import Connection, Database, Row
 from homeserver.storage.json_rows import readable_rows
 from homeserver.storage.streams import next_position, next_positions
 
 StateKey = tuple[str, str]
-StateIds = dict[StateKey, str]
+StateIds = dict[StateKey, EventId]
 
 MAX_CHAIN = 50
 EVENTS_STREAM = "events"
@@ -35,11 +36,11 @@ _EVENT_COLUMNS = "event_id, room_id, stream_ordering, json, redacted_by"
 class StoredEvent:
     """An event as persisted."""
 
-    event_id: str
-    room_id: str
+    event_id: EventId
+    room_id: RoomId
     stream_ordering: int
     raw: JsonDict
-    redacted_by: str | None
+    redacted_by: EventId | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class RoomHead:
     """Where the next event of a room attaches."""
 
     room_version: str
-    prev_event_ids: list[str]
+    prev_event_ids: list[EventId]
     depth: int
     state_group: int | None
 
@@ -65,8 +66,8 @@ class PendingEvent:
 class TxnKey:
     """The client transaction a sent event answers."""
 
-    user_id: str
-    device_id: str
+    user_id: UserId
+    device_id: DeviceId
     txn_id: str
 
 
@@ -77,7 +78,7 @@ class EventStore:
         self._db = db
 
     async def create_room(
-        self, room_id: str, room_version: str, creator: str, is_public: bool, now_ms: int
+        self, room_id: RoomId, room_version: str, creator: UserId, is_public: bool, now_ms: int
     ) -> bool:
         """Register a new room; False if the ID exists."""
         inserted = await self._db.execute(
@@ -91,14 +92,14 @@ class EventStore:
         )
         return inserted > 0
 
-    async def room_version(self, room_id: str) -> str | None:
+    async def room_version(self, room_id: RoomId) -> str | None:
         """The room's version identifier, or None for an unknown room."""
         value = await self._db.fetch_val(
             "SELECT room_version FROM rooms WHERE room_id = $1", room_id
         )
         return str(value) if value is not None else None
 
-    async def room_head(self, room_id: str) -> RoomHead | None:
+    async def room_head(self, room_id: RoomId) -> RoomHead | None:
         """The forward extremities, next depth and current state group of a room."""
         version = await self.room_version(room_id)
         if version is None:
@@ -113,7 +114,7 @@ class EventStore:
             return RoomHead(version, [], 1, None)
         return RoomHead(
             room_version=version,
-            prev_event_ids=[r["event_id"] for r in rows],
+            prev_event_ids=[EventId(r["event_id"]) for r in rows],
             depth=max(r["depth"] for r in rows) + 1,
             state_group=rows[-1]["state_group"],
         )
@@ -155,7 +156,7 @@ class EventStore:
                 )
         return results
 
-    async def event_for_txn(self, txn: TxnKey) -> str | None:
+    async def event_for_txn(self, txn: TxnKey) -> EventId | None:
         """The event a client transaction already produced, if any."""
         value = await self._db.fetch_val(
             "SELECT event_id FROM event_txn_ids"
@@ -164,28 +165,29 @@ class EventStore:
             txn.device_id,
             txn.txn_id,
         )
-        return str(value) if value is not None else None
+        return EventId(str(value)) if value is not None else None
 
-    async def get_events(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+    async def get_events(self, event_ids: Iterable[EventId]) -> dict[EventId, StoredEvent]:
         """Events by ID (missing ones are absent from the result)."""
         ids = list(dict.fromkeys(event_ids))
-        found: dict[str, StoredEvent] = {}
+        found: dict[EventId, StoredEvent] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
             sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({placeholders})"  # noqa: S608
             rows = await self._db.fetch_all(sql, *chunk)
             for row, raw in readable_events(rows):
-                found[row["event_id"]] = stored_event(row, raw)
+                event = stored_event(row, raw)
+                found[event.event_id] = event
         return found
 
-    async def current_state_ids(self, room_id: str) -> StateIds:
+    async def current_state_ids(self, room_id: RoomId) -> StateIds:
         """The room's current state as event IDs."""
         rows = await self._db.fetch_all(
             "SELECT event_type, state_key, event_id FROM current_state WHERE room_id = $1",
             room_id,
         )
-        return {(r["event_type"], r["state_key"]): r["event_id"] for r in rows}
+        return {(r["event_type"], r["state_key"]): EventId(r["event_id"]) for r in rows}
 
     async def state_ids_for_group(self, group: int | None) -> StateIds:
         """The full state of a state group."""
@@ -193,39 +195,39 @@ class EventStore:
             return {}
         return await _state_of_group(self._db, group)
 
-    async def state_group_of(self, event_id: str) -> int | None:
+    async def state_group_of(self, event_id: EventId) -> int | None:
         """The state group (state after) of an event."""
         value = await self._db.fetch_val(
             "SELECT state_group FROM events WHERE event_id = $1", event_id
         )
         return int(value) if value is not None else None
 
-    async def membership(self, user_id: str, room_id: str) -> tuple[str, str] | None:
+    async def membership(self, user_id: UserId, room_id: RoomId) -> tuple[str, EventId] | None:
         """`(membership, event_id)` of a user in a room, or None."""
         row = await self._db.fetch_one(
             "SELECT membership, event_id FROM memberships WHERE user_id = $1 AND room_id = $2",
             user_id,
             room_id,
         )
-        return (row["membership"], row["event_id"]) if row else None
+        return (row["membership"], EventId(row["event_id"])) if row else None
 
-    async def rooms_for_user(self, user_id: str, memberships: Sequence[str]) -> list[str]:
+    async def rooms_for_user(self, user_id: UserId, memberships: Sequence[str]) -> list[RoomId]:
         """Rooms where the user's membership is one of `memberships`."""
         rows = await self._db.fetch_all(
             "SELECT room_id, membership FROM memberships WHERE user_id = $1", user_id
         )
-        return [r["room_id"] for r in rows if r["membership"] in memberships]
+        return [RoomId(r["room_id"]) for r in rows if r["membership"] in memberships]
 
-    async def room_members(self, room_id: str, membership: str) -> list[str]:
+    async def room_members(self, room_id: RoomId, membership: str) -> list[UserId]:
         """Users of a room with the given membership."""
         rows = await self._db.fetch_all(
             "SELECT user_id FROM memberships WHERE room_id = $1 AND membership = $2",
             room_id,
             membership,
         )
-        return [r["user_id"] for r in rows]
+        return [UserId(r["user_id"]) for r in rows]
 
-    async def forget(self, user_id: str, room_id: str) -> None:
+    async def forget(self, user_id: UserId, room_id: RoomId) -> None:
         """Hide a left room from the user's sync and room lists."""
         await self._db.execute(
             "UPDATE memberships SET forgotten = 1 WHERE user_id = $1 AND room_id = $2",
@@ -233,7 +235,9 @@ class EventStore:
             room_id,
         )
 
-    async def mark_redacted(self, event_id: str, redaction_id: str, pruned: JsonDict) -> None:
+    async def mark_redacted(
+        self, event_id: EventId, redaction_id: EventId, pruned: JsonDict
+    ) -> None:
         """Replace a redacted event's stored JSON with its pruned form."""
         await self._db.execute(
             "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
@@ -247,11 +251,11 @@ def stored_event(row: dict[str, object], raw: JsonDict) -> StoredEvent:
     """A `StoredEvent` from a row of `events` (columns of `get_events`) and its decoded JSON."""
     redacted_by = row["redacted_by"]
     return StoredEvent(
-        event_id=str(row["event_id"]),
-        room_id=str(row["room_id"]),
+        event_id=EventId(str(row["event_id"])),
+        room_id=RoomId(str(row["room_id"])),
         stream_ordering=int(str(row["stream_ordering"])),
         raw=raw,
-        redacted_by=redacted_by if isinstance(redacted_by, str) else None,
+        redacted_by=EventId(redacted_by) if isinstance(redacted_by, str) else None,
     )
 
 
@@ -374,5 +378,5 @@ async def _state_of_group(conn: Connection, group: int) -> StateIds:
             group_id,
         )
         for r in rows:
-            state[(r["event_type"], r["state_key"])] = r["event_id"]
+            state[(r["event_type"], r["state_key"])] = EventId(r["event_id"])
     return state

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from core.errors import JsonDict
 from core.event_types import M_ROOM_MEMBER, Membership
+from core.identifiers import EventId, RoomId, UserId
 from homeserver.storage.database import Database, Row
 from homeserver.storage.rooms.events import EVENTS_STREAM, StateKey, readable_events
 from homeserver.storage.streams import current_position
@@ -28,12 +29,12 @@ _T = TypeVar("_T")
 class RoomEvent:
     """An event row with where it sits in the stream and the state after it."""
 
-    event_id: str
-    room_id: str
+    event_id: EventId
+    room_id: RoomId
     stream_ordering: int
     state_group: int
     raw: JsonDict
-    redacted_by: str | None
+    redacted_by: EventId | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class MembershipRecord:
     """A user's membership in the room's current state."""
 
     membership: str
-    event_id: str
+    event_id: EventId
     stream_ordering: int
     forgotten: bool
 
@@ -60,7 +61,7 @@ class RoomReadStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def room_version(self, room_id: str) -> str | None:
+    async def room_version(self, room_id: RoomId) -> str | None:
         """The room's version identifier, or None for an unknown room."""
         value = await self._db.fetch_val(
             "SELECT room_version FROM rooms WHERE room_id = $1", room_id
@@ -72,7 +73,7 @@ class RoomReadStore:
         return await current_position(self._db, EVENTS_STREAM)
 
     async def room_events(
-        self, room_id: str, after: int, upto: int, limit: int, newest_first: bool
+        self, room_id: RoomId, after: int, upto: int, limit: int, newest_first: bool
     ) -> list[RoomEvent]:
         """Up to `limit` events of a room with `after < stream_ordering <= upto`.
 
@@ -91,21 +92,23 @@ class RoomReadStore:
         )
         return [_room_event(r, raw) for r, raw in readable_events(rows)]
 
-    async def events_by_id(self, event_ids: Iterable[str]) -> dict[str, RoomEvent]:
+    async def events_by_id(self, event_ids: Iterable[EventId]) -> dict[EventId, RoomEvent]:
         """Events by ID, with positions (missing ones are absent)."""
-        found: dict[str, RoomEvent] = {}
+        found: dict[EventId, RoomEvent] = {}
         for chunk in _chunks(list(dict.fromkeys(event_ids))):
             marks = _marks(len(chunk))
             rows = await self._db.fetch_all(
                 f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})",  # noqa: S608
                 *chunk,
             )
-            found.update((r["event_id"], _room_event(r, raw)) for r, raw in readable_events(rows))
+            found.update(
+                (e.event_id, e) for e in (_room_event(r, raw) for r, raw in readable_events(rows))
+            )
         return found
 
-    async def positions(self, event_ids: Iterable[str]) -> dict[str, EventPosition]:
+    async def positions(self, event_ids: Iterable[EventId]) -> dict[EventId, EventPosition]:
         """Stream positions and state groups of events (missing ones are absent)."""
-        found: dict[str, EventPosition] = {}
+        found: dict[EventId, EventPosition] = {}
         for chunk in _chunks(list(dict.fromkeys(event_ids))):
             marks = _marks(len(chunk))
             rows = await self._db.fetch_all(
@@ -114,12 +117,12 @@ class RoomReadStore:
                 *chunk,
             )
             for r in rows:
-                found[r["event_id"]] = EventPosition(
+                found[EventId(r["event_id"])] = EventPosition(
                     int(r["stream_ordering"]), int(r["state_group"])
                 )
         return found
 
-    async def group_at(self, room_id: str, position: int) -> int | None:
+    async def group_at(self, room_id: RoomId, position: int) -> int | None:
         """The state group after the room's last event at or before `position`."""
         value = await self._db.fetch_val(
             "SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= $2"
@@ -131,7 +134,7 @@ class RoomReadStore:
 
     async def resolve_state(
         self, groups: Collection[int], keys: Collection[StateKey]
-    ) -> dict[int, dict[StateKey, str]]:
+    ) -> dict[int, dict[StateKey, EventId]]:
         """The event IDs of some state keys in some state groups.
 
         One recursive query per chunk of groups walks every chain of deltas at once; the entry
@@ -140,7 +143,7 @@ class RoomReadStore:
         Returns:
             For every group asked, the keys it holds (absent keys are absent).
         """
-        result: dict[int, dict[StateKey, str]] = {g: {} for g in groups}
+        result: dict[int, dict[StateKey, EventId]] = {g: {} for g in groups}
         if not keys:
             return result
         for chunk in _chunks(sorted(result)):
@@ -151,10 +154,10 @@ class RoomReadStore:
                 key = (str(r["event_type"]), str(r["state_key"]))
                 if best.get((start, key), depth + 1) > depth:
                     best[(start, key)] = depth
-                    result[start][key] = str(r["event_id"])
+                    result[start][key] = EventId(str(r["event_id"]))
         return result
 
-    async def membership(self, user_id: str, room_id: str) -> MembershipRecord | None:
+    async def membership(self, user_id: UserId, room_id: RoomId) -> MembershipRecord | None:
         """The user's membership in the room's current state, or None if they never had one."""
         row = await self._db.fetch_one(
             "SELECT membership, event_id, stream_ordering, forgotten FROM memberships"
@@ -166,12 +169,12 @@ class RoomReadStore:
             return None
         return MembershipRecord(
             membership=str(row["membership"]),
-            event_id=str(row["event_id"]),
+            event_id=EventId(str(row["event_id"])),
             stream_ordering=int(row["stream_ordering"]),
             forgotten=bool(row["forgotten"]),
         )
 
-    async def membership_history(self, room_id: str, user_id: str) -> list[tuple[int, str]]:
+    async def membership_history(self, room_id: RoomId, user_id: UserId) -> list[tuple[int, str]]:
         """`(stream_ordering, membership)` of every membership event of a user in a room,
         oldest first."""
         rows = await self._db.fetch_all(
@@ -218,12 +221,12 @@ def _resolve_sql(groups: list[int], keys: Collection[StateKey]) -> tuple[str, li
 def _room_event(row: Row, raw: JsonDict) -> RoomEvent:
     redacted_by = row["redacted_by"]
     return RoomEvent(
-        event_id=str(row["event_id"]),
-        room_id=str(row["room_id"]),
+        event_id=EventId(str(row["event_id"])),
+        room_id=RoomId(str(row["room_id"])),
         stream_ordering=int(row["stream_ordering"]),
         state_group=int(row["state_group"]),
         raw=raw,
-        redacted_by=redacted_by if isinstance(redacted_by, str) else None,
+        redacted_by=EventId(redacted_by) if isinstance(redacted_by, str) else None,
     )
 
 

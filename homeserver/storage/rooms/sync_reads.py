@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 from core.errors import JsonDict
+from core.identifiers import EventId, RoomId, UserId
 from homeserver.storage.database import Database
 from homeserver.storage.rooms.events import StoredEvent, readable_events, stored_event
 from homeserver.storage.streams import current_position
@@ -20,9 +21,9 @@ _FILTER_ATTEMPTS = 100
 class MembershipRow:
     """A user's latest membership in one room."""
 
-    room_id: str
+    room_id: RoomId
     membership: str
-    event_id: str
+    event_id: EventId
     stream_ordering: int
     forgotten: bool
 
@@ -42,7 +43,7 @@ class SyncStore:
         return await current_position(self._db, "account_data")
 
     async def room_events(
-        self, room_id: str, after: int, upto: int, limit: int
+        self, room_id: RoomId, after: int, upto: int, limit: int
     ) -> tuple[list[StoredEvent], bool]:
         """The newest `limit` events with `after < stream <= upto`, oldest first.
 
@@ -62,7 +63,7 @@ class SyncStore:
         events = [stored_event(r, raw) for r, raw in readable_events(reversed(rows[:limit]))]
         return events, limited
 
-    async def state_group_at(self, room_id: str, position: int) -> int | None:
+    async def state_group_at(self, room_id: RoomId, position: int) -> int | None:
         """The state group after the room's last event at or before `position`."""
         value = await self._db.fetch_val(
             "SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= $2"
@@ -72,7 +73,7 @@ class SyncStore:
         )
         return int(value) if value is not None else None
 
-    async def memberships_of(self, user_id: str) -> list[MembershipRow]:
+    async def memberships_of(self, user_id: UserId) -> list[MembershipRow]:
         """Every room the user has a membership in, with the latest one."""
         rows = await self._db.fetch_all(
             "SELECT room_id, membership, event_id, stream_ordering, forgotten"
@@ -81,16 +82,16 @@ class SyncStore:
         )
         return [
             MembershipRow(
-                room_id=r["room_id"],
+                room_id=RoomId(r["room_id"]),
                 membership=r["membership"],
-                event_id=r["event_id"],
+                event_id=EventId(r["event_id"]),
                 stream_ordering=r["stream_ordering"],
                 forgotten=bool(r["forgotten"]),
             )
             for r in rows
         ]
 
-    async def membership_at(self, user_id: str, room_id: str, position: int) -> str | None:
+    async def membership_at(self, user_id: UserId, room_id: RoomId, position: int) -> str | None:
         """The user's membership in a room as of stream `position`."""
         value = await self._db.fetch_val(
             "SELECT json FROM events WHERE state_key = $1 AND event_type = 'm.room.member'"
@@ -105,7 +106,7 @@ class SyncStore:
         membership = json.loads(value).get("content", {}).get("membership")
         return membership if isinstance(membership, str) else None
 
-    async def add_filter(self, user_id: str, definition: JsonDict) -> int:
+    async def add_filter(self, user_id: UserId, definition: JsonDict) -> int:
         """Store a filter; returns its ID (per user, counting from 0).
 
         A definition the user already stored gets its existing ID back, as clients upload the
@@ -139,7 +140,7 @@ class SyncStore:
                 return filter_id
         raise RuntimeError(f"no free filter ID after {_FILTER_ATTEMPTS} attempts")
 
-    async def get_filter(self, user_id: str, filter_id: int) -> JsonDict | None:
+    async def get_filter(self, user_id: UserId, filter_id: int) -> JsonDict | None:
         """A stored filter, or None."""
         value = await self._db.fetch_val(
             "SELECT filter_json FROM user_filters WHERE user_id = $1 AND filter_id = $2",
