@@ -101,19 +101,45 @@ class DnsSrvResolver:
     records": the spec then moves on to the next step.
     """
 
-    def __init__(self, *, lifetime_s: float = 10.0, cache_size: int = 10_000) -> None:
-        """Create the resolver lazily: it reads the system's resolver configuration."""
+    def __init__(
+        self,
+        *,
+        lifetime_s: float = 10.0,
+        cache_size: int = 10_000,
+        nameservers: Sequence[str] | None = None,
+        port: int = 53,
+    ) -> None:
+        """Create the resolver lazily (the system configuration is read on first use).
+
+        Args:
+            lifetime_s: Deadline of one lookup.
+            cache_size: Answers kept (each for its TTL).
+            nameservers: Name server addresses instead of the system's (`/etc/resolv.conf`).
+            port: The name servers' port.
+        """
         self._lifetime_s = lifetime_s
         self._cache_size = cache_size
+        self._nameservers = list(nameservers) if nameservers is not None else None
+        self._port = port
         self._resolver: dns.asyncresolver.Resolver | None = None
+
+    def _dns(self) -> dns.asyncresolver.Resolver:
+        if self._resolver is None:
+            configure = self._nameservers is None
+            resolver = dns.asyncresolver.Resolver(configure=configure)
+            if self._nameservers is not None:
+                resolver.nameservers = self._nameservers
+            resolver.port = self._port
+            resolver.cache = dns.resolver.LRUCache(self._cache_size)
+            self._resolver = resolver
+        return self._resolver
 
     async def resolve_srv(self, name: str) -> Sequence[SrvRecord]:
         """The SRV records of `name`; empty when DNS has none or cannot answer."""
-        if self._resolver is None:
-            self._resolver = dns.asyncresolver.Resolver()
-            self._resolver.cache = dns.resolver.LRUCache(self._cache_size)
         try:
-            answer = await self._resolver.resolve(name, "SRV", lifetime=self._lifetime_s)
+            # Absolute, so no search domain of the host is ever appended.
+            absolute = name if name.endswith(".") else f"{name}."
+            answer = await self._dns().resolve(absolute, "SRV", lifetime=self._lifetime_s)
         except (dns.exception.DNSException, OSError) as exc:
             logger.debug("srv lookup failed name=%s error=%s", name, type(exc).__name__)
             return []

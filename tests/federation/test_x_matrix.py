@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import M_UNAUTHORIZED, JsonDict, MatrixError
 from core.identifiers import ServerName
-from core.signing import (
-    generate_signing_key,
-)
+from core.signing import generate_signing_key, verify_json_signature
 from federation.x_matrix import (
     XMatrixAuth,
     XMatrixParseError,
@@ -181,3 +181,29 @@ async def test_authenticate_refuses_another_servers_key() -> None:
             verifier=KnownKeys({"origin.test": KEY.verify_key}),
             now_ms=0,
         )
+
+
+_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9\-]{0,10}[a-z0-9])?", fullmatch=True)
+_SERVER = st.builds(
+    lambda labels, port: ".".join(labels) + (f":{port}" if port else ""),
+    st.lists(_LABEL, min_size=1, max_size=3),
+    st.one_of(st.none(), st.integers(1, 65535)),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    origin=_SERVER,
+    destination=_SERVER,
+    version=st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True),
+    uri=st.from_regex(r"/_matrix/[a-z0-9/%?=&]{0,40}", fullmatch=True),
+)
+def test_header_round_trip_property(origin: str, destination: str, version: str, uri: str) -> None:
+    key = generate_signing_key(version)
+    auth = sign_request(key, "GET", uri, origin, destination)
+    assert parse_authorization(authorization_header(auth)) == auth
+    signed = {
+        **request_json("GET", uri, origin, destination),
+        "signatures": {origin: {auth.key_id: auth.signature}},
+    }
+    verify_json_signature(signed, origin, auth.key_id, key.verify_key)
