@@ -1,5 +1,10 @@
 """Room creation (spec: `POST /createRoom`): the create event, the creator's join, power levels,
 aliases, preset state, initial state, name, topic and invites, in the order the spec gives.
+
+Everything the request asks for is checked before the room exists: the content of each event
+(`event_input`), the alias and invitees, and the whole event sequence against the auth rules
+(`creation_check`, 400 `M_INVALID_ROOM_STATE`). The alias is then claimed, and a failure after
+that (storage, a race) rolls back: the alias is freed and the creator leaves.
 """
 
 from __future__ import annotations
@@ -26,18 +31,21 @@ from core.event_types import (
     M_ROOM_GUEST_ACCESS,
     M_ROOM_HISTORY_VISIBILITY,
     M_ROOM_JOIN_RULES,
+    M_ROOM_MEMBER,
     M_ROOM_NAME,
     M_ROOM_POWER_LEVELS,
     M_ROOM_SERVER_ACL,
     M_ROOM_TOMBSTONE,
     M_ROOM_TOPIC,
     JoinRule,
+    Membership,
 )
 from core.identifiers import RoomId, UserId, parse_room_id
 from core.room_versions import DEFAULT_ROOM_VERSION, RoomVersion, get_room_version
 from homeserver.clock import Clock
 from homeserver.services.common.params import checked_room_alias
 from homeserver.services.common.requester import Requester
+from homeserver.services.rooms.creation_check import InitialEvent, check_initial_events
 from homeserver.services.rooms.event_input import check_events_input
 from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.services.rooms.membership import MembershipService
@@ -47,6 +55,36 @@ from homeserver.storage.rooms.events import EventStore
 logger = logging.getLogger(__name__)
 
 PRESETS = ("private_chat", "public_chat", "trusted_private_chat")
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The events createRoom sends as the creator, in order.
+
+    Attributes:
+        create: The `m.room.create` content (sent first, before the creator's join).
+        state: The state events after the join: power levels, canonical alias, preset and
+            initial state, name and topic.
+        invites: The users invited last.
+        is_direct: Whether the invites are marked `is_direct`.
+    """
+
+    create: JsonDict
+    state: tuple[InitialEvent, ...]
+    invites: tuple[str, ...]
+    is_direct: bool
+
+    def events(self, creator: str) -> list[InitialEvent]:
+        """Every event createRoom sends, the creator's join and the invites included."""
+        invite: JsonDict = {"membership": Membership.INVITE}
+        if self.is_direct:
+            invite["is_direct"] = True
+        return [
+            (M_ROOM_CREATE, "", self.create),
+            (M_ROOM_MEMBER, creator, {"membership": Membership.JOIN}),
+            *self.state,
+            *((M_ROOM_MEMBER, user_id, invite) for user_id in self.invites),
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +170,8 @@ class RoomService:
         for user_id in request.invite:
             self._membership.check_user_id(user_id)
         room_id = _new_room_id(self._server_name)
+        plan = _plan(request, version, requester.user_id, alias)
+        check_initial_events(version, room_id, requester.user_id, plan.events(requester.user_id))
         # The alias is claimed before anything else is written, so of racing requests for one
         # alias the losers leave nothing behind; a failure further on gives it back.
         if alias is not None and not await self._aliases.create_alias(
@@ -146,7 +186,7 @@ class RoomService:
             await self._abandon(None, room_id, alias)
             raise MatrixError(M_UNKNOWN, "Could not allocate a room ID", status=500)
         try:
-            await self._build(requester, request, version, room_id, alias)
+            await self._build(requester, plan, room_id)
         except Exception:
             await self._abandon(requester, room_id, alias)
             raise
@@ -155,38 +195,16 @@ class RoomService:
             body["room_alias"] = alias
         return body
 
-    async def _build(
-        self,
-        requester: Requester,
-        request: CreateRoomRequest,
-        version: RoomVersion,
-        room_id: RoomId,
-        alias: str | None,
-    ) -> None:
+    async def _build(self, requester: Requester, plan: _Plan, room_id: RoomId) -> None:
         """Send the room's events in the spec's order."""
         creator = requester.user_id
-        preset = request.preset or (
-            "public_chat" if request.visibility == "public" else "private_chat"
-        )
-        create_content: dict[str, Any] = {**request.creation_content}
-        create_content["room_version"] = version.identifier
-        if not version.implicit_room_creator:
-            create_content["creator"] = creator
-        else:
-            create_content.pop("creator", None)
-        await self._send(room_id, creator, M_ROOM_CREATE, create_content, "")
+        await self._send(room_id, creator, M_ROOM_CREATE, plan.create, "")
         await self._membership.join_new_room(requester, room_id)
-        trusted = request.invite if preset == "trusted_private_chat" else ()
-        levels = default_power_levels(creator, trusted)
-        if request.power_level_content_override:
-            levels.update(request.power_level_content_override)
-        await self._send(room_id, creator, M_ROOM_POWER_LEVELS, levels, "")
-        if alias is not None:
-            await self._send(room_id, creator, M_ROOM_CANONICAL_ALIAS, {"alias": alias}, "")
-        await self._send_initial_state(room_id, creator, preset, request)
-        for user_id in request.invite:
+        for event_type, state_key, content in plan.state:
+            await self._send(room_id, creator, event_type, content, state_key)
+        for user_id in plan.invites:
             target = self._membership.check_user_id(user_id)
-            await self._membership.invite(requester, room_id, target, None, request.is_direct)
+            await self._membership.invite(requester, room_id, target, None, plan.is_direct)
 
     async def _abandon(self, creator: Requester | None, room_id: RoomId, alias: str | None) -> None:
         """Undo a createRoom that failed part-way: free the alias, take the creator out."""
@@ -200,21 +218,6 @@ class RoomService:
         except Exception:  # the original failure is the one to report
             logger.exception("createRoom rollback failed room_id=%s", room_id)
 
-    async def _send_initial_state(
-        self, room_id: RoomId, creator: UserId, preset: str, request: CreateRoomRequest
-    ) -> None:
-        state: dict[tuple[str, str], JsonDict] = {
-            (event_type, ""): content for event_type, content in _preset_state(preset)
-        }
-        for event_type, state_key, content in request.initial_state:
-            state[(event_type, state_key)] = content
-        if request.name is not None:
-            state[(M_ROOM_NAME, "")] = {"name": request.name}
-        if request.topic is not None:
-            state[(M_ROOM_TOPIC, "")] = {"topic": request.topic}
-        for (event_type, state_key), content in state.items():
-            await self._send(room_id, creator, event_type, content, state_key)
-
     async def _send(
         self, room_id: RoomId, sender: UserId, event_type: str, content: JsonDict, state_key: str
     ) -> None:
@@ -224,6 +227,42 @@ class RoomService:
         if alias_name is None:
             return None
         return checked_room_alias(f"#{alias_name}:{self._server_name}")
+
+
+def _plan(
+    request: CreateRoomRequest, version: RoomVersion, creator: UserId, alias: str | None
+) -> _Plan:
+    """The events createRoom will send for `request` (pure: also what is checked up front)."""
+    preset = request.preset or ("public_chat" if request.visibility == "public" else "private_chat")
+    create: dict[str, Any] = {**request.creation_content}
+    create["room_version"] = version.identifier
+    if not version.implicit_room_creator:
+        create["creator"] = creator
+    else:
+        create.pop("creator", None)
+    trusted = request.invite if preset == "trusted_private_chat" else ()
+    levels = default_power_levels(creator, trusted)
+    if request.power_level_content_override:
+        levels.update(request.power_level_content_override)
+    state: list[InitialEvent] = [(M_ROOM_POWER_LEVELS, "", levels)]
+    if alias is not None:
+        state.append((M_ROOM_CANONICAL_ALIAS, "", {"alias": alias}))
+    state.extend(_initial_state(preset, request))
+    return _Plan(create, tuple(state), request.invite, request.is_direct)
+
+
+def _initial_state(preset: str, request: CreateRoomRequest) -> list[InitialEvent]:
+    """Preset state, then `initial_state` over it, then name and topic over both."""
+    state: dict[tuple[str, str], JsonDict] = {
+        (event_type, ""): content for event_type, content in _preset_state(preset)
+    }
+    for event_type, state_key, content in request.initial_state:
+        state[(event_type, state_key)] = content
+    if request.name is not None:
+        state[(M_ROOM_NAME, "")] = {"name": request.name}
+    if request.topic is not None:
+        state[(M_ROOM_TOPIC, "")] = {"topic": request.topic}
+    return [(event_type, key, content) for (event_type, key), content in state.items()]
 
 
 def _new_room_id(server_name: str) -> RoomId:
