@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from core.base64 import decode_unpadded
 from core.identifiers import parse_server_name
+from core.room_versions import KNOWN_ROOM_VERSIONS
 
 __all__ = [
     "Config",
@@ -137,6 +138,10 @@ _database_url: Callable[[str], str] = _rule(
 _pem_public_key: Callable[[str], str] = _rule(
     "not a PEM-encoded public key", lambda v: load_pem_public_key(v.encode())
 )
+_room_version: Callable[[str], str] = _rule(
+    f"expected a supported room version: {', '.join(KNOWN_ROOM_VERSIONS)}",
+    lambda v: v in KNOWN_ROOM_VERSIONS,
+)
 _jwt_algorithm: Callable[[str], str] = _rule(
     "unsupported JWT algorithm", lambda v: v in _HMAC_ALGORITHMS | _KEY_ALGORITHMS
 )
@@ -243,6 +248,14 @@ class MediaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebClientConfig:
+    """The web client served at `/` (see the `web_client:` section of `example_config.yaml`)."""
+
+    enabled: bool = True
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything the homeserver process is configured with; see `example_config.yaml`.
 
@@ -267,12 +280,14 @@ class Config:
     request_header_timeout_ms: int = _checked(30_000, _positive)
     max_unfinished_bodies_per_ip: int = _checked(32, _positive)
     ui_auth_session_timeout_ms: int = _checked(600_000, _positive)
+    default_room_version: str = _checked("12", _room_version)
     jwt: JwtConfig = JwtConfig()
     rate_limits: RateLimits = RateLimits()
     trusted_proxies: tuple[str, ...] = _each((), _network)
     cors_origins: tuple[str, ...] = _each(("*",), _origin)
     log_level: str = _checked("INFO", _log_level)
     media: MediaConfig = MediaConfig()
+    web_client: WebClientConfig = WebClientConfig()
 
     @property
     def base_url(self) -> str:
@@ -301,6 +316,11 @@ class Config:
     def media_store_dir(self) -> Path:
         """`media.store_path`, or `data_dir/media`."""
         return self.media.store_path or self.data_dir / "media"
+
+    @property
+    def web_client_dir(self) -> Path:
+        """`web_client.path`, or `web/dist` in the source tree this package was loaded from."""
+        return self.web_client.path or Path(__file__).resolve().parent.parent / "web" / "dist"
 
     @property
     def media_key_file(self) -> Path:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from homeserver.app import build_app, make_runner
 from homeserver.clock import Clock
-from homeserver.config import Config, RateLimit, RateLimits
+from homeserver.config import Config, RateLimit, RateLimits, WebClientConfig
 from homeserver.storage.factory import Stores, open_stores
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -69,7 +69,7 @@ GENEROUS = RateLimit(per_second=1000.0, burst=1000)
 
 
 def make_config(database_url: str, data_dir: Path, **changes: object) -> Config:
-    """A config for tests: registration open, rate limits out of the way."""
+    """A config for tests: registration open, rate limits out of the way, no web client."""
     config = Config(
         server_name="localhost",
         data_dir=data_dir,
@@ -82,6 +82,7 @@ def make_config(database_url: str, data_dir: Path, **changes: object) -> Config:
             message=GENEROUS,
             join=GENEROUS,
         ),
+        web_client=WebClientConfig(enabled=False),
     )
     return replace(config, **changes)  # type: ignore[arg-type]
 

@@ -40,6 +40,7 @@ from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
 from homeserver.api.middleware import cors_middleware, error_middleware
+from homeserver.api.web_client import web_client_middleware
 from homeserver.app.app_keys import CLOCK, CONFIG, SIGNING_KEY, STORES
 from homeserver.app.commands import (
     create_registration_token_cli,
@@ -112,10 +113,10 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
         config: The server's configuration.
         clock: The time every service reads and sleeps on (the system clock if None).
     """
-    app = web.Application(
-        middlewares=[cors_middleware, error_middleware],
-        client_max_size=config.max_request_body_bytes,
-    )
+    middlewares = [cors_middleware, error_middleware]
+    if config.web_client.enabled:
+        middlewares.append(web_client_middleware(config.web_client_dir))
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_request_body_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock if clock is not None else SystemClock()
     app[SIGNING_KEY] = load_or_create_signing_key(config.signing_key_file)
