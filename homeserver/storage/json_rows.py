@@ -32,8 +32,12 @@ _LONG_NUMBER = re.compile(r"[0-9]{16}")
 __all__ = ["dump_json", "load_json", "readable_rows"]
 
 
-def dump_json(value: Any) -> str:
+def dump_json(value: Any, *, sort_keys: bool = False) -> str:
     """The text a JSON column stores for `value` (NUL escaped, so PostgreSQL can hold it).
+
+    Args:
+        value: The value to store.
+        sort_keys: Sort object keys, for columns compared as text (equal values, equal text).
 
     Raises:
         MatrixError: `M_BAD_JSON` if the value could not be read back and served.
@@ -41,7 +45,7 @@ def dump_json(value: Any) -> str:
     problem = json_problem(value, max_depth=ENCODE_MAX_DEPTH)
     if problem is not None:
         raise MatrixError(M_BAD_JSON, problem)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
 
 
 def load_json(text: str | bytes | None, *, table: str, key: object) -> Any | None:

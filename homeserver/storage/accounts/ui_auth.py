@@ -1,13 +1,18 @@
-"""User-interactive authentication sessions and registration tokens."""
+"""User-interactive authentication sessions and registration tokens.
+
+A session's `completed` stages and `params` are JSON columns, written through the same
+readability check as every JSON column (`json_rows`); a session row that does not read back is
+skipped (the client sees an unknown session and starts again) instead of failing the request.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from core.errors import JsonDict
 from core.identifiers import UserId
 from homeserver.storage.database import Database
+from homeserver.storage.json_rows import dump_json, load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +52,8 @@ class UiAuthStore:
             session.session_id,
             session.user_id,
             session.request_key,
-            json.dumps(session.completed),
-            json.dumps(session.params),
+            dump_json(session.completed),
+            dump_json(session.params),
             session.created_ts,
         )
 
@@ -61,12 +66,17 @@ class UiAuthStore:
         )
         if row is None:
             return None
+        owner = row["user_id"] or "registration"  # the session ID itself is not logged
+        completed = load_json(row["completed"], table="ui_auth_sessions", key=owner)
+        params = load_json(row["params"], table="ui_auth_sessions", key=owner)
+        if not isinstance(completed, list) or not isinstance(params, dict):
+            return None
         return UiAuthSession(
             session_id=row["session_id"],
             user_id=row["user_id"],
             request_key=row["request_key"],
-            completed=json.loads(row["completed"]),
-            params=json.loads(row["params"]),
+            completed=completed,
+            params=params,
             created_ts=row["created_ts"],
         )
 
@@ -75,7 +85,7 @@ class UiAuthStore:
         await self._db.execute(
             "UPDATE ui_auth_sessions SET completed = $2 WHERE session_id = $1",
             session_id,
-            json.dumps(completed),
+            dump_json(completed),
         )
 
     async def mark_params(self, session_id: str, params: JsonDict) -> None:
@@ -83,7 +93,7 @@ class UiAuthStore:
         await self._db.execute(
             "UPDATE ui_auth_sessions SET params = $2 WHERE session_id = $1",
             session_id,
-            json.dumps(params),
+            dump_json(params),
         )
 
     async def delete_session(self, session_id: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from core.errors import JsonDict
 from core.identifiers import EventId, RoomId, UserId
 from homeserver.storage.database import Database
+from homeserver.storage.json_rows import dump_json, load_json
 from homeserver.storage.rooms.events import StoredEvent, readable_events, stored_event
 from homeserver.storage.streams import current_position
 
@@ -114,7 +115,7 @@ class SyncStore:
         loses the race for the next ID inserts nothing and is retried, and each round lets at
         least one of the racers through.
         """
-        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+        text = dump_json(definition, sort_keys=True)
         for _ in range(_FILTER_ATTEMPTS):
             async with self._db.transaction() as conn:
                 existing = await conn.fetch_val(
@@ -147,4 +148,5 @@ class SyncStore:
             user_id,
             filter_id,
         )
-        return json.loads(value) if value is not None else None
+        definition = load_json(value, table="user_filters", key=f"{user_id}/{filter_id}")
+        return definition if isinstance(definition, dict) else None
