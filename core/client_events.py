@@ -33,7 +33,10 @@ def client_event(
     raw = pdu.raw
     event: JsonDict = {key: raw[key] for key in _CLIENT_KEYS if key in raw}
     event["event_id"] = pdu.event_id
-    if not include_room_id:
+    if include_room_id:
+        # A v12 create event carries no `room_id`; clients still get the room it names.
+        event["room_id"] = pdu.room_id
+    else:
         event.pop("room_id", None)
     extra: JsonDict = {"age": max(0, now_ms - pdu.origin_server_ts)}
     if unsigned:

@@ -27,6 +27,9 @@ _LOCALPART = re.compile(r"^[a-z0-9._=\-/+]+$")
 # Historical user IDs may use any printable ASCII other than ':' (spec: "Historical User IDs").
 _HISTORICAL_LOCALPART = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
 _OPAQUE = re.compile(r"^[\x21-\x7e]+$")
+# A room ID without a domain (room version 12+): `!` and the URL-safe unpadded base64 of the
+# create event's reference hash, i.e. the create event's ID with `!` for `$`.
+_HASHED_ROOM_ID = re.compile(r"^![A-Za-z0-9_-]{43}$")
 
 
 def parse_server_name(value: str) -> ServerName:
@@ -92,7 +95,13 @@ def make_user_id(localpart: str, server_name: ServerName) -> UserId:
 
 
 def parse_room_id(value: str) -> RoomId:
-    """Validate a room ID `!opaque:server`."""
+    """Validate a room ID: `!opaque:server`, or `!` and a create event's hash (room version 12+).
+
+    The spec ("Room IDs") lets room versions omit the domain: the room ID is then the create
+    event's ID with the `!` sigil, 43 URL-safe unpadded base64 characters.
+    """
+    if ":" not in value and _HASHED_ROOM_ID.match(value):
+        return RoomId(value)
     local, _ = _split_sigil(value, "!")
     if not _OPAQUE.match(local):
         raise ValueError("invalid characters in room ID")
@@ -146,8 +155,26 @@ def parse_device_id(value: str) -> DeviceId:
     return DeviceId(value)
 
 
+def is_hashed_room_id(room_id: str) -> bool:
+    """Whether `room_id` is a domain-less room ID (room version 12+), which names no server."""
+    return ":" not in room_id and bool(_HASHED_ROOM_ID.match(room_id))
+
+
+def room_id_server(room_id: str) -> ServerName | None:
+    """The domain of a classic `!opaque:server` room ID; None for a domain-less one (v12).
+
+    Even when present the domain only says which server created the room, not who is in it.
+    """
+    if ":" not in room_id:
+        return None
+    return ServerName(room_id.partition(":")[2])
+
+
 def server_name_of(identifier: str) -> ServerName:
-    """The server part of a sigilled identifier (`@u:s`, `!r:s`, `#a:s`)."""
+    """The server part of a sigilled identifier (`@u:s`, `#a:s`, a classic `!r:s`).
+
+    A v12 room ID has no server part: use `room_id_server` for room IDs.
+    """
     return ServerName(identifier.partition(":")[2])
 
 

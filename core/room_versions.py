@@ -83,10 +83,10 @@ V12: Final = dataclasses.replace(
 
 # Every version whose rules this package implements: what the auth rules recognise (rule 1.3).
 ROOM_VERSIONS: Final[dict[str, RoomVersion]] = {v.identifier: v for v in (V10, V11, V12)}
-# The versions the server offers for new rooms and accepts for stored ones. Version 12 joins
-# once the server mints room IDs from create events.
-KNOWN_ROOM_VERSIONS: Final[dict[str, RoomVersion]] = {v.identifier: v for v in (V10, V11)}
-DEFAULT_ROOM_VERSION: Final = V10
+# The versions the server offers for new rooms and accepts for stored ones.
+KNOWN_ROOM_VERSIONS: Final[dict[str, RoomVersion]] = {v.identifier: v for v in (V10, V11, V12)}
+# The version of new rooms unless configured otherwise (`default_room_version`).
+DEFAULT_ROOM_VERSION: Final = V12
 
 
 def get_room_version(identifier: str) -> RoomVersion | None:

@@ -52,6 +52,7 @@ class ServerInfo:
     max_request_body_bytes: int
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     cors_origins: tuple[str, ...]
+    default_room_version: str
 
 
 @dataclass(frozen=True, slots=True)

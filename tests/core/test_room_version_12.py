@@ -14,13 +14,16 @@ import pytest
 from auth_builders import ALICE, BOB, CAROL, DAVE, Room, create_event
 
 from core.auth_rules import AuthError, auth_types_for_event, check_auth, check_auth_events_selection
+from core.client_events import client_event
 from core.errors import M_BAD_JSON, MatrixError
 from core.event_format import check_pdu_format
 from core.events import Pdu
 from core.hashes import compute_event_id, compute_room_id, sign_event
+from core.identifiers import is_hashed_room_id, parse_room_id, room_id_server
 from core.power_levels import CREATOR_POWER_LEVEL, get_creators, get_user_power_level
 from core.redaction import redact
 from core.room_versions import (
+    DEFAULT_ROOM_VERSION,
     KNOWN_ROOM_VERSIONS,
     V10,
     V11,
@@ -59,10 +62,11 @@ def test_v12_is_v11_plus_three_flags() -> None:
         assert not any(getattr(old, flag) for flag in new_flags)
 
 
-def test_v12_is_implemented_but_not_yet_offered() -> None:
+def test_v12_is_offered_and_the_default() -> None:
     assert get_protocol_room_version("12") is V12
-    assert get_room_version("12") is None
-    assert set(KNOWN_ROOM_VERSIONS) == {"10", "11"}
+    assert get_room_version("12") is V12
+    assert set(KNOWN_ROOM_VERSIONS) == {"10", "11", "12"}
+    assert DEFAULT_ROOM_VERSION is V12
 
 
 # --- MSC4291: room IDs -------------------------------------------------------------------
@@ -94,6 +98,42 @@ def test_room_id_is_the_create_event_id_with_bang(spec_key: SigningKey) -> None:
 def test_room_id_is_not_derived_before_v12() -> None:
     with pytest.raises(ValueError, match="server-assigned room IDs"):
         compute_room_id(create_pdu(), V11)
+
+
+def test_parse_room_id_accepts_both_forms(spec_key: SigningKey) -> None:
+    hashed = compute_room_id(sign_event(create_pdu(), "a.test", spec_key, V12), V12)
+    assert parse_room_id(hashed) == hashed
+    assert is_hashed_room_id(hashed)
+    assert room_id_server(hashed) is None
+    classic = parse_room_id("!opaque:example.org:8448")
+    assert not is_hashed_room_id(classic)
+    assert room_id_server(classic) == "example.org:8448"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "!" + "A" * 42,  # too short
+        "!" + "A" * 44,  # too long
+        "!" + "A" * 42 + "+",  # standard, not URL-safe, base64
+        "!" + "A" * 42 + "=",  # padded
+        "$" + "A" * 43,  # an event ID
+        "!",
+        "!opaque",
+        "!:example.org",
+    ],
+)
+def test_parse_room_id_refuses_other_domainless_ids(value: str) -> None:
+    with pytest.raises(ValueError, match=r"room ID|identifier"):
+        parse_room_id(value)
+
+
+def test_client_format_of_a_v12_create_event_names_its_room(spec_key: SigningKey) -> None:
+    signed = sign_event(create_pdu(), "a.test", spec_key, V12)
+    create = Pdu(signed, compute_event_id(signed, V12), V12)
+    event = client_event(create, now_ms=0)
+    assert event["room_id"] == compute_room_id(signed, V12)
+    assert "room_id" not in client_event(create, now_ms=0, include_room_id=False)
 
 
 def test_create_event_view_reports_its_own_room_id() -> None:

@@ -57,6 +57,7 @@ def test_defaults() -> None:
     assert config.rate_limits.message == RateLimit(10.0, 50)
     assert config.cors_origins == ("*",)
     assert config.jwt == JwtConfig()
+    assert config.default_room_version == "12"
 
 
 def test_derived_defaults() -> None:
@@ -186,6 +187,11 @@ def test_overrides_are_checked_too() -> None:
             "config: jwt.public_key: required when jwt is enabled with algorithm RS256",
         ),
         ("- a list", "expected a mapping of keys at the top level, got ['a list']"),
+        (
+            "default_room_version: '9'",
+            "config: default_room_version: expected a supported room version: 10, 11, 12, got '9'",
+        ),
+        ("default_room_version: 12", "config: default_room_version: expected a string, got 12"),
     ],
 )
 def test_invalid_values_name_the_key(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
+from core.room_versions import KNOWN_ROOM_VERSIONS
 from homeserver.api.http import authenticate, json_response, services
 from homeserver.api.routing import EndpointRoutes
 
@@ -31,6 +31,7 @@ async def well_known(request: web.Request) -> web.Response:
 async def capabilities(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/capabilities."""
     await authenticate(request)
+    info = services(request).info
     available = {
         v.identifier: ("stable" if v.stable else "unstable") for v in KNOWN_ROOM_VERSIONS.values()
     }
@@ -39,7 +40,7 @@ async def capabilities(request: web.Request) -> web.Response:
             "capabilities": {
                 "m.change_password": {"enabled": True},
                 "m.room_versions": {
-                    "default": DEFAULT_ROOM_VERSION.identifier,
+                    "default": info.default_room_version,
                     "available": available,
                 },
                 "m.set_displayname": {"enabled": True},

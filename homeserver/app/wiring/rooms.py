@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.room_versions import KNOWN_ROOM_VERSIONS
 from core.signing import SigningKey
 from homeserver.app.wiring.shared import Shared
 from homeserver.config import Config
@@ -71,6 +72,7 @@ def build_rooms(
             store=stores.events,
             aliases=stores.aliases,
             clock=shared.clock,
+            default_version=KNOWN_ROOM_VERSIONS[config.default_room_version],
         ),
         messages=MessageService(events, limiter, config.rate_limits.message),
         visibility=visibility,

@@ -50,6 +50,7 @@ def server_info(config: Config, shared: Shared) -> ServerInfo:
         max_request_body_bytes=config.max_request_body_bytes,
         trusted_proxies=tuple(ipaddress.ip_network(n) for n in config.trusted_proxies),
         cors_origins=config.cors_origins,
+        default_room_version=config.default_room_version,
     )
 
 

@@ -5,6 +5,10 @@ Everything the request asks for is checked before the room exists: the content o
 (`event_input`), the alias and invitees, and the whole event sequence against the auth rules
 (`creation_check`, 400 `M_INVALID_ROOM_STATE`). The alias is then claimed, and a failure after
 that (storage, a race) rolls back: the alias is freed and the creator leaves.
+
+The create event is built and signed before anything else, because in room version 12 the room
+ID is its reference hash (and the event itself carries no `room_id`). Creators (the sender and
+`additional_creators`) then have unlimited power and are never listed in the power levels.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import (
+    M_INVALID_PARAM,
     M_ROOM_IN_USE,
     M_UNKNOWN,
     M_UNSUPPORTED_ROOM_VERSION,
@@ -40,7 +45,8 @@ from core.event_types import (
     JoinRule,
     Membership,
 )
-from core.identifiers import RoomId, UserId, parse_room_id
+from core.events import Pdu
+from core.identifiers import RoomId, UserId, parse_room_id, parse_user_id
 from core.room_versions import DEFAULT_ROOM_VERSION, RoomVersion, get_room_version
 from homeserver.clock import Clock
 from homeserver.services.common.params import checked_room_alias
@@ -55,6 +61,8 @@ from homeserver.storage.rooms.events import EventStore
 logger = logging.getLogger(__name__)
 
 PRESETS = ("private_chat", "public_chat", "trusted_private_chat")
+# Tries at a free room ID; v12 IDs hash the create event, so a retry moves its timestamp on.
+_ROOM_ID_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +112,21 @@ class CreateRoomRequest:
     power_level_content_override: JsonDict | None = None
 
 
-def default_power_levels(creator: UserId, extra_admins: tuple[str, ...]) -> JsonDict:
-    """The power levels a new room starts with."""
-    users = {creator: 100, **dict.fromkeys(extra_admins, 100)}
+def default_power_levels(
+    creator: UserId, extra_admins: tuple[str, ...], version: RoomVersion
+) -> JsonDict:
+    """The power levels a new room starts with.
+
+    With privileged creators (v12) the creators already outrank every level and may not be
+    listed in `users` (the trusted invitees are additional creators instead), and upgrading
+    the room (`m.room.tombstone`) needs more than an ordinary admin's 100, as the spec asks.
+    """
+    if version.privileged_creators:
+        users: dict[str, int] = {}
+        tombstone = 150
+    else:
+        users = {creator: 100, **dict.fromkeys(extra_admins, 100)}
+        tombstone = 100
     return {
         "users": users,
         "users_default": 0,
@@ -116,7 +136,7 @@ def default_power_levels(creator: UserId, extra_admins: tuple[str, ...]) -> Json
             M_ROOM_HISTORY_VISIBILITY: 100,
             M_ROOM_CANONICAL_ALIAS: 50,
             M_ROOM_AVATAR: 50,
-            M_ROOM_TOMBSTONE: 100,
+            M_ROOM_TOMBSTONE: tombstone,
             M_ROOM_SERVER_ACL: 100,
             M_ROOM_ENCRYPTION: 100,
         },
@@ -152,8 +172,10 @@ class RoomService:
         store: EventStore,
         aliases: AliasStore,
         clock: Clock,
+        default_version: RoomVersion = DEFAULT_ROOM_VERSION,
     ) -> None:
         self._server_name = server_name
+        self._default_version = default_version
         self._events = events
         self._membership = membership
         self._store = store
@@ -162,15 +184,20 @@ class RoomService:
 
     async def create_room(self, requester: Requester, request: CreateRoomRequest) -> JsonDict:
         """Create a room as the spec lays out; returns `{"room_id", "room_alias"?}`."""
-        version = get_room_version(request.room_version or DEFAULT_ROOM_VERSION.identifier)
+        version = (
+            self._default_version
+            if request.room_version is None
+            else get_room_version(request.room_version)
+        )
         if version is None:
             raise MatrixError(M_UNSUPPORTED_ROOM_VERSION, "Unsupported room version")
         check_events_input(_requested_events(request))  # refuse before anything is written
         alias = self._alias_for(request.room_alias_name)
         for user_id in request.invite:
             self._membership.check_user_id(user_id)
-        room_id = _new_room_id(self._server_name)
         plan = _plan(request, version, requester.user_id, alias)
+        create = await self._create_event(requester.user_id, plan.create, version)
+        room_id = create.room_id
         check_initial_events(version, room_id, requester.user_id, plan.events(requester.user_id))
         # The alias is claimed before anything else is written, so of racing requests for one
         # alias the losers leave nothing behind; a failure further on gives it back.
@@ -186,7 +213,7 @@ class RoomService:
             await self._abandon(None, room_id, alias)
             raise MatrixError(M_UNKNOWN, "Could not allocate a room ID", status=500)
         try:
-            await self._build(requester, plan, room_id)
+            await self._build(requester, plan, create)
         except Exception:
             await self._abandon(requester, room_id, alias)
             raise
@@ -195,10 +222,25 @@ class RoomService:
             body["room_alias"] = alias
         return body
 
-    async def _build(self, requester: Requester, plan: _Plan, room_id: RoomId) -> None:
+    async def _create_event(self, creator: UserId, content: JsonDict, version: RoomVersion) -> Pdu:
+        """The new room's signed create event, whose room ID no room has yet."""
+        not_before = 0
+        for _ in range(_ROOM_ID_ATTEMPTS):
+            room_id = None
+            if not version.room_id_from_create_event:
+                room_id = _new_room_id(self._server_name)
+            pdu = self._events.build_create(
+                creator, content, version, room_id=room_id, not_before_ms=not_before
+            )
+            if await self._store.room_version(pdu.room_id) is None:
+                return pdu
+            not_before = pdu.origin_server_ts + 1
+        raise MatrixError(M_UNKNOWN, "Could not allocate a room ID", status=500)
+
+    async def _build(self, requester: Requester, plan: _Plan, create: Pdu) -> None:
         """Send the room's events in the spec's order."""
-        creator = requester.user_id
-        await self._send(room_id, creator, M_ROOM_CREATE, plan.create, "")
+        creator, room_id = requester.user_id, create.room_id
+        await self._events.send_create(create)
         await self._membership.join_new_room(requester, room_id)
         for event_type, state_key, content in plan.state:
             await self._send(room_id, creator, event_type, content, state_key)
@@ -241,7 +283,12 @@ def _plan(
     else:
         create.pop("creator", None)
     trusted = request.invite if preset == "trusted_private_chat" else ()
-    levels = default_power_levels(creator, trusted)
+    if version.privileged_creators:
+        # The spec: trusted invitees join `additional_creators` rather than the power levels.
+        extra = [*_additional_creators(request.creation_content), *trusted]
+        if extra:
+            create["additional_creators"] = list(dict.fromkeys(extra))
+    levels = default_power_levels(creator, trusted, version)
     if request.power_level_content_override:
         levels.update(request.power_level_content_override)
     state: list[InitialEvent] = [(M_ROOM_POWER_LEVELS, "", levels)]
@@ -249,6 +296,25 @@ def _plan(
         state.append((M_ROOM_CANONICAL_ALIAS, "", {"alias": alias}))
     state.extend(_initial_state(preset, request))
     return _Plan(create, tuple(state), request.invite, request.is_direct)
+
+
+def _additional_creators(creation_content: JsonDict) -> list[str]:
+    """`creation_content.additional_creators`, checked to be a list of user IDs.
+
+    Raises:
+        MatrixError: `M_INVALID_PARAM` if it is not a list of valid user IDs.
+    """
+    value = creation_content.get("additional_creators", [])
+    if not isinstance(value, list) or not all(isinstance(user, str) for user in value):
+        raise MatrixError(M_INVALID_PARAM, "additional_creators must be a list of user IDs")
+    for user in value:
+        try:
+            parse_user_id(user)
+        except ValueError as exc:
+            raise MatrixError(
+                M_INVALID_PARAM, f"additional_creators has an invalid user ID: {exc}"
+            ) from None
+    return list(value)
 
 
 def _initial_state(preset: str, request: CreateRoomRequest) -> list[InitialEvent]:

@@ -45,8 +45,10 @@ def check_initial_events(
         MatrixError: `M_INVALID_ROOM_STATE` naming the first refused event and the rule.
     """
     state: dict[StateKey, Pdu] = {}
+    prev: list[str] = []
     for index, (event_type, state_key, content) in enumerate(events):
-        pdu = _draft(version, room_id, sender, (event_type, state_key, content), index)
+        pdu = _draft(version, room_id, sender, (event_type, state_key, content), index, prev)
+        prev = [pdu.event_id]
         try:
             check_auth(pdu, state)
         except AuthError as exc:
@@ -58,9 +60,14 @@ def check_initial_events(
 
 
 def _draft(
-    version: RoomVersion, room_id: RoomId, sender: UserId, event: InitialEvent, index: int
+    version: RoomVersion,
+    room_id: RoomId,
+    sender: UserId,
+    event: InitialEvent,
+    index: int,
+    prev: list[str],
 ) -> Pdu:
-    """An unsigned stand-in for the event, with what the auth rules read."""
+    """An unsigned stand-in for the event (after `prev`), with what the auth rules read."""
     event_type, state_key, content = event
     raw: dict[str, Any] = {
         "room_id": room_id,
@@ -68,7 +75,7 @@ def _draft(
         "type": event_type,
         "state_key": state_key,
         "content": content,
-        "prev_events": [f"$draft{index - 1}"] if index else [],
+        "prev_events": prev,
         "auth_events": [],
         "depth": index + 1,
     }

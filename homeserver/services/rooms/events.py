@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from core.auth_rules import auth_types_for_event, check_auth
-from core.errors import M_NOT_FOUND, JsonDict, MatrixError
+from core.errors import M_NOT_FOUND, M_ROOM_IN_USE, JsonDict, MatrixError
 from core.event_format import check_pdu_format
-from core.event_types import M_ROOM_MEMBER
+from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER
 from core.events import Pdu
 from core.hashes import compute_event_id, sign_event
 from core.identifiers import EventId, RoomId, UserId
@@ -139,8 +139,75 @@ class EventService:
         ]
         pdu = self._build(event, version, head.prev_event_ids, auth_ids, head.depth)
         check_pdu_format(pdu.raw, version)
-        auth_state = {p.state_pair(): p for p in await self.get_pdus(auth_ids) if p.state_pair()}
-        check_auth(pdu, auth_state)  # type: ignore[arg-type]
+        checked_ids = list(auth_ids)
+        create_id = state.get((M_ROOM_CREATE, ""))
+        if version.room_id_from_create_event and create_id is not None:
+            checked_ids.append(create_id)  # named by the room ID, not listed in auth_events
+        pdus = await self.get_pdus(checked_ids)
+        check_auth(pdu, {pair: p for p in pdus if (pair := p.state_pair()) is not None})
+        return await self._persist(pdu, head, state, txn)
+
+    def build_create(
+        self,
+        sender: UserId,
+        content: JsonDict,
+        version: RoomVersion,
+        *,
+        room_id: RoomId | None,
+        not_before_ms: int = 0,
+    ) -> Pdu:
+        """The signed `m.room.create` event of a new room, not yet persisted.
+
+        Args:
+            sender: The room's creator.
+            content: The create event's content.
+            version: The new room's version.
+            room_id: The room's ID in versions where the server picks it; None in versions
+                where the create event names the room (v12), whose ID is then `pdu.room_id`.
+            not_before_ms: The earliest `origin_server_ts`, so that a retry after a room ID
+                collision hashes to a different ID even on a clock that has not moved.
+
+        Raises:
+            ValueError: If `room_id` is given in a version that derives it, or missing in one
+                that does not.
+        """
+        if (room_id is None) != version.room_id_from_create_event:
+            raise ValueError(f"room version {version.identifier} and room_id {room_id!r} disagree")
+        raw: dict[str, Any] = {
+            "sender": sender,
+            "type": M_ROOM_CREATE,
+            "state_key": "",
+            "content": content,
+            "origin_server_ts": max(self._clock.time_ms(), not_before_ms),
+            "prev_events": [],
+            "auth_events": [],
+            "depth": 1,
+        }
+        if room_id is not None:
+            raw["room_id"] = room_id
+        return self._sign(raw, version)
+
+    async def send_create(self, pdu: Pdu) -> SentEvent:
+        """Persist a create event from `build_create` as the first event of its room, whose
+        row (`EventStore.create_room`) must exist.
+
+        Raises:
+            MatrixError: `M_NOT_FOUND` if the room row is missing, `M_ROOM_IN_USE` if the room
+                already has events, `M_FORBIDDEN` if the auth rules refuse the event.
+        """
+        lock = self._locks.setdefault(pdu.room_id, asyncio.Lock())
+        async with lock:
+            head = await self._head(pdu.room_id)
+            if head.prev_event_ids:
+                raise MatrixError(M_ROOM_IN_USE, "The room already has events")
+            check_pdu_format(pdu.raw, pdu.room_version)
+            check_auth(pdu, {})
+            return await self._persist(pdu, head, {}, None)
+
+    async def _persist(
+        self, pdu: Pdu, head: RoomHead, state: StateIds, txn: TxnKey | None
+    ) -> SentEvent:
+        """Write an authorised event and advance the cached head and state of its room."""
         stream, group = await self._writer.write(PendingEvent(pdu, head.state_group, txn))
         self._advance_state(pdu, state, group)
         self._heads.put(
@@ -182,6 +249,10 @@ class EventService:
             raw["state_key"] = event.state_key
         if event.redacts is not None and not version.redacts_in_content:
             raw["redacts"] = event.redacts
+        return self._sign(raw, version)
+
+    def _sign(self, raw: JsonDict, version: RoomVersion) -> Pdu:
+        """Hash and sign a new event; its ID follows from the result."""
         signed = sign_event(raw, self._server_name, self._key, version)
         return Pdu(signed, compute_event_id(signed, version), version)
 

@@ -23,10 +23,19 @@ from tests.homeserver.rooms.directory_helpers import alias_url
 
 ALICE = "@alice:localhost"
 TAKE_ALICES_POWER = {"users": {}, "state_default": 50}
+# Room versions before 12 rank the creator by the power levels; from 12 creators outrank them.
+PRE_V12 = {"room_version": "11"}
 
 REFUSED: list[JsonBody] = [
     # Power levels that leave alice too weak for the canonical alias and preset state after them.
-    {"room_alias_name": "kept", "power_level_content_override": TAKE_ALICES_POWER},
+    {"room_alias_name": "kept", "power_level_content_override": TAKE_ALICES_POWER, **PRE_V12},
+    # Room version 12: power levels may not list a creator (the sender or an additional one).
+    {"power_level_content_override": {"users": {ALICE: 100}}, "room_version": "12"},
+    {
+        "creation_content": {"additional_creators": ["@bob:localhost"]},
+        "power_level_content_override": {"users": {"@bob:localhost": 50}},
+        "room_version": "12",
+    },
     # Levels that are not integers, or name someone who is not a user (rule 9).
     {"power_level_content_override": {"ban": "50"}},
     {"power_level_content_override": {"users": {"not a user": 50}}},
@@ -63,7 +72,7 @@ REFUSED: list[JsonBody] = [
         ],
     },
     # Invites alice's own levels forbid.
-    {"invite": ["@bob:localhost"], "power_level_content_override": {"invite": 101}},
+    {"invite": ["@bob:localhost"], "power_level_content_override": {"invite": 101}, **PRE_V12},
 ]
 
 
@@ -94,7 +103,11 @@ async def test_refused_before_the_room_exists(
 async def test_refused_alias_stays_free(server: LiveServer, http: aiohttp.ClientSession) -> None:
     token = (await register(http, server.url, "alice"))["access_token"]
     url = f"{server.url}{CLIENT}/createRoom"
-    refused = {"room_alias_name": "kept", "power_level_content_override": TAKE_ALICES_POWER}
+    refused = {
+        "room_alias_name": "kept",
+        "power_level_content_override": TAKE_ALICES_POWER,
+        **PRE_V12,
+    }
     status, _ = await call(http, "POST", url, token=token, body=refused)
     assert status == 400
     status, _ = await call(http, "GET", alias_url(server, "#kept:localhost"))
@@ -109,7 +122,12 @@ async def test_allowed_variations_still_create(
     token = (await register(http, server.url, "alice"))["access_token"]
     url = f"{server.url}{CLIENT}/createRoom"
     bodies: list[JsonBody] = [
-        {"power_level_content_override": {"users": {ALICE: 100, "@bob:localhost": 50}}},
+        {
+            "power_level_content_override": {"users": {ALICE: 100, "@bob:localhost": 50}},
+            **PRE_V12,
+        },
+        {"power_level_content_override": {"users": {"@bob:localhost": 50}}},
+        {"power_level_content_override": TAKE_ALICES_POWER, "name": "Still alice's"},
         {
             "name": "Mine",
             "initial_state": [
@@ -134,6 +152,9 @@ class FailingTopic:
     def __init__(self, events: EventService) -> None:
         self._events = events
         self.room_ids: set[RoomId] = set()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._events, name)  # the create event is built and stored as usual
 
     async def send(self, event: NewEvent, txn: TxnKey | None = None) -> SentEvent:
         self.room_ids.add(event.room_id)
