@@ -29,6 +29,8 @@ from core.event_types import (
     M_ROOM_TOPIC,
     Membership,
 )
+from core.power_levels import CREATOR_POWER_LEVEL
+from core.room_versions import get_protocol_room_version
 from sdk.events import (
     RoomEvent,
     StateEvent,
@@ -176,10 +178,16 @@ class Room:
         return None
 
     def power_level(self, user_id: str) -> int:
-        """The user's power level per `m.room.power_levels` (spec defaults when unset)."""
+        """The user's power level per `m.room.power_levels` (spec defaults when unset).
+
+        In room versions with privileged creators (v12) the creators (the create event's
+        sender and `additional_creators`) outrank every level: `CREATOR_POWER_LEVEL`.
+        """
+        creator = self.state_event(M_ROOM_CREATE)
+        if creator is not None and user_id in _privileged_creators(creator):
+            return CREATOR_POWER_LEVEL
         event = self.state_event(M_ROOM_POWER_LEVELS)
         if event is None:
-            creator = self.state_event(M_ROOM_CREATE)
             return 100 if creator is not None and creator.sender == user_id else 0
         users = event.content.get("users")
         level = users.get(user_id) if isinstance(users, dict) else None
@@ -402,3 +410,14 @@ class ClientState:
             if isinstance(event, StateEvent):
                 room.state[(event.type, event.state_key)] = event
         return room
+
+
+def _privileged_creators(create: StateEvent) -> frozenset[str]:
+    """The room creators if the room's version gives them unlimited power (v12), else none."""
+    identifier = create.content.get("room_version", "1")
+    version = get_protocol_room_version(identifier) if isinstance(identifier, str) else None
+    if version is None or not version.privileged_creators:
+        return frozenset()
+    extra = create.content.get("additional_creators")
+    others = [u for u in extra if isinstance(u, str)] if isinstance(extra, list) else []
+    return frozenset({create.sender, *others})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.power_levels import CREATOR_POWER_LEVEL
 from sdk.responses import parse_sync
 from sdk.state import ClientState, MemberChange
 from tests.sdk.sync_samples import ALICE, BOB, CAROL, DM, ROOM, event, initial_sync, member
@@ -212,3 +213,18 @@ def test_everything_names_all_rooms_state_and_account_data() -> None:
     assert everything.rooms == {ROOM, DM}
     assert everything.state[ROOM] == frozenset(state.rooms[ROOM].state)
     assert everything.account_data == {"m.direct"}
+
+
+def test_room_version_12_creators_outrank_every_level() -> None:
+    create = {"room_version": "12", "additional_creators": [CAROL]}
+    levels = {"users": {BOB: 100}, "users_default": 0}
+    timeline = [
+        event("$create", "m.room.create", create, state_key="", sender=ALICE),
+        event("$pl", "m.room.power_levels", levels, state_key="", sender=ALICE),
+    ]
+    state = ClientState(ALICE)
+    state.apply_sync(parse_sync(joined("!v12", timeline=timeline, batch="s1")))
+    room = state.rooms["!v12"]
+    assert room.power_level(ALICE) == room.power_level(CAROL) == CREATOR_POWER_LEVEL
+    assert room.power_level(BOB) == 100
+    assert room.power_level("@dave:example.org") == 0
