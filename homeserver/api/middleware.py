@@ -1,18 +1,23 @@
-"""Middlewares: Matrix errors for every failure, and CORS for browser clients.
+"""Middlewares: Matrix errors for every failure, CORS for browser clients, and paths that are
+text.
 
 Nothing leaves the server as an HTML error page or a traceback: protocol errors keep their
 errcode and status, aiohttp's own HTTP errors map to `M_UNRECOGNIZED` / `M_TOO_LARGE`, and
 anything unexpected is logged and answered `M_UNKNOWN` 500.
+
+A path whose percent-encoding is not UTF-8 (`%FF`) is refused with 400 `M_INVALID_PARAM` before
+routing: decoded, it would reach the handlers as U+FFFD, an identifier no client sent.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from core.errors import M_TOO_LARGE, M_UNKNOWN, M_UNRECOGNIZED, MatrixError
+from core.errors import M_INVALID_PARAM, M_TOO_LARGE, M_UNKNOWN, M_UNRECOGNIZED, MatrixError
 from homeserver.api.cors import cors_headers
 from homeserver.api.framing import framing_error
 from homeserver.api.http import json_response, services
@@ -77,3 +82,21 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     origins = services(request).info.cors_origins
     response.headers.update(cors_headers(origins, request.headers.get("Origin")))
     return response
+
+
+@web.middleware
+async def path_encoding_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a path that is not UTF-8 once percent-decoded (inside `error_middleware`)."""
+    if not is_utf8_path(request.raw_path):
+        raise MatrixError(M_INVALID_PARAM, "The request path is not valid UTF-8")
+    return await handler(request)
+
+
+def is_utf8_path(raw_path: str) -> bool:
+    """Whether the path part of `raw_path` (as sent, before decoding) is UTF-8 text."""
+    path = raw_path.split("?", 1)[0]
+    try:
+        unquote_to_bytes(path).decode("utf-8")
+    except UnicodeError:  # a bad escape, or a raw byte the parser kept as a surrogate
+        return False
+    return True

@@ -11,6 +11,7 @@ import ipaddress
 import logging
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from homeserver.api.admin import media as media_admin_api
 from homeserver.api.client import (
@@ -39,7 +40,7 @@ from homeserver.api.client import push_rules as push_rules_api
 from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
-from homeserver.api.middleware import cors_middleware, error_middleware
+from homeserver.api.middleware import cors_middleware, error_middleware, path_encoding_middleware
 from homeserver.api.web_client import web_client_middleware
 from homeserver.app.app_keys import CLOCK, CONFIG, SIGNING_KEY, STORES
 from homeserver.app.commands import (
@@ -113,7 +114,7 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
         config: The server's configuration.
         clock: The time every service reads and sleeps on (the system clock if None).
     """
-    middlewares = [cors_middleware, error_middleware]
+    middlewares: list[Middleware] = [cors_middleware, error_middleware, path_encoding_middleware]
     if config.web_client.enabled:
         middlewares.append(web_client_middleware(config.web_client_dir))
     app = web.Application(middlewares=middlewares, client_max_size=config.max_request_body_bytes)
@@ -152,4 +153,3 @@ def run(config: Config) -> None:
     with startup_step(f"read or create the signing key {config.signing_key_file}"):
         app = build_app(config)
     asyncio.run(serve(make_runner(app), config))
-
