@@ -26,7 +26,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
-from core.identifiers import DeviceId, UserId
+from core.identifiers import DeviceId, UserId, parse_device_id, parse_user_id
 from core.signing import SignatureError, VerifyKey, signable_json, verify_json_signature
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
 from homeserver.services.common.requester import Requester
@@ -58,8 +58,9 @@ def _bad_signature(message: str) -> MatrixError:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """A key a signature is uploaded for: its stored JSON and the keys allowed to sign it."""
+    """A key a signature is uploaded for: its owner, stored JSON and the keys allowed to sign it."""
 
+    owner: UserId
     stored: JsonDict
     signers: dict[str, VerifyKey]
 
@@ -137,33 +138,33 @@ class CrossSigningService:
         own = await self._store.get_keys(signer)
         failures: JsonDict = {}
         accepted: list[NewSignature] = []
-        changed: dict[str, str] = {}
+        changed: dict[UserId, UserId | None] = {}
         for user_id, objects in body.items():
             if not isinstance(objects, dict):
                 raise invalid("Each user must map key IDs to signed objects")
             for key_id, signed in objects.items():
                 try:
                     target = await self._target(signer, own, user_id, key_id, signed)
-                    accepted += _verified(signer, user_id, key_id, signed, target)
+                    accepted += _verified(signer, key_id, signed, target)
                 except MatrixError as exc:
                     failures.setdefault(user_id, {})[key_id] = {
                         "errcode": exc.errcode,
                         "error": exc.message,
                     }
                     continue
-                changed[user_id] = "" if user_id == signer else signer
+                changed[target.owner] = None if target.owner == signer else signer
         if accepted:
             await self._store.add_signatures(accepted, changed)
-            for user_id, observer in changed.items():
-                if observer:
+            for owner, observer in changed.items():
+                if observer is not None:
                     self._device_lists.notify_observer(observer)
                 else:
-                    await self._device_lists.notify_changed(user_id)
+                    await self._device_lists.notify_changed(owner)
         return {"failures": failures}
 
     async def _target(
         self,
-        signer: str,
+        signer: UserId,
         own: dict[str, CrossSigningKey],
         user_id: str,
         key_id: str,
@@ -173,10 +174,7 @@ class CrossSigningService:
         if not isinstance(signed, dict) or signed.get("user_id") != user_id:
             raise invalid("The signed object must be a key of the user it is listed under")
         if user_id != signer:
-            master = (await self._store.get_keys(user_id)).get(MASTER)
-            if master is None or master.public_key != key_id:
-                raise MatrixError(M_NOT_FOUND, "Only another user's master key can be signed")
-            return _Target(master.key_json, _cross_signing_signer(own, USER_SIGNING))
+            return await self._others_master(own, user_id, key_id)
         master = own.get(MASTER)
         if master is not None and master.public_key == key_id:
             devices = await self._e2e_keys.device_keys_of(signer, None)
@@ -186,11 +184,30 @@ class CrossSigningService:
                 )
                 for d in devices
             }
-            return _Target(master.key_json, signers)
-        device_keys = await self._e2e_keys.get_device_keys(signer, key_id)
+            return _Target(signer, master.key_json, signers)
+        try:
+            device_id = parse_device_id(key_id)
+        except ValueError:
+            device_keys = None  # a malformed device ID names no device
+        else:
+            device_keys = await self._e2e_keys.get_device_keys(signer, device_id)
         if device_keys is None:
             raise MatrixError(M_NOT_FOUND, "Unknown device or key")
-        return _Target(device_keys, _cross_signing_signer(own, SELF_SIGNING))
+        return _Target(signer, device_keys, _cross_signing_signer(own, SELF_SIGNING))
+
+    async def _others_master(
+        self, own: dict[str, CrossSigningKey], user_id: str, key_id: str
+    ) -> _Target:
+        """Another user's master key as a target for the signer's user-signing key."""
+        refused = MatrixError(M_NOT_FOUND, "Only another user's master key can be signed")
+        try:
+            owner = parse_user_id(user_id)
+        except ValueError:
+            raise refused from None  # a malformed user ID names nobody with keys
+        master = (await self._store.get_keys(owner)).get(MASTER)
+        if master is None or master.public_key != key_id:
+            raise refused
+        return _Target(owner, master.key_json, _cross_signing_signer(own, USER_SIGNING))
 
 
 def _cross_signing_signer(own: dict[str, CrossSigningKey], key_type: str) -> dict[str, VerifyKey]:
@@ -200,9 +217,7 @@ def _cross_signing_signer(own: dict[str, CrossSigningKey], key_type: str) -> dic
     return {f"{ED25519}:{key.public_key}": ed25519_key(key.public_key)}
 
 
-def _verified(
-    signer: str, user_id: str, key_id: str, signed: JsonDict, target: _Target
-) -> list[NewSignature]:
+def _verified(signer: UserId, key_id: str, signed: JsonDict, target: _Target) -> list[NewSignature]:
     """The signer's new signatures on `signed`, each verified; `MatrixError` on any bad one."""
     if signable_json(signed) != signable_json(target.stored):
         raise invalid("The signed object does not match the stored key")
@@ -223,5 +238,5 @@ def _verified(
             verify_json_signature(signed, signer, signer_key_id, verify_key)
         except SignatureError as exc:
             raise _bad_signature("Invalid signature") from exc
-        result.append(NewSignature(signer, signer_key_id, user_id, key_id, signature))
+        result.append(NewSignature(signer, signer_key_id, target.owner, key_id, signature))
     return result

@@ -7,6 +7,7 @@ changed or stopped sharing rooms between two sync tokens (`/sync` and `/keys/cha
 
 from __future__ import annotations
 
+from core.identifiers import UserId
 from homeserver.services.common.notifier import Notifier, user_key
 from homeserver.services.common.stream_token import StreamToken
 from homeserver.storage.e2ee.device_lists import DeviceListStore
@@ -23,18 +24,18 @@ class DeviceListService:
         """The latest device-list stream position."""
         return await self._store.position()
 
-    async def notify_changed(self, user_id: str) -> None:
+    async def notify_changed(self, user_id: UserId) -> None:
         """Wake the syncs of `user_id` and of everyone sharing a room with them."""
         sharing = await self._store.users_sharing_room(user_id)
         self._notifier.notify(sorted(user_key(u) for u in sharing | {user_id}))
 
-    def notify_observer(self, observer: str) -> None:
+    def notify_observer(self, observer: UserId) -> None:
         """Wake the sync of the one user who may see a change (its own user-signing key's)."""
         self._notifier.notify([user_key(observer)])
 
     async def changes(
-        self, viewer: str, since: StreamToken, upto: StreamToken, memberships_moved: bool = True
-    ) -> tuple[list[str], list[str]]:
+        self, viewer: UserId, since: StreamToken, upto: StreamToken, memberships_moved: bool = True
+    ) -> tuple[list[UserId], list[UserId]]:
         """`(changed, left)` for `viewer` between two tokens.
 
         `memberships_moved=False` says no membership event happened between the tokens, so
@@ -43,10 +44,10 @@ class DeviceListService:
         `changed`: users sharing a room with the viewer whose keys changed, or who started
         sharing a room with the viewer; `left`: users who no longer share any room with it.
         """
-        changed: set[str] = set()
+        changed: set[UserId] = set()
         if since.device_lists < upto.device_lists:
             changed = await self._store.changed_users(viewer, since.device_lists, upto.device_lists)
-        left: set[str] = set()
+        left: set[UserId] = set()
         if memberships_moved:
             changed |= await self._store.newly_sharing(viewer, since.events)
             sharing = await self._store.users_sharing_room(viewer)

@@ -4,7 +4,8 @@ The server stores what clients encrypted; it never sees a session key. It checks
 the algorithm (`m.megolm_backup.v1.curve25519-aes-sha2`), an `auth_data` object with a
 `public_key`, and key data with `first_message_index`, `forwarded_count`, `is_verified` and
 `session_data`, all of it JSON that encodes canonically (no floats). Keys may be written only to the current version (else 403
-`M_WRONG_ROOM_KEYS_VERSION` naming it); a stored key is replaced only by a better one.
+`M_WRONG_ROOM_KEYS_VERSION` naming it); a stored key is replaced only by a better one. Room IDs
+in a backup are the client's labels for its keys, kept as sent (plain `str`, never resolved).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.identifiers import UserId
 from core.json_ingress import check_json
 from homeserver.services.common.requester import Requester
 from homeserver.storage.e2ee.key_backup import (
@@ -209,13 +211,13 @@ class KeyBackupService:
         await self._store.delete_keys(requester.user_id, number, room_id, session_id)
         return await self._etag_and_count(requester.user_id, number)
 
-    async def _live(self, user_id: str, version: str) -> int:
+    async def _live(self, user_id: UserId, version: str) -> int:
         number = _version_number(version)
         if number is None or await self._store.get_version(user_id, number) is None:
             raise _unknown_version()
         return number
 
-    async def _etag_and_count(self, user_id: str, number: int | None) -> JsonDict:
+    async def _etag_and_count(self, user_id: UserId, number: int | None) -> JsonDict:
         found = await self._store.get_version(user_id, number) if number is not None else None
         if found is None:
             raise _unknown_version()

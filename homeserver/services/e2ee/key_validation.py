@@ -13,6 +13,7 @@ from typing import Any
 
 from core.canonical_json import encode_canonical
 from core.errors import M_INVALID_PARAM, JsonDict, MatrixError
+from core.identifiers import DeviceId, UserId
 from core.signing import SignatureError, VerifyKey, decode_verify_key, verify_json_signature
 from homeserver.storage.e2ee.keys import OneTimeKey
 
@@ -37,7 +38,7 @@ def ed25519_key(public_key: object) -> VerifyKey:
         raise invalid("Invalid ed25519 key") from exc
 
 
-def check_signed(obj: JsonDict, signer: str, key_id: str, key: VerifyKey, what: str) -> None:
+def check_signed(obj: JsonDict, signer: UserId, key_id: str, key: VerifyKey, what: str) -> None:
     """Require `signer`'s signature with `key_id` on `obj`; `M_INVALID_PARAM` otherwise."""
     try:
         verify_json_signature(obj, signer, key_id, key)
@@ -53,7 +54,9 @@ def _string_map(value: object, what: str) -> dict[str, str]:
     return value
 
 
-def parse_device_keys(value: object, user_id: str, device_id: str) -> tuple[JsonDict, VerifyKey]:
+def parse_device_keys(
+    value: object, user_id: UserId, device_id: DeviceId
+) -> tuple[JsonDict, VerifyKey]:
     """Validate uploaded `device_keys`; returns them and the device's Ed25519 key.
 
     Raises:
@@ -79,7 +82,12 @@ def parse_device_keys(value: object, user_id: str, device_id: str) -> tuple[Json
 
 
 def parse_one_time_keys(
-    value: object, user_id: str, device_id: str, device_key: VerifyKey | None, *, fallback: bool
+    value: object,
+    user_id: UserId,
+    device_id: DeviceId,
+    device_key: VerifyKey | None,
+    *,
+    fallback: bool,
 ) -> list[OneTimeKey]:
     """Validate `one_time_keys` or `fallback_keys`; signed keys must be signed by the device.
 
@@ -114,7 +122,11 @@ def parse_one_time_keys(
 
 
 def _check_signed_key(
-    key: dict[str, Any], name: str, user_id: str, device_id: str, device_key: VerifyKey | None
+    key: dict[str, Any],
+    name: str,
+    user_id: UserId,
+    device_id: DeviceId,
+    device_key: VerifyKey | None,
 ) -> None:
     if not isinstance(key.get("key"), str):
         raise invalid(f"Key {name!r} must have a string 'key'")
@@ -123,7 +135,7 @@ def _check_signed_key(
     check_signed(key, user_id, f"{ED25519}:{device_id}", device_key, f"key {name!r}")
 
 
-def parse_cross_signing_key(value: object, user_id: str, usage: str) -> tuple[str, VerifyKey]:
+def parse_cross_signing_key(value: object, user_id: UserId, usage: str) -> tuple[str, VerifyKey]:
     """Validate a cross-signing key object; returns its public key (Base64) and verify key.
 
     Raises:

@@ -13,7 +13,7 @@ import copy
 from typing import Any, Final
 
 from core.errors import M_INVALID_PARAM, JsonDict, MatrixError
-from core.identifiers import parse_user_id, server_name_of
+from core.identifiers import DeviceId, UserId, parse_device_id, parse_user_id, server_name_of
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.common.requester import Requester
 from homeserver.services.common.stream_token import StreamToken
@@ -64,7 +64,7 @@ class E2eKeysService:
         # or when the user's devices are removed (`forget_user`). Keyed by user ID, so one
         # invalidation covers all of a user's devices; each value is replaced, never mutated.
         self._caches = caches
-        self._counts: LruCache[str, dict[str, _KeyStatus]] = caches.lru(
+        self._counts: LruCache[UserId, dict[DeviceId, _KeyStatus]] = caches.lru(
             KEY_COUNTS_CACHE, MAX_CACHED_USERS
         )
 
@@ -95,19 +95,19 @@ class E2eKeysService:
             await self._device_lists.notify_changed(user_id)
         return {"one_time_key_counts": await self.one_time_key_counts(user_id, device_id)}
 
-    async def one_time_key_counts(self, user_id: str, device_id: str) -> dict[str, int]:
+    async def one_time_key_counts(self, user_id: UserId, device_id: DeviceId) -> dict[str, int]:
         """Unclaimed one-time keys per algorithm; `signed_curve25519` is always present."""
         return dict((await self._key_status(user_id, device_id))[0])
 
-    async def unused_fallback_key_types(self, user_id: str, device_id: str) -> list[str]:
+    async def unused_fallback_key_types(self, user_id: UserId, device_id: DeviceId) -> list[str]:
         """Algorithms with a fallback key not yet handed out."""
         return list((await self._key_status(user_id, device_id))[1])
 
-    async def forget_user(self, user_id: str) -> None:
+    async def forget_user(self, user_id: UserId) -> None:
         """Drop cached key counts of a user whose devices changed."""
         self._caches.invalidate(KEY_COUNTS_CACHE, user_id)
 
-    async def _key_status(self, user_id: str, device_id: str) -> _KeyStatus:
+    async def _key_status(self, user_id: UserId, device_id: DeviceId) -> _KeyStatus:
         devices = self._counts.get(user_id) or {}
         cached = devices.get(device_id)
         if cached is not None:
@@ -134,16 +134,18 @@ class E2eKeysService:
         for user_id, device_ids in wanted.items():
             if not isinstance(device_ids, list) or not all(isinstance(d, str) for d in device_ids):
                 raise invalid("device_keys values must be lists of device IDs")
-            server = _server_of(user_id)
+            user = _user(user_id)
+            server = server_name_of(user)
             if server != self._server_name:
                 result["failures"][server] = _UNREACHABLE
                 continue
-            await self._query_user(requester.user_id, user_id, device_ids or None, result)
+            await self._query_user(requester.user_id, user, device_ids or None, result)
         return result
 
     async def _query_user(
-        self, viewer: str, user_id: str, device_ids: list[str] | None, result: JsonDict
+        self, viewer: UserId, user_id: UserId, device_ids: list[str] | None, result: JsonDict
     ) -> None:
+        # `device_ids` is the client's filter: a string that is no device ID matches nothing.
         signatures = await self._cross_signing.signatures_on(user_id, viewer)
         devices: JsonDict = {}
         for row in await self._store.device_keys_of(user_id, device_ids):
@@ -175,15 +177,19 @@ class E2eKeysService:
                 isinstance(a, str) for a in devices.values()
             ):
                 raise invalid("one_time_keys values must map device IDs to algorithms")
-            server = _server_of(user_id)
+            user = _user(user_id)
+            server = server_name_of(user)
             if server != self._server_name:
                 failures[server] = _UNREACHABLE
                 continue
             for device_id, algorithm in devices.items():
-                key = await self._store.claim(user_id, device_id, algorithm)
-                self._caches.invalidate(KEY_COUNTS_CACHE, user_id)
+                device = _device_or_none(device_id)
+                if device is None:
+                    continue  # names no device, so it has no key to claim
+                key = await self._store.claim(user, device, algorithm)
+                self._caches.invalidate(KEY_COUNTS_CACHE, user)
                 if key is not None:
-                    claimed.setdefault(user_id, {})[device_id] = {key.name: key.value}
+                    claimed.setdefault(user, {})[device] = {key.name: key.value}
         return {"one_time_keys": claimed, "failures": failures}
 
     async def changes(self, requester: Requester, from_token: str, to_token: str) -> JsonDict:
@@ -193,14 +199,23 @@ class E2eKeysService:
         return {"changed": changed, "left": left}
 
 
-def _server_of(user_id: str) -> str:
+def _user(user_id: str) -> UserId:
+    """A user ID a request names, or `M_INVALID_PARAM`."""
     try:
-        return server_name_of(parse_user_id(user_id))
+        return parse_user_id(user_id)
     except ValueError as exc:
         raise invalid(f"Invalid user ID {user_id!r}") from exc
 
 
-def _with_signatures(key: JsonDict, extra: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _device_or_none(device_id: str) -> DeviceId | None:
+    """A device ID a request names, or None when it is malformed (and so names no device)."""
+    try:
+        return parse_device_id(device_id)
+    except ValueError:
+        return None
+
+
+def _with_signatures(key: JsonDict, extra: dict[UserId, dict[str, str]]) -> dict[str, Any]:
     """A copy of a signed key object with the uploaded signatures `extra` added."""
     merged = copy.deepcopy(key)
     if extra:

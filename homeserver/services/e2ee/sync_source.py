@@ -43,8 +43,8 @@ class E2eSyncSource:
         events, reached = await self._to_device.sync_events(
             user_id, device_id, since.to_device if since else None, now.to_device
         )
-        changed: list[str] = []
-        left: list[str] = []
+        changed: list[UserId] = []
+        left: list[UserId] = []
         if since is not None:
             moved = self._recent.memberships_moved_since(since.events)
             changed, left = await self._device_lists.changes(user_id, since, now, moved)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from core.canonical_json import encode_canonical
 from core.errors import JsonDict
+from core.identifiers import UserId
 from homeserver.storage.database import Database
-from homeserver.storage.e2ee.device_lists import EVERYONE, record_change
+from homeserver.storage.e2ee.device_lists import record_change
 
 MASTER = "master"
 SELF_SIGNING = "self_signing"
@@ -34,15 +35,15 @@ class CrossSigningKey:
 class NewSignature:
     """A verified signature to store: who signed which key (device ID or master public key)."""
 
-    signer_user_id: str
+    signer_user_id: UserId
     signer_key_id: str
-    target_user_id: str
+    target_user_id: UserId
     target_key_id: str
     signature: str
 
 
 # signatures[target_key_id][signer_user_id][signer_key_id] = signature
-Signatures = dict[str, dict[str, dict[str, str]]]
+Signatures = dict[str, dict[UserId, dict[str, str]]]
 
 
 class CrossSigningStore:
@@ -51,7 +52,7 @@ class CrossSigningStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get_keys(self, user_id: str) -> dict[str, CrossSigningKey]:
+    async def get_keys(self, user_id: UserId) -> dict[str, CrossSigningKey]:
         """The user's current cross-signing keys by type."""
         rows = await self._db.fetch_all(
             "SELECT key_type, public_key, key_json FROM e2e_cross_signing_keys WHERE user_id = $1",
@@ -64,7 +65,7 @@ class CrossSigningStore:
             for r in rows
         }
 
-    async def set_keys(self, user_id: str, keys: Sequence[CrossSigningKey]) -> None:
+    async def set_keys(self, user_id: UserId, keys: Sequence[CrossSigningKey]) -> None:
         """Store new keys (replacing those of the same types) and record a device-list change."""
         async with self._db.transaction() as conn:
             for key in keys:
@@ -80,13 +81,14 @@ class CrossSigningStore:
             await record_change(conn, user_id)
 
     async def add_signatures(
-        self, signatures: Sequence[NewSignature], changes: Mapping[str, str]
+        self, signatures: Sequence[NewSignature], changes: Mapping[UserId, UserId | None]
     ) -> None:
         """Store verified signatures and record a device-list change per `changes` entry.
 
         Args:
             signatures: The signatures.
-            changes: Changed user ID → observer (`''` for everyone sharing a room).
+            changes: Changed user ID → the one observer who may see it (None: everyone sharing
+                a room).
         """
         async with self._db.transaction() as conn:
             for s in signatures:
@@ -102,9 +104,9 @@ class CrossSigningStore:
                     s.signature,
                 )
             for user_id, observer in changes.items():
-                await record_change(conn, user_id, observer or EVERYONE)
+                await record_change(conn, user_id, observer)
 
-    async def signatures_on(self, target_user_id: str, viewer: str) -> Signatures:
+    async def signatures_on(self, target_user_id: UserId, viewer: UserId) -> Signatures:
         """Uploaded signatures on the user's keys that `viewer` may see.
 
         Those made by the key's owner (self-signing key on devices, devices on the master key)
@@ -120,5 +122,7 @@ class CrossSigningStore:
         result: Signatures = {}
         for r in rows:
             by_signer = result.setdefault(r["target_key_id"], {})
-            by_signer.setdefault(r["signer_user_id"], {})[r["signer_key_id"]] = r["signature"]
+            by_signer.setdefault(UserId(r["signer_user_id"]), {})[r["signer_key_id"]] = r[
+                "signature"
+            ]
         return result

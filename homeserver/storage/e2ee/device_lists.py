@@ -8,6 +8,7 @@ signature made with that observer's user-signing key, which nobody else may see)
 
 from __future__ import annotations
 
+from core.identifiers import UserId
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.streams import current_position, next_position
 
@@ -20,14 +21,18 @@ _SHARING = (
 )
 
 
-async def record_change(conn: Connection, user_id: str, observer: str = EVERYONE) -> int:
-    """Record inside the caller's transaction that `user_id`'s keys changed; returns the position."""
+async def record_change(conn: Connection, user_id: UserId, observer: UserId | None = None) -> int:
+    """Record inside the caller's transaction that `user_id`'s keys changed; returns the position.
+
+    `observer` is the one user who may see the change; None (the default) means everyone
+    sharing a room with `user_id`.
+    """
     position = await next_position(conn, DEVICE_LISTS_STREAM)
     await conn.execute(
         "INSERT INTO device_list_changes (stream_id, user_id, observer) VALUES ($1, $2, $3)",
         position,
         user_id,
-        observer,
+        observer or EVERYONE,
     )
     return position
 
@@ -42,17 +47,17 @@ class DeviceListStore:
         """The latest device-list stream position."""
         return await current_position(self._db, DEVICE_LISTS_STREAM)
 
-    async def record_change(self, user_id: str, observer: str = EVERYONE) -> int:
+    async def record_change(self, user_id: UserId, observer: UserId | None = None) -> int:
         """Record a change in a transaction of its own; returns its position."""
         async with self._db.transaction() as conn:
             return await record_change(conn, user_id, observer)
 
-    async def users_sharing_room(self, user_id: str) -> set[str]:
+    async def users_sharing_room(self, user_id: UserId) -> set[UserId]:
         """Users joined to some room `user_id` is joined to (including `user_id` if joined)."""
         rows = await self._db.fetch_all(_SHARING, user_id)
-        return {r["user_id"] for r in rows}
+        return {UserId(r["user_id"]) for r in rows}
 
-    async def changed_users(self, viewer: str, after: int, upto: int) -> set[str]:
+    async def changed_users(self, viewer: UserId, after: int, upto: int) -> set[UserId]:
         """Users whose keys changed in (after, upto] as `viewer` may see: itself, room-mates."""
         rows = await self._db.fetch_all(
             "SELECT DISTINCT c.user_id FROM device_list_changes c"  # noqa: S608
@@ -63,9 +68,9 @@ class DeviceListStore:
             after,
             upto,
         )
-        return {r["user_id"] for r in rows}
+        return {UserId(r["user_id"]) for r in rows}
 
-    async def newly_sharing(self, viewer: str, after_event: int) -> set[str]:
+    async def newly_sharing(self, viewer: UserId, after_event: int) -> set[UserId]:
         """Users now sharing a room with `viewer` whose or whose viewer's join came after
         event stream position `after_event`."""
         rows = await self._db.fetch_all(
@@ -76,9 +81,9 @@ class DeviceListStore:
             viewer,
             after_event,
         )
-        return {r["user_id"] for r in rows}
+        return {UserId(r["user_id"]) for r in rows}
 
-    async def maybe_parted(self, viewer: str, after_event: int) -> set[str]:
+    async def maybe_parted(self, viewer: UserId, after_event: int) -> set[UserId]:
         """Users who may have stopped sharing a room with `viewer` after `after_event`.
 
         Either they left or were banned from a room `viewer` is in, or `viewer` left a room
@@ -95,4 +100,4 @@ class DeviceListStore:
             viewer,
             after_event,
         )
-        return {r["user_id"] for r in rows}
+        return {UserId(r["user_id"]) for r in rows}

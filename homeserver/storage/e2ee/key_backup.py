@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
+from core.identifiers import UserId
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.json_rows import dump_json, load_json, readable_rows
 
@@ -43,7 +44,11 @@ class BackupVersion:
 
 @dataclass(frozen=True, slots=True)
 class RoomKey:
-    """One backed-up Megolm session key."""
+    """One backed-up Megolm session key.
+
+    `room_id` is kept as the client sent it: the server never resolves it, so it is a label
+    rather than a checked room ID.
+    """
 
     room_id: str
     session_id: str
@@ -68,7 +73,7 @@ class KeyBackupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create_version(self, user_id: str, algorithm: str, auth_data: JsonDict) -> int:
+    async def create_version(self, user_id: UserId, algorithm: str, auth_data: JsonDict) -> int:
         """Create a new version, which becomes the current one; returns its number."""
         while True:
             async with self._db.transaction() as conn:
@@ -87,7 +92,7 @@ class KeyBackupStore:
             if inserted:
                 return version
 
-    async def get_version(self, user_id: str, version: int | None) -> BackupVersion | None:
+    async def get_version(self, user_id: UserId, version: int | None) -> BackupVersion | None:
         """A live version (the current one when `version` is None), or None."""
         if version is None:
             version = await self.current_version(user_id)
@@ -116,7 +121,7 @@ class KeyBackupStore:
             int(count),
         )
 
-    async def current_version(self, user_id: str) -> int | None:
+    async def current_version(self, user_id: UserId) -> int | None:
         """The newest live version, or None."""
         value = await self._db.fetch_val(
             "SELECT MAX(version) FROM key_backup_versions WHERE user_id = $1 AND deleted = 0",
@@ -124,7 +129,7 @@ class KeyBackupStore:
         )
         return int(value) if value is not None else None
 
-    async def update_auth_data(self, user_id: str, version: int, auth_data: JsonDict) -> bool:
+    async def update_auth_data(self, user_id: UserId, version: int, auth_data: JsonDict) -> bool:
         """Replace a live version's `auth_data`; False if there is no such version."""
         changed = await self._db.execute(
             "UPDATE key_backup_versions SET auth_data = $3"
@@ -135,7 +140,7 @@ class KeyBackupStore:
         )
         return changed > 0
 
-    async def delete_version(self, user_id: str, version: int) -> bool:
+    async def delete_version(self, user_id: UserId, version: int) -> bool:
         """Delete a version and its keys; False if it never existed (deleted ones succeed)."""
         async with self._db.transaction() as conn:
             found = await conn.execute(
@@ -150,7 +155,7 @@ class KeyBackupStore:
             )
         return found > 0
 
-    async def put_keys(self, user_id: str, version: int, keys: Sequence[RoomKey]) -> None:
+    async def put_keys(self, user_id: UserId, version: int, keys: Sequence[RoomKey]) -> None:
         """Store keys in the current version, keeping better stored ones.
 
         Raises:
@@ -187,7 +192,11 @@ class KeyBackupStore:
                 await _bump_etag(conn, user_id, version)
 
     async def get_keys(
-        self, user_id: str, version: int, room_id: str | None = None, session_id: str | None = None
+        self,
+        user_id: UserId,
+        version: int,
+        room_id: str | None = None,
+        session_id: str | None = None,
     ) -> list[RoomKey]:
         """Keys of a version, optionally of one room or one session."""
         where, args = _scope(user_id, version, room_id, session_id)
@@ -212,7 +221,11 @@ class KeyBackupStore:
         ]
 
     async def delete_keys(
-        self, user_id: str, version: int, room_id: str | None = None, session_id: str | None = None
+        self,
+        user_id: UserId,
+        version: int,
+        room_id: str | None = None,
+        session_id: str | None = None,
     ) -> None:
         """Delete keys of a version (all, one room's, or one session's)."""
         where, args = _scope(user_id, version, room_id, session_id)
@@ -226,7 +239,7 @@ class KeyBackupStore:
 
 
 def _scope(
-    user_id: str, version: int, room_id: str | None, session_id: str | None
+    user_id: UserId, version: int, room_id: str | None, session_id: str | None
 ) -> tuple[str, list[object]]:
     where = "user_id = $1 AND version = $2"
     args: list[object] = [user_id, version]
@@ -239,7 +252,7 @@ def _scope(
     return where, args
 
 
-async def _bump_etag(conn: Connection, user_id: str, version: int) -> None:
+async def _bump_etag(conn: Connection, user_id: UserId, version: int) -> None:
     await conn.execute(
         "UPDATE key_backup_versions SET etag = etag + 1 WHERE user_id = $1 AND version = $2",
         user_id,

@@ -14,7 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from core.canonical_json import encode_canonical
@@ -48,7 +48,7 @@ class OneTimeKey:
 class DeviceKeysRow:
     """A device's stored keys with its current display name."""
 
-    device_id: str
+    device_id: DeviceId
     keys: JsonDict
     display_name: str | None
 
@@ -63,7 +63,7 @@ class E2eKeyStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get_device_keys(self, user_id: str, device_id: str) -> JsonDict | None:
+    async def get_device_keys(self, user_id: UserId, device_id: DeviceId) -> JsonDict | None:
         """A device's signed device keys, or None."""
         value = await self._db.fetch_val(
             "SELECT key_json FROM e2e_device_keys WHERE user_id = $1 AND device_id = $2",
@@ -74,8 +74,8 @@ class E2eKeyStore:
 
     async def upload(
         self,
-        user_id: str,
-        device_id: str,
+        user_id: UserId,
+        device_id: DeviceId,
         device_keys: JsonDict | None,
         one_time_keys: Sequence[OneTimeKey],
         fallback_keys: Sequence[OneTimeKey],
@@ -98,7 +98,7 @@ class E2eKeyStore:
                 await record_change(conn, user_id)
         return changed
 
-    async def one_time_key_counts(self, user_id: str, device_id: str) -> dict[str, int]:
+    async def one_time_key_counts(self, user_id: UserId, device_id: DeviceId) -> dict[str, int]:
         """Unclaimed one-time keys of a device per algorithm."""
         rows = await self._db.fetch_all(
             "SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys"
@@ -108,7 +108,7 @@ class E2eKeyStore:
         )
         return {r["algorithm"]: int(r["n"]) for r in rows}
 
-    async def unused_fallback_algorithms(self, user_id: str, device_id: str) -> list[str]:
+    async def unused_fallback_algorithms(self, user_id: UserId, device_id: DeviceId) -> list[str]:
         """Algorithms for which the device has a fallback key not yet handed out, sorted."""
         rows = await self._db.fetch_all(
             "SELECT algorithm FROM e2e_fallback_keys"
@@ -119,9 +119,12 @@ class E2eKeyStore:
         return [r["algorithm"] for r in rows]
 
     async def device_keys_of(
-        self, user_id: str, device_ids: Sequence[str] | None
+        self, user_id: UserId, device_ids: Collection[str] | None
     ) -> list[DeviceKeysRow]:
-        """Keys of the user's devices (all when `device_ids` is None) that uploaded any."""
+        """Keys of the user's devices (all when `device_ids` is None) that uploaded any.
+
+        `device_ids` filters as a client asked, so it may hold strings that name no device.
+        """
         rows = await self._db.fetch_all(
             "SELECT k.device_id, k.key_json, d.display_name FROM e2e_device_keys k"
             " JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id"
@@ -130,12 +133,14 @@ class E2eKeyStore:
         )
         wanted = set(device_ids) if device_ids is not None else None
         return [
-            DeviceKeysRow(r["device_id"], json.loads(r["key_json"]), r["display_name"])
+            DeviceKeysRow(DeviceId(r["device_id"]), json.loads(r["key_json"]), r["display_name"])
             for r in rows
             if wanted is None or r["device_id"] in wanted
         ]
 
-    async def claim(self, user_id: str, device_id: str, algorithm: str) -> OneTimeKey | None:
+    async def claim(
+        self, user_id: UserId, device_id: DeviceId, algorithm: str
+    ) -> OneTimeKey | None:
         """Take the oldest one-time key of `algorithm`, else the fallback key (marked used)."""
         while True:
             row = await self._db.fetch_one(
@@ -162,7 +167,7 @@ class E2eKeyStore:
         return await self._claim_fallback(user_id, device_id, algorithm)
 
     async def _claim_fallback(
-        self, user_id: str, device_id: str, algorithm: str
+        self, user_id: UserId, device_id: DeviceId, algorithm: str
     ) -> OneTimeKey | None:
         async with self._db.transaction() as conn:
             row = await conn.fetch_one(
@@ -185,7 +190,7 @@ class E2eKeyStore:
 
 
 async def _store_device_keys(
-    conn: Connection, user_id: str, device_id: str, device_keys: JsonDict
+    conn: Connection, user_id: UserId, device_id: DeviceId, device_keys: JsonDict
 ) -> bool:
     stored = await conn.fetch_val(
         "SELECT key_json FROM e2e_device_keys WHERE user_id = $1 AND device_id = $2",
@@ -208,7 +213,7 @@ async def _store_device_keys(
 
 
 async def _store_one_time_keys(
-    conn: Connection, user_id: str, device_id: str, keys: Sequence[OneTimeKey]
+    conn: Connection, user_id: UserId, device_id: DeviceId, keys: Sequence[OneTimeKey]
 ) -> None:
     seq = await next_position(conn, "one_time_keys")
     for key in keys:
@@ -240,7 +245,7 @@ async def _store_one_time_keys(
 
 
 async def _store_fallback_key(
-    conn: Connection, user_id: str, device_id: str, key: OneTimeKey
+    conn: Connection, user_id: UserId, device_id: DeviceId, key: OneTimeKey
 ) -> None:
     value = _encode(key.value)
     # Re-uploading the current fallback key keeps its `used` flag; a new key starts unused.
