@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 PORT ?= 8008
 
-.PHONY: setup run test lint format services bench bench-media fuzz clean
+.PHONY: setup run test lint format services bench bench-media fuzz clean web web-deps test-web node-check
 
 $(STAMP): pyproject.toml
 	@echo "creating $(VENV) (a Python virtual environment, with $(PYTHON))"
@@ -22,7 +22,42 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The web client (web/, README "Web client"): rebuilt when web/dist is missing or older than its
+# sources. Without Node.js the server still runs and / says how to build the client.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json web/package-lock.json
+WEB_DIST := web/dist/index.html
+WEB_DEPS := web/node_modules/.package-lock.json
+
+node-check:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+		echo "The web client needs Node.js 20 or newer with npm 11: install them (Debian: apt-get install nodejs npm; or https://nodejs.org), then run make again." >&2; \
+		exit 1; }
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@$(MAKE) --no-print-directory node-check
+	@echo "installing the web client's npm packages (web/package-lock.json)"
+	cd web && npm ci --no-audit --no-fund
+
+web-deps: $(WEB_DEPS)
+
+$(WEB_DIST): $(WEB_SOURCES) $(WEB_DEPS)
+	@echo "building the web client into web/dist/"
+	cd web && npm run build
+
+web: $(WEB_DIST)
+
+# Vitest unit tests, then Playwright end to end in Debian's Chromium against a live Tessera
+# (screenshots in web/test-results/).
+test-web: setup web
+	cd web && npm test
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the web client's browser tests"; \
+		apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }; }
+	cd web && TESSERA_PYTHON=$(CURDIR)/$(PY) npm run e2e
+
 run: setup
+	@$(MAKE) --no-print-directory web || echo "The web client was not built: serving the API only (/ says how to build it)."
 	@echo "Tessera homeserver: http://localhost:$(PORT)/ (server name localhost, data in $(DATA_DIR)/)"
 	$(PY) -m homeserver serve --server-name localhost --bind 127.0.0.1 --port $(PORT) \
 		--data-dir $(DATA_DIR) --enable-registration --enable-url-previews
@@ -63,6 +98,7 @@ format: setup
 
 test: setup services lint
 	$(VENV)/bin/pytest -q
+	@$(MAKE) --no-print-directory test-web
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

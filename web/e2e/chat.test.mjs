@@ -1,0 +1,171 @@
+// End to end: two people in two browser contexts register, start an encrypted DM, exchange
+// messages both ways and an image, on a desktop window and on a 360x640 phone screen.
+// Runs Debian's Chromium through playwright-core against a live Tessera; screenshots of each step
+// land in web/test-results/.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { chromium } from "playwright-core";
+import { startHomeserver } from "./server.mjs";
+
+const ARTIFACTS = new URL("../test-results/", import.meta.url).pathname;
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const WAIT = { timeout: 60_000 };
+
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await startHomeserver();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: FLAGS,
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function person(name, viewport) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on("pageerror", (err) => console.error(`[${name}] page error: ${err.message}`));
+  return { name, context, page };
+}
+
+async function shot(p, step) {
+  await p.page.screenshot({ path: `${ARTIFACTS}${p.name}-${step}.png` });
+}
+
+async function register(p) {
+  const { page } = p;
+  await page.goto(server.url);
+  await page.getByRole("textbox", { name: "Username" }).fill(p.name);
+  await page.getByRole("textbox", { name: "Password" }).fill(`pw-${p.name}-correct-horse`);
+  await shot(p, "01-sign-up");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("navigation", { name: "Rooms" }).waitFor(WAIT);
+  await shot(p, "02-signed-in");
+}
+
+async function sendText(p, text) {
+  await p.page.getByRole("textbox", { name: "Message" }).fill(text);
+  await p.page.getByRole("button", { name: "Send" }).click();
+}
+
+async function expectMessage(p, text) {
+  await p.page.getByRole("log", { name: "Messages" }).getByText(text, { exact: true }).waitFor(WAIT);
+}
+
+async function samplePng(page) {
+  const dataUrl = await page.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 120;
+    canvas.height = 80;
+    const g = canvas.getContext("2d");
+    g.fillStyle = "#4f46e5";
+    g.fillRect(0, 0, 120, 80);
+    g.fillStyle = "#fbbf24";
+    g.fillRect(30, 20, 60, 40);
+    return canvas.toDataURL("image/png");
+  });
+  return Buffer.from(dataUrl.split(",")[1], "base64");
+}
+
+async function coreFlow(alice, bob, mobile) {
+  try {
+    await steps(alice, bob, mobile);
+  } catch (err) {
+    await shot(alice, "failed").catch(() => undefined);
+    await shot(bob, "failed").catch(() => undefined);
+    throw err;
+  }
+}
+
+async function steps(alice, bob, mobile) {
+  await register(alice);
+  await register(bob);
+
+  // Alice starts an encrypted DM with Bob.
+  await alice.page.getByRole("button", { name: "Start chat" }).click();
+  await alice.page.getByRole("textbox", { name: "User ID or username" }).fill(bob.name);
+  await alice.page.getByRole("button", { name: "Start", exact: true }).click();
+  await alice.page.getByRole("heading", { name: bob.name, level: 2 }).waitFor(WAIT);
+  await shot(alice, "03-dm-started");
+
+  // Bob accepts the invitation.
+  const accept = bob.page.getByRole("button", { name: /^Accept invitation/ });
+  await accept.waitFor(WAIT);
+  await shot(bob, "03-invited");
+  await accept.click();
+  await bob.page.getByRole("heading", { name: alice.name, level: 2 }).waitFor(WAIT);
+  await bob.page.getByText("End-to-end encrypted", { exact: true }).waitFor(WAIT);
+
+  // Messages both ways.
+  await sendText(bob, `Hi ${alice.name}, this is ${bob.name}`);
+  await expectMessage(alice, `Hi ${alice.name}, this is ${bob.name}`);
+  await sendText(alice, `Hello ${bob.name}! Encrypted?`);
+  await expectMessage(bob, `Hello ${bob.name}! Encrypted?`);
+  await shot(alice, "04-messages");
+  await shot(bob, "04-messages");
+
+  // An image from Alice that Bob sees, decrypted in his browser.
+  const png = await samplePng(alice.page);
+  const [chooser] = await Promise.all([
+    alice.page.waitForEvent("filechooser"),
+    alice.page.getByRole("button", { name: "Attach file" }).click(),
+  ]);
+  await chooser.setFiles({ name: `${alice.name}-photo.png`, mimeType: "image/png", buffer: png });
+  const image = bob.page.getByRole("log", { name: "Messages" }).getByRole("img", { name: `${alice.name}-photo.png` });
+  await image.waitFor(WAIT);
+  const size = await image.evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+  assert.deepEqual(size, [120, 80]);
+  await shot(bob, "05-image-received");
+
+  // The session survives a reload: keys and history come back from IndexedDB.
+  await bob.page.reload();
+  await bob.page.getByRole("navigation", { name: "Rooms" }).waitFor(WAIT);
+  if (mobile || !(await bob.page.getByRole("heading", { name: alice.name }).isVisible())) {
+    await bob.page.getByRole("button", { name: alice.name }).click();
+  }
+  await expectMessage(bob, `Hello ${bob.name}! Encrypted?`);
+  await shot(bob, "06-after-reload");
+}
+
+describe("web client", () => {
+  test("desktop: encrypted DM, messages both ways, an image", async () => {
+    const alice = await person("alice", { width: 1280, height: 800 });
+    const bob = await person("bob", { width: 1280, height: 800 });
+    try {
+      await coreFlow(alice, bob, false);
+    } finally {
+      await alice.context.close();
+      await bob.context.close();
+    }
+  });
+
+  test("phone 360x640: the same flow", async () => {
+    const carol = await person("carol", { width: 360, height: 640 });
+    const dave = await person("dave", { width: 360, height: 640 });
+    try {
+      await coreFlow(carol, dave, true);
+      const overflow = await carol.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+      assert.equal(overflow, false, "the page scrolls sideways at 360 px");
+    } finally {
+      await carol.context.close();
+      await dave.context.close();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+/** The signed-in layout: room list beside the open room; one pane at a time on a phone. */
+
+import { type MatrixClient, NotificationCountType, type Room } from "matrix-js-sdk";
+import { useEffect, useMemo, useState } from "react";
+import { localpart } from "../lib/format";
+import { type RoomSummary, sharedText } from "../lib/rooms";
+import { applyTheme, storedTheme, type Theme } from "../lib/theme";
+import { useClientTick } from "../matrix/useClientTick";
+import { RoomList } from "./RoomList";
+import { RoomView } from "./RoomView";
+
+function summarise(client: MatrixClient, room: Room): RoomSummary {
+  const membership = room.getMyMembership();
+  const peer = room.guessDMUserId();
+  const isDm = isDirect(client, room) || (room.getJoinedMemberCount() + room.getInvitedMemberCount() === 2 && !room.name.startsWith("#"));
+  return {
+    roomId: room.roomId,
+    name: room.name || localpart(peer),
+    kind: membership === "invite" ? "invite" : isDm ? "dm" : "group",
+    unread: room.getUnreadNotificationCount(NotificationCountType.Total),
+    highlights: room.getUnreadNotificationCount(NotificationCountType.Highlight),
+    lastActivity: room.getLastActiveTimestamp(),
+    encrypted: room.hasEncryptionStateEvent(),
+    peer: peer !== client.getUserId() ? peer : undefined,
+  };
+}
+
+function isDirect(client: MatrixClient, room: Room): boolean {
+  if (room.getDMInviter()) return true;
+  const direct = client.getAccountData("m.direct" as never)?.getContent() as Record<string, string[]> | undefined;
+  return Object.values(direct ?? {}).some((ids) => ids.includes(room.roomId));
+}
+
+export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSignOut: () => void }) {
+  const tick = useClientTick(client);
+  const [openRoomId, setOpenRoomId] = useState<string | undefined>(undefined);
+  const [theme, setTheme] = useState<Theme>(storedTheme());
+  const [draft] = useState(() => sharedText(new URLSearchParams(window.location.search)));
+
+  const rooms = useMemo(
+    () => client.getRooms().filter((r) => ["join", "invite"].includes(r.getMyMembership())).map((r) => summarise(client, r)),
+    [client, tick],
+  );
+  const openRoom = openRoomId ? client.getRoom(openRoomId) : null;
+
+  useEffect(() => {
+    const unread = rooms.reduce((n, r) => n + r.unread, 0);
+    document.title = unread ? `(${unread}) Tessera` : "Tessera";
+  }, [rooms]);
+
+  useEffect(() => {
+    if (draft && window.location.pathname === "/share") window.history.replaceState(null, "", "/");
+  }, [draft]);
+
+  function toggleTheme(): void {
+    const next = theme === "dark" ? "light" : "dark";
+    applyTheme(next);
+    setTheme(next);
+  }
+
+  return (
+    <div className="flex h-full flex-col">
+      <header className="flex items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-slate-700">
+        <h1 className="font-semibold">Tessera</h1>
+        <span className="truncate text-sm text-slate-500 dark:text-slate-400" title="Signed in as">
+          {client.getUserId()}
+        </span>
+        <span className="flex-1" />
+        <button type="button" onClick={toggleTheme} className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800" aria-label={theme === "dark" ? "Use light theme" : "Use dark theme"}>
+          {theme === "dark" ? "☀" : "☾"}
+        </button>
+        <button type="button" onClick={onSignOut} className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">
+          Sign out
+        </button>
+      </header>
+      <div className="flex min-h-0 flex-1">
+        <div className={`${openRoom ? "hidden md:flex" : "flex"} w-full flex-col border-r border-slate-200 md:w-80 dark:border-slate-700`}>
+          <RoomList client={client} rooms={rooms} selected={openRoomId} onOpen={setOpenRoomId} />
+        </div>
+        <div className={`${openRoom ? "flex" : "hidden md:flex"} min-w-0 flex-1 flex-col`}>
+          {openRoom ? (
+            <RoomView key={openRoom.roomId} client={client} room={openRoom} tick={tick} initialDraft={draft} onBack={() => setOpenRoomId(undefined)} />
+          ) : (
+            <div className="m-auto max-w-sm p-6 text-center text-slate-500 dark:text-slate-400">
+              <p>Pick a chat, or press “Start chat” to message someone. New chats are end-to-end encrypted.</p>
+            </div>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}

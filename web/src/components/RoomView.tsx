@@ -1,0 +1,48 @@
+/** One open room: header, timeline, typing notice and composer; marks what was seen as read. */
+
+import { type MatrixClient, type Room } from "matrix-js-sdk";
+import { useEffect } from "react";
+import { Composer } from "./Composer";
+import { PresenceDot } from "./PresenceDot";
+import { Timeline } from "./Timeline";
+
+interface Props {
+  client: MatrixClient;
+  room: Room;
+  tick: number;
+  initialDraft: string;
+  onBack: () => void;
+}
+
+export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
+  const me = client.getUserId() ?? "";
+  const peer = room.guessDMUserId();
+  const typing = room.getMembers().filter((m) => m.typing && m.userId !== me).map((m) => m.name);
+  const last = room.getLiveTimeline().getEvents().at(-1);
+
+  useEffect(() => {
+    if (!last || last.getSender() === me || last.isSending() || !document.hasFocus()) return;
+    if (room.hasUserReadEvent(me, last.getId() ?? "")) return;
+    client.sendReadReceipt(last).catch(() => undefined);
+  }, [client, room, last, me, tick]);
+
+  return (
+    <section aria-label={room.name} className="flex min-h-0 flex-1 flex-col">
+      <div className="flex items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-slate-700">
+        <button type="button" onClick={onBack} className="rounded px-2 py-1 md:hidden" aria-label="Back to chats">
+          ←
+        </button>
+        {peer && peer !== me && <PresenceDot client={client} userId={peer} />}
+        <h2 className="min-w-0 flex-1 truncate font-semibold">{room.name}</h2>
+        <span className="text-xs text-slate-500 dark:text-slate-400">
+          {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}
+        </span>
+      </div>
+      <Timeline client={client} room={room} tick={tick} />
+      <p aria-live="polite" className="h-5 px-3 text-xs text-slate-500 dark:text-slate-400">
+        {typing.length > 0 && `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…`}
+      </p>
+      <Composer client={client} room={room} initialDraft={initialDraft} />
+    </section>
+  );
+}

@@ -1,0 +1,45 @@
+/** Ordering and filtering of the room list, over plain summaries (no SDK objects). */
+
+export type RoomKind = "invite" | "dm" | "group";
+
+export interface RoomSummary {
+  roomId: string;
+  name: string;
+  kind: RoomKind;
+  unread: number;
+  highlights: number;
+  lastActivity: number;
+  encrypted: boolean;
+  /** The other person in a DM, for the presence dot. */
+  peer?: string;
+}
+
+/** Invites first, then rooms with unread messages, then by latest activity. */
+export function sortRooms(rooms: RoomSummary[]): RoomSummary[] {
+  return [...rooms].sort((a, b) => {
+    if ((a.kind === "invite") !== (b.kind === "invite")) return a.kind === "invite" ? -1 : 1;
+    if ((a.unread > 0) !== (b.unread > 0)) return a.unread > 0 ? -1 : 1;
+    return b.lastActivity - a.lastActivity;
+  });
+}
+
+/** Rooms whose name contains `query` (case-insensitive); all when the query is blank. */
+export function filterRooms(rooms: RoomSummary[], query: string): RoomSummary[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return rooms;
+  return rooms.filter((r) => r.name.toLowerCase().includes(q));
+}
+
+/** A badge text for an unread count: "", "3", "99+". */
+export function unreadBadge(count: number): string {
+  if (count <= 0) return "";
+  return count > 99 ? "99+" : count.toString();
+}
+
+/** Text to put in the composer from a share-target URL's `title`, `text` and `url` params. */
+export function sharedText(params: URLSearchParams): string {
+  const parts = ["title", "text", "url"]
+    .map((k) => params.get(k)?.trim() ?? "")
+    .filter((v, i, all) => v !== "" && all.indexOf(v) === i);
+  return parts.join("\n");
+}

@@ -1,0 +1,48 @@
+/**
+ * Starting and stopping the Matrix client for a session: Rust crypto with its store in
+ * IndexedDB (so keys made in this browser survive reloads), then sync.
+ */
+
+import { ClientEvent, createClient, type MatrixClient, SyncState } from "matrix-js-sdk";
+import { clearSession, type Session } from "./session";
+
+/** A started client for `session`, resolved once the first sync has arrived. */
+export async function startClient(session: Session): Promise<MatrixClient> {
+  const client = createClient({
+    baseUrl: session.baseUrl,
+    userId: session.userId,
+    deviceId: session.deviceId,
+    accessToken: session.accessToken,
+    timelineSupport: true,
+  });
+  await client.initRustCrypto({ useIndexedDB: true });
+  const firstSync = new Promise<void>((resolve) => {
+    const onSync = (state: SyncState): void => {
+      if (state === SyncState.Prepared || state === SyncState.Syncing) {
+        client.off(ClientEvent.Sync, onSync);
+        resolve();
+      }
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+  await client.startClient({ initialSyncLimit: 30, lazyLoadMembers: true });
+  await firstSync;
+  return client;
+}
+
+/** Sign out: end the session on the server (best effort), then forget everything local. */
+export async function signOut(client: MatrixClient): Promise<void> {
+  try {
+    await client.logout(true);
+  } catch {
+    client.stopClient(); // the token may already be gone; still clear local state
+  }
+  await client.clearStores();
+  await clearSession();
+}
+
+/** The server name part of our user ID. */
+export function serverNameOf(client: MatrixClient): string {
+  const userId = client.getUserId() ?? "";
+  return userId.slice(userId.indexOf(":") + 1);
+}
