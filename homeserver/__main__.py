@@ -1,5 +1,5 @@
-"""The `python -m homeserver` command line: `serve`, `register-user`, `registration-token` and
-`generate-config`.
+"""The `python -m homeserver` command line: `serve`, `register-user`, `registration-token`,
+`rotate-signing-key` and `generate-config`.
 
 Flags override the config file. A configuration problem exits with status 2 and one line on
 stderr, before the application (`homeserver.app`) is even imported; so does a server that
@@ -164,6 +164,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _rotate_signing_key(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from homeserver.keyfile import old_keys_file, rotate_signing_key
+
+    now_ms = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
+    old, new = rotate_signing_key(config.signing_key_file, now_ms)
+    print(f"new signing key {new.key_id} in {config.signing_key_file}")
+    print(
+        f"retired {old.key_id}, still published as an old key ({old_keys_file(config.signing_key_file)})"
+    )
+    print("restart the server to sign with the new key")
+    return 0
+
+
 def _generate_config(args: argparse.Namespace) -> int:
     sys.stdout.write(example_config())
     return 0
@@ -222,6 +236,13 @@ def _parser() -> argparse.ArgumentParser:
     register.set_defaults(command=_register_user)
 
     _add_token_commands(commands)
+
+    rotate = commands.add_parser(
+        "rotate-signing-key",
+        help="sign with a new server key from the next start; the old one stays verifiable",
+    )
+    _add_config_flags(rotate)
+    rotate.set_defaults(command=_rotate_signing_key)
 
     generate = commands.add_parser("generate-config", help="print a commented example config")
     generate.set_defaults(command=_generate_config)

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from core.base64 import decode_unpadded
 from core.identifiers import parse_server_name
 from core.room_versions import KNOWN_ROOM_VERSIONS
+from homeserver.config_federation import FederationConfig
 
 __all__ = [
     "Config",
@@ -287,6 +288,7 @@ class Config:
     cors_origins: tuple[str, ...] = _each(("*",), _origin)
     log_level: str = _checked("INFO", _log_level)
     media: MediaConfig = MediaConfig()
+    federation: FederationConfig = FederationConfig()  # noqa: RUF009 (frozen, read-only maps)
     web_client: WebClientConfig = WebClientConfig()
 
     @property

@@ -142,11 +142,27 @@ def _convert(hint: object, value: object, key: str, base: object, secret: bool) 
             raise _type_error(key, "a list", value, secret)
         item = get_args(hint)[0]
         return tuple(_convert(item, v, f"{key}[{i}]", None, secret) for i, v in enumerate(value))
+    if origin is Mapping or origin is dict:
+        return _mapping(get_args(hint)[1], value, key, secret)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, Mapping):
             raise _type_error(key, "a mapping", value, secret)
-        return _build(cast("DataclassInstance", base), value, f"{key}.")
+        # An item of a list of sections starts from the section's defaults.
+        start = base if base is not None else hint()
+        return _build(cast("DataclassInstance", start), value, f"{key}.")
     return _scalar(hint, value, key, secret)
+
+
+def _mapping(item: object, value: object, key: str, secret: bool) -> Mapping[str, object]:
+    """A read-only mapping of string keys to values of type `item`."""
+    if not isinstance(value, Mapping):
+        raise _type_error(key, "a mapping", value, secret)
+    converted: dict[str, object] = {}
+    for name, entry in value.items():
+        if not isinstance(name, str):
+            raise _type_error(key, "string keys", name, secret)
+        converted[name] = _convert(item, entry, f"{key}.{name}", None, secret)
+    return types.MappingProxyType(converted)
 
 
 def _path(value: str | os.PathLike[str]) -> Path:

@@ -20,17 +20,23 @@ from aiohttp import web
 from core.endpoints import ENDPOINTS, Endpoint
 from homeserver.api.http import authenticate
 
-__all__ = ["EndpointRoutes", "Handler"]
+__all__ = ["Authenticator", "EndpointRoutes", "Handler"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Authenticator = Callable[[web.Request], Awaitable[object]]
 
 
 class EndpointRoutes:
     """The routes of one endpoint group, bound by endpoint name; iterable for `add_routes`."""
 
-    def __init__(self, table: Mapping[str, Endpoint] = ENDPOINTS) -> None:
-        """Bind names from `table` (the shared endpoint table by default)."""
+    def __init__(
+        self, table: Mapping[str, Endpoint] = ENDPOINTS, authenticator: Authenticator = authenticate
+    ) -> None:
+        """Bind names from `table` (the shared endpoint table by default); endpoints it marks
+        `requires_auth` pass `authenticator` first (access tokens by default; X-Matrix for the
+        federation table)."""
         self._table = table
+        self._authenticator = authenticator
         self._defs: list[web.RouteDef] = []
 
     def __call__(self, *names: str) -> Callable[[Handler], Handler]:
@@ -43,7 +49,9 @@ class EndpointRoutes:
 
         def bind(handler: Handler) -> Handler:
             for item in endpoints:
-                served = _authenticated(handler) if item.requires_auth else handler
+                served = handler
+                if item.requires_auth:
+                    served = _authenticated(handler, self._authenticator)
                 for path in (item.template, *item.variants):
                     self._defs.append(web.RouteDef(item.method, path, served, {}))
             return handler
@@ -55,10 +63,10 @@ class EndpointRoutes:
         return iter(self._defs)
 
 
-def _authenticated(handler: Handler) -> Handler:
+def _authenticated(handler: Handler, authenticator: Authenticator) -> Handler:
     @wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
-        await authenticate(request)
+        await authenticator(request)
         return await handler(request)
 
     return guarded

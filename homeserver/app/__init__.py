@@ -39,6 +39,10 @@ from homeserver.api.client import key_backup as key_backup_api
 from homeserver.api.client import push_rules as push_rules_api
 from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
+from homeserver.api.federation import keys as federation_keys
+from homeserver.api.federation import query as federation_query
+from homeserver.api.federation import version as federation_version
+from homeserver.api.federation.listener import federation_listener_middleware
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
 from homeserver.api.middleware import cors_middleware, error_middleware, path_encoding_middleware
 from homeserver.api.web_client import web_client_middleware
@@ -52,6 +56,7 @@ from homeserver.app.commands import (
 from homeserver.app.contexts import (
     end_long_polls,
     ephemeral_ctx,
+    federation_ctx,
     media_ctx,
     push_ctx,
     storage_ctx,
@@ -106,6 +111,8 @@ _ROUTE_MODULES = (
     key_backup_api,
 )
 
+_FEDERATION_ROUTE_MODULES = (federation_version, federation_keys, federation_query)
+
 
 def build_app(config: Config, clock: Clock | None = None) -> web.Application:
     """The aiohttp application for `config` (storage opens on startup).
@@ -115,6 +122,8 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
         clock: The time every service reads and sleeps on (the system clock if None).
     """
     middlewares: list[Middleware] = [cors_middleware, error_middleware, path_encoding_middleware]
+    if config.federation.enabled:
+        middlewares.append(federation_listener_middleware)
     if config.web_client.enabled:
         middlewares.append(web_client_middleware(config.web_client_dir))
     app = web.Application(middlewares=middlewares, client_max_size=config.max_request_body_bytes)
@@ -125,9 +134,13 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.cleanup_ctx.append(ephemeral_ctx)
     app.cleanup_ctx.append(push_ctx)
     app.cleanup_ctx.append(media_ctx)
+    app.cleanup_ctx.append(federation_ctx)
     app.on_shutdown.append(end_long_polls)
     for module in _ROUTE_MODULES:
         app.router.add_routes(module.routes)
+    if config.federation.enabled:
+        for module in _FEDERATION_ROUTE_MODULES:
+            app.router.add_routes(module.routes)
     return app
 
 

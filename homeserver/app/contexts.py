@@ -1,5 +1,5 @@
 """Long-lived resources and background jobs, owned by aiohttp's cleanup context: storage,
-typing and presence sweepers, push evaluation, media jobs. Each starts before the first request
+typing and presence sweepers, push evaluation, media jobs, federation connections. Each starts before the first request
 and stops on shutdown."""
 
 from __future__ import annotations
@@ -65,6 +65,12 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
     await svc.url_previews.close()
     await svc.media.close()
+
+
+async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbound federation connections, closed on shutdown."""
+    yield
+    await app[SERVICES].federation.close()
 
 
 async def end_long_polls(app: web.Application) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from aiohttp import web
 
+from homeserver.app.federation_listener import federation_site
 from homeserver.config import Config
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,12 @@ async def serve(runner: web.AppRunner, config: Config) -> None:
             await runner.setup()  # opens storage and runs the migrations
         with startup_step(f"listen on {config.bind}:{config.port}"):
             await web.TCPSite(runner, config.bind, config.port).start()
+        fed = config.federation
+        site = federation_site(runner, config)
+        if site is not None:
+            with startup_step(f"listen for federation on {fed.bind}:{fed.port}"):
+                await site.start()
+            logger.info("federation listening url=https://%s:%s/", fed.bind, fed.port)
         serving = True
         logger.info("listening url=http://%s:%s/", config.bind, config.port)
         await stop.wait()

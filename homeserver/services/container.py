@@ -25,6 +25,7 @@ from homeserver.services.ephemeral.presence import PresenceService
 from homeserver.services.ephemeral.receipts import ReceiptService
 from homeserver.services.ephemeral.to_device import ToDeviceService
 from homeserver.services.ephemeral.typing import TypingService
+from homeserver.services.federation import FederationServices
 from homeserver.services.media.admin import MediaAdminService
 from homeserver.services.media.repository import MediaService
 from homeserver.services.media.url_preview import UrlPreviewService
@@ -104,3 +105,4 @@ class Services:
     cross_signing: CrossSigningService
     to_device: ToDeviceService
     key_backup: KeyBackupService
+    federation: FederationServices

@@ -21,6 +21,7 @@ from homeserver.storage.e2ee.keys import E2eKeyStore
 from homeserver.storage.ephemeral.presence import PresenceStore
 from homeserver.storage.ephemeral.receipts import ReceiptStore
 from homeserver.storage.ephemeral.to_device import ToDeviceStore
+from homeserver.storage.federation.server_keys import ServerKeyStore
 from homeserver.storage.media.metadata import MediaStore
 from homeserver.storage.migrations import migrate
 from homeserver.storage.push.unread_counts import NotificationStore
@@ -61,6 +62,7 @@ class Stores:
     device_lists: DeviceListStore
     to_device: ToDeviceStore
     key_backup: KeyBackupStore
+    server_keys: ServerKeyStore
 
     async def close(self) -> None:
         """Close the database."""
@@ -117,4 +119,5 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         device_lists=DeviceListStore(db),
         to_device=ToDeviceStore(db),
         key_backup=KeyBackupStore(db),
+        server_keys=ServerKeyStore(db),
     )

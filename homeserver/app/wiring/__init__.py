@@ -1,7 +1,7 @@
 """Wiring every service from the configuration and the stores (the composition root's core).
 
 One builder per service domain (`accounts`, `rooms`, `ephemeral`, `push`, `e2ee`, `media`,
-`sync`), each returning a frozen record of its domain's services; `build_services` calls them
+`sync`, `federation`), each returning a frozen record of its domain's services; `build_services` calls them
 in dependency order, assembles the `Services` record and connects the signals in
 `subscriptions`. `homeserver.app` stays the composition root that calls this.
 """
@@ -12,6 +12,7 @@ from core.signing import SigningKey
 from homeserver.app.wiring.accounts import build_accounts
 from homeserver.app.wiring.e2ee import build_e2ee
 from homeserver.app.wiring.ephemeral import build_ephemeral
+from homeserver.app.wiring.federation import build_federation, build_outbound
 from homeserver.app.wiring.media import build_media
 from homeserver.app.wiring.push import build_push
 from homeserver.app.wiring.rooms import build_rooms
@@ -35,8 +36,10 @@ def build_services(
 ) -> Services:
     """Wire every service from the configuration and the stores, signals connected."""
     shared = build_shared(config, clock, stores.caches, events_position)
-    acc = build_accounts(config, stores, shared)
-    rooms = build_rooms(config, stores, shared, signing_key)
+    outbound = build_outbound(config, stores, shared, signing_key)
+    remote = outbound.queries if outbound is not None else None
+    acc = build_accounts(config, stores, shared, remote)
+    rooms = build_rooms(config, stores, shared, signing_key, remote)
     ephemeral = build_ephemeral(stores, shared)
     push = build_push(stores, shared, rooms.events)
     e2ee = build_e2ee(stores, shared, acc.ui_auth)
@@ -80,6 +83,15 @@ def build_services(
         cross_signing=e2ee.cross_signing,
         key_backup=e2ee.key_backup,
         sync=build_sync(stores, shared, rooms, ephemeral, push, e2ee),
+        federation=build_federation(
+            config,
+            stores,
+            shared,
+            signing_key,
+            outbound,
+            profile=acc.profile,
+            directory=rooms.directory,
+        ),
     )
     subscriptions(services)
     return services

@@ -12,7 +12,7 @@ from homeserver.services.accounts.devices import DeviceService
 from homeserver.services.accounts.filters import FilterService
 from homeserver.services.accounts.login import JwtSettings, LoginService
 from homeserver.services.accounts.password_attempts import PasswordAttempts
-from homeserver.services.accounts.profile import ProfileService
+from homeserver.services.accounts.profile import ProfileService, RemoteProfiles
 from homeserver.services.accounts.tokens import TokenService
 from homeserver.services.accounts.ui_auth import UiAuthService
 from homeserver.services.accounts.user_directory import UserDirectoryService
@@ -34,8 +34,11 @@ class AccountServices:
     user_directory: UserDirectoryService
 
 
-def build_accounts(config: Config, stores: Stores, shared: Shared) -> AccountServices:
-    """Sessions, user-interactive auth, registration, login, devices and profiles."""
+def build_accounts(
+    config: Config, stores: Stores, shared: Shared, remote_profiles: RemoteProfiles | None = None
+) -> AccountServices:
+    """Sessions, user-interactive auth, registration, login, devices and profiles (remote
+    users' profiles through `remote_profiles` when federation is on)."""
     clock, limiter = shared.clock, shared.limiter
     tokens = TokenService(stores.tokens, clock, config.access_token_lifetime_ms)
     ui_auth = UiAuthService(
@@ -75,7 +78,9 @@ def build_accounts(config: Config, stores: Stores, shared: Shared) -> AccountSer
         accounts=accounts,
         login=login,
         devices=DeviceService(stores.devices, ui_auth, shared.caches),
-        profile=ProfileService(stores.profiles),
+        profile=ProfileService(
+            stores.profiles, server_name=shared.server_name, remote=remote_profiles
+        ),
         account_data=AccountDataService(stores.account_data),
         filters=FilterService(stores.sync),
         user_directory=UserDirectoryService(stores.directory),

@@ -9,7 +9,7 @@ from core.signing import SigningKey
 from homeserver.app.wiring.shared import Shared
 from homeserver.config import Config
 from homeserver.services.rooms.creation import RoomService
-from homeserver.services.rooms.directory import DirectoryService
+from homeserver.services.rooms.directory import DirectoryService, RemoteAliases
 from homeserver.services.rooms.event_serializer import EventSerializer
 from homeserver.services.rooms.events import EventService
 from homeserver.services.rooms.membership import MembershipService
@@ -40,9 +40,14 @@ class RoomServices:
 
 
 def build_rooms(
-    config: Config, stores: Stores, shared: Shared, signing_key: SigningKey
+    config: Config,
+    stores: Stores,
+    shared: Shared,
+    signing_key: SigningKey,
+    remote_aliases: RemoteAliases | None = None,
 ) -> RoomServices:
-    """The one event creator and everything built on it."""
+    """The one event creator and everything built on it (remote aliases resolved through
+    `remote_aliases` when federation is on)."""
     server_name, limiter = shared.server_name, shared.limiter
     events = EventService(
         server_name=server_name,
@@ -85,6 +90,7 @@ def build_rooms(
             directory=stores.directory,
             store=stores.events,
             events=events,
+            remote=remote_aliases,
         ),
         room_list=RoomListService(server_name=server_name, store=stores.directory),
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
-from core.identifiers import UserId
+from core.identifiers import ServerName, UserId, server_name_of
 from homeserver.services.common.requester import Requester
 from homeserver.services.common.signals import Signal
 from homeserver.storage.accounts.profiles import ProfileStore
@@ -23,16 +24,36 @@ class ProfileChanged:
     field: str
 
 
-class ProfileService:
-    """Reads and changes profiles of local users."""
+class RemoteProfiles(Protocol):
+    """Profiles of users on other servers (federation `query/profile`)."""
 
-    def __init__(self, store: ProfileStore) -> None:
+    async def query_profile(self, user_id: UserId, field: str | None) -> JsonDict:
+        """The remote user's profile, or one field of it; `M_NOT_FOUND` if there is none."""
+        ...
+
+
+class ProfileService:
+    """Reads and changes profiles of local users; reads remote users' through federation."""
+
+    def __init__(
+        self,
+        store: ProfileStore,
+        *,
+        server_name: ServerName | None = None,
+        remote: RemoteProfiles | None = None,
+    ) -> None:
+        """Build the service; with `server_name` and `remote`, profiles of users of other
+        servers are asked of their servers (otherwise they are not found)."""
         self._store = store
+        self._server_name = server_name
+        self._remote = remote
         # Emitted after a change (rooms re-send the user's member events).
         self.changed: Signal[ProfileChanged] = Signal("profile.changed")
 
     async def get_profile(self, user_id: UserId) -> JsonDict:
         """All profile fields that are set, or `M_NOT_FOUND`."""
+        if self._remote is not None and server_name_of(user_id) != self._server_name:
+            return await self._remote.query_profile(user_id, None)
         profile = await self._store.get_profile(user_id)
         if profile is None:
             raise MatrixError(M_NOT_FOUND, "Profile not found")
@@ -46,7 +67,10 @@ class ProfileService:
 
     async def get_field(self, user_id: UserId, field: str) -> JsonDict:
         """One field, or `M_NOT_FOUND` when the user or the field is absent."""
-        profile = await self.get_profile(user_id)
+        if self._remote is not None and server_name_of(user_id) != self._server_name:
+            profile = await self._remote.query_profile(user_id, field)
+        else:
+            profile = await self.get_profile(user_id)
         if field not in profile:
             raise MatrixError(M_NOT_FOUND, f"No {field} set")
         return {field: profile[field]}

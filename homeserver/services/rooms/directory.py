@@ -10,14 +10,15 @@ with the user who made it. Who may do what follows Synapse, within what the spec
 - publishing a room in the directory (or hiding it) is for server admins and for members who
   may send `m.room.canonical_alias`.
 
-Resolving aliases of other servers needs federation, which this server does not speak yet:
-they are answered `M_NOT_FOUND`.
+Aliases of other servers are resolved by asking their server (`RemoteAliases`, federation
+`query/directory`); without federation they are answered `M_NOT_FOUND`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from core.errors import (
     M_FORBIDDEN,
@@ -29,7 +30,7 @@ from core.errors import (
 )
 from core.event_types import M_ROOM_CANONICAL_ALIAS, M_ROOM_CREATE, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
-from core.identifiers import RoomId, UserId, server_name_of
+from core.identifiers import RoomAlias, RoomId, UserId, server_name_of
 from core.power_levels import get_required_level, get_user_power_level
 from homeserver.services.common.params import checked_room_alias, checked_room_id
 from homeserver.services.common.requester import Requester
@@ -43,6 +44,14 @@ logger = logging.getLogger(__name__)
 VISIBILITIES = ("public", "private")
 
 
+class RemoteAliases(Protocol):
+    """Aliases of other servers (federation `query/directory`)."""
+
+    async def query_alias(self, alias: RoomAlias) -> JsonDict:
+        """`{"room_id", "servers"}` as the alias's server answers; `M_NOT_FOUND` if unknown."""
+        ...
+
+
 class DirectoryService:
     """Creates, resolves and deletes local room aliases; publishes rooms in the directory."""
 
@@ -54,8 +63,10 @@ class DirectoryService:
         directory: DirectoryStore,
         store: EventStore,
         events: EventService,
+        remote: RemoteAliases | None = None,
     ) -> None:
         self._server_name = server_name
+        self._remote = remote
         self._aliases = aliases
         self._directory = directory
         self._store = store
@@ -76,6 +87,8 @@ class DirectoryService:
     async def resolve_alias(self, value: str) -> JsonDict:
         """`{"room_id", "servers"}` for an alias; `M_NOT_FOUND` if nothing is mapped."""
         alias = self.parse_alias(value)
+        if not self._is_local(alias) and self._remote is not None:
+            return await self._remote.query_alias(RoomAlias(alias))
         found = await self._aliases.get_alias(alias) if self._is_local(alias) else None
         if found is None:
             raise MatrixError(M_NOT_FOUND, f"Room alias {alias} not found")

@@ -1,0 +1,129 @@
+"""Wiring the federation domain: the outbound client and keyring from the `federation`
+library, on our storage (`KeyStore`) and clock, and the services the federation API uses.
+
+Built in two steps because of the direction of dependencies: `build_outbound` comes first (the
+profile service and the room directory ask remote servers through its `RemoteQueries`), and
+`build_federation` last (it answers other servers from the profile service and the directory).
+With `federation.enabled` false there is no client at all: no request ever leaves the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.identifiers import ServerName, parse_server_name
+from core.signing import SigningKey, decode_verify_key
+from federation.client import ClientSettings, FederationClient
+from federation.ip_policy import IpPolicy
+from federation.keyring import Keyring, Notary
+from homeserver.app.wiring.shared import Shared
+from homeserver.config import Config
+from homeserver.keyfile import load_old_verify_keys
+from homeserver.services.accounts.profile import ProfileService
+from homeserver.services.federation import FederationServices
+from homeserver.services.federation.inbound_auth import InboundAuth
+from homeserver.services.federation.queries import FederationQueryService, RemoteQueries
+from homeserver.services.federation.server_keys import ServerKeysService
+from homeserver.services.rooms.directory import DirectoryService
+from homeserver.storage.factory import Stores
+
+__all__ = ["FederationOutbound", "build_federation", "build_outbound"]
+
+
+@dataclass(frozen=True, slots=True)
+class FederationOutbound:
+    """What talks to other servers: the client, the keyring on it, the remote queries, and
+    our key service (whose keys the keyring knows without asking)."""
+
+    client: FederationClient
+    keyring: Keyring
+    queries: RemoteQueries
+    keys: ServerKeysService
+
+
+def _key_service(
+    config: Config,
+    stores: Stores,
+    shared: Shared,
+    signing_key: SigningKey,
+    client: FederationClient | None,
+) -> ServerKeysService:
+    return ServerKeysService(
+        server_name=shared.server_name,
+        signing_key=signing_key,
+        old_keys=load_old_verify_keys(config.signing_key_file),
+        clock=shared.clock,
+        store=stores.server_keys,
+        fetcher=client,
+    )
+
+
+def build_outbound(
+    config: Config, stores: Stores, shared: Shared, signing_key: SigningKey
+) -> FederationOutbound | None:
+    """The outbound client and keyring, or None when federation is off."""
+    fed = config.federation
+    if not fed.enabled:
+        return None
+    allowlist = fed.domain_allowlist
+    settings = ClientSettings(
+        server_name=shared.server_name,
+        ca_certificates_path=str(fed.ca_certificates_path) if fed.ca_certificates_path else None,
+        verify_certificates=fed.verify_certificates,
+        overrides=dict(fed.resolve_overrides),
+        domain_allowlist=frozenset(allowlist) if allowlist is not None else None,
+    )
+    policy = IpPolicy.from_config(fed.ip_range_denylist, fed.ip_range_allowlist)
+    client = FederationClient(settings, signing_key, clock=shared.clock, policy=policy)
+    notaries = [
+        Notary(
+            parse_server_name(notary.server_name),
+            {key_id: decode_verify_key(key_id, key) for key_id, key in notary.verify_keys.items()},
+        )
+        for notary in fed.trusted_key_servers
+    ]
+    keys = _key_service(config, stores, shared, signing_key, client)
+    keyring = Keyring(
+        store=stores.server_keys,
+        client=client,
+        clock=shared.clock,
+        local_keys=keys.local_keys(),
+        notaries=notaries,
+    )
+    return FederationOutbound(
+        client=client, keyring=keyring, queries=RemoteQueries(client), keys=keys
+    )
+
+
+def build_federation(
+    config: Config,
+    stores: Stores,
+    shared: Shared,
+    signing_key: SigningKey,
+    outbound: FederationOutbound | None,
+    *,
+    profile: ProfileService,
+    directory: DirectoryService,
+) -> FederationServices:
+    """The services the federation API calls."""
+    fed = config.federation
+    client = outbound.client if outbound is not None else None
+    keys = outbound.keys if outbound is not None else None
+    allowlist = fed.domain_allowlist
+    return FederationServices(
+        enabled=fed.enabled,
+        keys=keys or _key_service(config, stores, shared, signing_key, None),
+        auth=InboundAuth(
+            server_name=ServerName(shared.server_name),
+            verifier=outbound.keyring if outbound is not None else None,
+            clock=shared.clock,
+            limiter=shared.limiter,
+            limit=fed.inbound_rate_limit,
+            domain_allowlist=frozenset(allowlist) if allowlist is not None else None,
+        ),
+        queries=FederationQueryService(
+            server_name=shared.server_name, profile=profile, directory=directory
+        ),
+        serve_well_known=fed.serve_well_known,
+        client=client,
+    )

@@ -1,0 +1,49 @@
+"""Federation domain logic: our server keys and the notary, inbound request authentication,
+and the queries other servers make of us and we make of them.
+
+`FederationServices` groups them for the API; the outbound client and the keyring come from
+the `federation` library, built in `homeserver.app.wiring.federation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from homeserver.services.federation.inbound_auth import InboundAuth
+from homeserver.services.federation.queries import FederationQueryService
+from homeserver.services.federation.server_keys import ServerKeysService
+
+__all__ = ["FederationServices"]
+
+
+class _Closable(Protocol):
+    async def close(self) -> None:
+        """Release the connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FederationServices:
+    """The federation domain's services.
+
+    Attributes:
+        enabled: Whether federation is on (`federation.enabled`).
+        keys: Our key document and notary answers.
+        auth: X-Matrix checks of inbound requests.
+        queries: Answers to other servers' profile and directory queries.
+        serve_well_known: The `m.server` published in `/.well-known/matrix/server`, if any.
+        client: The outbound client, closed on shutdown (None when federation is off).
+    """
+
+    enabled: bool
+    keys: ServerKeysService
+    auth: InboundAuth
+    queries: FederationQueryService
+    serve_well_known: str | None
+    client: _Closable | None
+
+    async def close(self) -> None:
+        """Close the outbound connections."""
+        if self.client is not None:
+            await self.client.close()

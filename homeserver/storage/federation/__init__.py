@@ -1,0 +1,1 @@
+"""Stores of federation: remote servers' verify keys and the key documents we relay as a notary."""
