@@ -52,7 +52,7 @@ class PushRuleService:
         self._store = store
         self._notifier = notifier
         self._caches = caches
-        self._cache: LruCache[str, tuple[JsonDict, CompiledRuleset]] = caches.lru(
+        self._cache: LruCache[UserId, tuple[JsonDict, CompiledRuleset]] = caches.lru(
             PUSH_RULES_CACHE, cache_size
         )
         # Changes are read-modify-write of one JSON object: one at a time.

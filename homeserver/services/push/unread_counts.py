@@ -27,7 +27,7 @@ from typing import Final
 
 from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
-from core.identifiers import UserId, server_name_of
+from core.identifiers import RoomId, UserId, server_name_of
 from core.power_levels import get_user_power_level
 from core.push_rules import PushContext, notification_levels
 from homeserver.caching import CacheRegistry, LruCache
@@ -109,7 +109,7 @@ class NotificationService:
         # Batches and receipts change the same rows; one writer at a time.
         self._write_lock = asyncio.Lock()
         # Keyed by state group, which never changes: no invalidation.
-        self._rooms: LruCache[tuple[str, int], RoomPushState] = caches.lru(
+        self._rooms: LruCache[tuple[RoomId, int], RoomPushState] = caches.lru(
             "push_room_state", _ROOM_CACHE_SIZE
         )
 
@@ -131,8 +131,8 @@ class NotificationService:
             self._notifier.notify([user_key(receipt.user_id)])
 
     async def counts(
-        self, user_id: str, room_ids: Collection[str], *, upto: int | None = None
-    ) -> dict[str, tuple[int, int]]:
+        self, user_id: UserId, room_ids: Collection[RoomId], *, upto: int | None = None
+    ) -> dict[RoomId, tuple[int, int]]:
         """`room_id -> (notification_count, highlight_count)` for each of `room_ids`.
 
         Args:
@@ -150,7 +150,7 @@ class NotificationService:
         """The events stream position up to which counts are evaluated."""
         return self._processed
 
-    async def rooms_changed(self, user_id: str, after: int, upto: int) -> set[str]:
+    async def rooms_changed(self, user_id: UserId, after: int, upto: int) -> set[RoomId]:
         """Rooms whose counts rose because of events evaluated in (after, upto]."""
         if after >= upto:
             return set()
@@ -201,9 +201,7 @@ class NotificationService:
         reads: list[ReadMark] = []
         evaluations = 0
         for event in batch:
-            sender = event.raw.get("sender")
-            if not isinstance(sender, str):
-                continue
+            sender = event.sender
             if self._is_local(sender):
                 reads.append(ReadMark(sender, event.room_id, event.stream_ordering))
             room = await self._room_at(event)
@@ -250,9 +248,10 @@ class NotificationService:
             if pdu.membership != Membership.JOIN or pdu.state_key is None:
                 continue
             count += 1
-            if self._is_local(pdu.state_key):
+            member = UserId(pdu.state_key)  # a stored member event's key is a user ID
+            if self._is_local(member):
                 name = pdu.content.get("displayname")
-                members[UserId(pdu.state_key)] = name if isinstance(name, str) else None
+                members[member] = name if isinstance(name, str) else None
         pl_event = power_state.get((M_ROOM_POWER_LEVELS, ""))
         state = RoomPushState(
             local_members=members,
@@ -274,5 +273,5 @@ class NotificationService:
             except TimeoutError:
                 return
 
-    def _is_local(self, user_id: str) -> bool:
+    def _is_local(self, user_id: UserId) -> bool:
         return server_name_of(user_id) == self._server_name

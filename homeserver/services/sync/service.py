@@ -286,11 +286,11 @@ class SyncService:
             quiet = not _room_has_news(section) and room_id not in recounted
             if since is not None and not request.full_state and quiet:
                 del joined[room_id]
-        await self._add_unread_counts(request.user_id, joined)
+        await self._add_unread_counts(request.user_id, joined, room_ids)
 
     async def _recounted_rooms(
         self, user_id: UserId, since: StreamToken | None, now: StreamToken
-    ) -> set[str]:
+    ) -> set[RoomId]:
         """Rooms whose counts push evaluation raised since the token.
 
         Evaluation runs behind the send path, so a count can move after its event was
@@ -301,14 +301,17 @@ class SyncService:
             return set()
         return await self._unread.rooms_changed(user_id, since.unread, now.unread)
 
-    async def _add_unread_counts(self, user_id: UserId, joined: JsonDict) -> None:
-        """Notification counts of the rooms being reported."""
-        counts: dict[str, tuple[int, int]] = {}
-        if self._unread is not None and joined:
-            counts = await self._unread.counts(user_id, list(joined))
-        for room_id, section in joined.items():
+    async def _add_unread_counts(
+        self, user_id: UserId, joined: JsonDict, room_ids: list[RoomId]
+    ) -> None:
+        """Notification counts of the rooms being reported (those of `room_ids` in `joined`)."""
+        reported = [room_id for room_id in room_ids if room_id in joined]
+        counts: dict[RoomId, tuple[int, int]] = {}
+        if self._unread is not None and reported:
+            counts = await self._unread.counts(user_id, reported)
+        for room_id in reported:
             notifications, highlights = counts.get(room_id, (0, 0))
-            section.setdefault(
+            joined[room_id].setdefault(
                 "unread_notifications",
                 {"notification_count": notifications, "highlight_count": highlights},
             )

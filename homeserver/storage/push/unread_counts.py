@@ -15,10 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
+from core.identifiers import RoomId, UserId
 from homeserver.storage.database import Connection, Database
 
 _PROGRESS = "push"
-Pair = tuple[str, str]
+Pair = tuple[UserId, RoomId]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,8 @@ class PushEvent:
     """An event to evaluate push rules for."""
 
     stream_ordering: int
-    room_id: str
+    room_id: RoomId
+    sender: UserId
     state_group: int
     raw: JsonDict
 
@@ -35,8 +37,8 @@ class PushEvent:
 class Notification:
     """An event that notified a user."""
 
-    user_id: str
-    room_id: str
+    user_id: UserId
+    room_id: RoomId
     stream_ordering: int
     highlight: bool
 
@@ -45,8 +47,8 @@ class Notification:
 class ReadMark:
     """A user has read a room up to and including a stream ordering."""
 
-    user_id: str
-    room_id: str
+    user_id: UserId
+    room_id: RoomId
     stream_ordering: int
 
 
@@ -66,7 +68,7 @@ class NotificationStore:
     async def events_after(self, position: int, limit: int) -> list[PushEvent]:
         """Up to `limit` events after stream `position`, in stream order."""
         rows = await self._db.fetch_all(
-            "SELECT stream_ordering, room_id, state_group, json FROM events"
+            "SELECT stream_ordering, room_id, sender, state_group, json FROM events"
             " WHERE stream_ordering > $1 ORDER BY stream_ordering LIMIT $2",
             position,
             limit,
@@ -74,7 +76,8 @@ class NotificationStore:
         return [
             PushEvent(
                 stream_ordering=int(r["stream_ordering"]),
-                room_id=str(r["room_id"]),
+                room_id=RoomId(r["room_id"]),
+                sender=UserId(r["sender"]),
                 state_group=int(r["state_group"]),
                 raw=json.loads(r["json"]),
             )
@@ -110,7 +113,7 @@ class NotificationStore:
         async with self._db.transaction() as conn:
             return await _mark_read(conn, read)
 
-    async def rooms_notified_between(self, user_id: str, after: int, upto: int) -> set[str]:
+    async def rooms_notified_between(self, user_id: UserId, after: int, upto: int) -> set[RoomId]:
         """Rooms where events in (after, upto] notified the user (still unread)."""
         rows = await self._db.fetch_all(
             "SELECT DISTINCT room_id FROM notification_actions"
@@ -119,9 +122,9 @@ class NotificationStore:
             after,
             upto,
         )
-        return {str(r["room_id"]) for r in rows}
+        return {RoomId(r["room_id"]) for r in rows}
 
-    async def counts(self, user_id: str) -> dict[str, tuple[int, int]]:
+    async def counts(self, user_id: UserId) -> dict[RoomId, tuple[int, int]]:
         """`room_id -> (notification_count, highlight_count)` of rooms with unread ones."""
         rows = await self._db.fetch_all(
             "SELECT room_id, notification_count, highlight_count FROM notification_counts"
@@ -129,7 +132,7 @@ class NotificationStore:
             user_id,
         )
         return {
-            str(r["room_id"]): (int(r["notification_count"]), int(r["highlight_count"]))
+            RoomId(r["room_id"]): (int(r["notification_count"]), int(r["highlight_count"]))
             for r in rows
         }
 
@@ -207,7 +210,7 @@ async def _add_notifications(conn: Connection, notifications: Sequence[Notificat
         rows = await conn.fetch_all(
             "SELECT user_id, read_upto FROM notification_counts WHERE room_id = $1", room_id
         )
-        read_upto.update({(str(r["user_id"]), room_id): int(r["read_upto"]) for r in rows})
+        read_upto.update({(UserId(r["user_id"]), room_id): int(r["read_upto"]) for r in rows})
     fresh = [
         n for n in notifications if n.stream_ordering > read_upto.get((n.user_id, n.room_id), 0)
     ]
