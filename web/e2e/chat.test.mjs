@@ -134,14 +134,28 @@ async function steps(alice, bob, mobile) {
   assert.deepEqual(size, [120, 80]);
   await shot(bob, "05-image-received");
 
+  // A self-destructing message shows on both sides, then disappears from both on time.
+  await alice.page.getByRole("combobox", { name: "Self-destruct timer" }).selectOption({ label: "Timer: 10 seconds" });
+  await sendText(alice, "This message self-destructs");
+  await expectMessage(bob, "This message self-destructs");
+  await expectMessage(alice, "This message self-destructs");
+  await shot(bob, "06-self-destruct-countdown");
+  await alice.page.getByRole("combobox", { name: "Self-destruct timer" }).selectOption({ label: "No timer" });
+  for (const p of [alice, bob]) {
+    await p.page.getByRole("log", { name: "Messages" }).getByText("This message self-destructs").waitFor({ state: "detached", ...WAIT });
+  }
+  await shot(bob, "07-self-destructed");
+
   // The session survives a reload: keys and history come back from IndexedDB.
+  const started = Date.now();
   await bob.page.reload();
-  await bob.page.getByRole("navigation", { name: "Rooms" }).waitFor(WAIT);
+  await bob.page.getByRole("navigation", { name: "Rooms" }).getByRole("button", { name: alice.name }).waitFor(WAIT);
+  console.log(`# ${bob.name}: reload to an interactive room list in ${Date.now() - started} ms`);
   if (mobile || !(await bob.page.getByRole("heading", { name: alice.name }).isVisible())) {
     await bob.page.getByRole("button", { name: alice.name }).click();
   }
   await expectMessage(bob, `Hello ${bob.name}! Encrypted?`);
-  await shot(bob, "06-after-reload");
+  await shot(bob, "08-after-reload");
 }
 
 describe("web client", () => {

@@ -6,8 +6,11 @@ import { localpart } from "../lib/format";
 import { type RoomSummary, sharedText } from "../lib/rooms";
 import { applyTheme, storedTheme, type Theme } from "../lib/theme";
 import { useClientTick } from "../matrix/useClientTick";
+import { useNotifications } from "../matrix/useNotifications";
+import { BellIcon, MoonIcon, SunIcon } from "./Icons";
 import { RoomList } from "./RoomList";
 import { RoomView } from "./RoomView";
+import { useToast } from "./Toasts";
 
 function summarise(client: MatrixClient, room: Room): RoomSummary {
   const membership = room.getMyMembership();
@@ -42,6 +45,15 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
     [client, tick],
   );
   const openRoom = openRoomId ? client.getRoom(openRoomId) : null;
+  const toast = useToast();
+  const [canNotify, setCanNotify] = useState(() => typeof Notification === "undefined" || Notification.permission !== "default");
+  useNotifications(client, openRoomId);
+
+  async function askToNotify(): Promise<void> {
+    const answer = await Notification.requestPermission();
+    setCanNotify(true);
+    toast(answer === "granted" ? "Notifications are on." : "Notifications stay off; you can allow them in the browser's site settings.", "info");
+  }
 
   useEffect(() => {
     const unread = rooms.reduce((n, r) => n + r.unread, 0);
@@ -66,8 +78,13 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
           {client.getUserId()}
         </span>
         <span className="flex-1" />
+        {!canNotify && (
+          <button type="button" onClick={() => void askToNotify()} className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800" aria-label="Enable notifications" title="Enable notifications">
+            <BellIcon />
+          </button>
+        )}
         <button type="button" onClick={toggleTheme} className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800" aria-label={theme === "dark" ? "Use light theme" : "Use dark theme"}>
-          {theme === "dark" ? "☀" : "☾"}
+          {theme === "dark" ? <SunIcon /> : <MoonIcon />}
         </button>
         <button type="button" onClick={onSignOut} className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">
           Sign out

@@ -6,6 +6,7 @@ import { errorSentence } from "../lib/errors";
 import { formatBytes } from "../lib/format";
 import { TIMER_CHOICES, withSelfDestruct } from "../lib/selfDestruct";
 import { sendFile } from "../matrix/media";
+import { ClipIcon } from "./Icons";
 import { useToast } from "./Toasts";
 
 export function Composer({ client, room, initialDraft }: { client: MatrixClient; room: Room; initialDraft: string }) {
@@ -66,12 +67,12 @@ export function Composer({ client, room, initialDraft }: { client: MatrixClient;
       <div className="flex items-end gap-2">
         <input ref={fileInput} type="file" className="hidden" tabIndex={-1} aria-hidden="true" data-testid="file-input" onChange={(e) => e.target.files?.[0] && void attach(e.target.files[0])} />
         <button type="button" aria-label="Attach file" title="Attach file" disabled={!!upload} onClick={() => fileInput.current?.click()} className="rounded-lg px-2 py-2 text-xl hover:bg-slate-100 disabled:opacity-50 dark:hover:bg-slate-800">
-          📎
+          <ClipIcon />
         </button>
         <label className="sr-only" htmlFor="self-destruct">Self-destruct timer</label>
-        <select id="self-destruct" value={timer} onChange={(e) => setTimer(Number(e.target.value))} className="rounded-lg border border-slate-300 bg-white px-1 py-2 text-sm dark:border-slate-600 dark:bg-slate-800" title="Self-destruct timer">
+        <select id="self-destruct" value={timer} onChange={(e) => setTimer(Number(e.target.value))} className="w-24 rounded-lg border border-slate-300 bg-white px-1 py-2 text-sm md:w-auto dark:border-slate-600 dark:bg-slate-800" title="Self-destruct timer">
           {TIMER_CHOICES.map((c) => (
-            <option key={c.ms} value={c.ms}>{c.ms ? `⏱ ${c.label}` : "⏱ Off"}</option>
+            <option key={c.ms} value={c.ms}>{c.ms ? `Timer: ${c.label}` : "No timer"}</option>
           ))}
         </select>
         <textarea
@@ -85,7 +86,7 @@ export function Composer({ client, room, initialDraft }: { client: MatrixClient;
               e.currentTarget.form?.requestSubmit();
             }
           }}
-          placeholder={room.hasEncryptionStateEvent() ? "Encrypted message" : "Message"}
+          placeholder="Message"
           className="min-w-0 flex-1 resize-none rounded-lg border border-slate-300 bg-white px-3 py-2 dark:border-slate-600 dark:bg-slate-800"
         />
         <button type="submit" className="rounded-lg bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700">

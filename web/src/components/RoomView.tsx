@@ -3,6 +3,7 @@
 import { type MatrixClient, type Room } from "matrix-js-sdk";
 import { useEffect } from "react";
 import { Composer } from "./Composer";
+import { BackIcon, LockIcon } from "./Icons";
 import { PresenceDot } from "./PresenceDot";
 import { Timeline } from "./Timeline";
 
@@ -30,11 +31,12 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
     <section aria-label={room.name} className="flex min-h-0 flex-1 flex-col">
       <div className="flex items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-slate-700">
         <button type="button" onClick={onBack} className="rounded px-2 py-1 md:hidden" aria-label="Back to chats">
-          ←
+          <BackIcon />
         </button>
         {peer && peer !== me && <PresenceDot client={client} userId={peer} />}
         <h2 className="min-w-0 flex-1 truncate font-semibold">{room.name}</h2>
-        <span className="text-xs text-slate-500 dark:text-slate-400">
+        <span className="inline-flex items-center gap-1 text-xs text-slate-500 dark:text-slate-400">
+          {room.hasEncryptionStateEvent() && <LockIcon />}
           {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}
         </span>
       </div>

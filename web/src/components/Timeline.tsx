@@ -6,6 +6,7 @@ import { errorSentence } from "../lib/errors";
 import { dayLabel, formatClock, formatCountdown, localpart, sameDay } from "../lib/format";
 import { expiresAt } from "../lib/selfDestruct";
 import { FileView } from "./FileView";
+import { LockIcon, TimerIcon } from "./Icons";
 import { useToast } from "./Toasts";
 
 const SHOWN = new Set<string>([EventType.RoomMessage, EventType.RoomMessageEncrypted]);
@@ -111,8 +112,8 @@ function Message({ client, event, mine, now }: { client: MatrixClient; event: Ma
         {!mine && <p className="text-xs font-semibold opacity-80">{sender}</p>}
         <Body client={client} event={event} />
         <p className="mt-0.5 flex justify-end gap-2 text-[0.7rem] opacity-70">
-          {expiry !== undefined && <span aria-label={`disappears in ${formatCountdown(expiry - now)}`}>⏱ {formatCountdown(expiry - now)}</span>}
-          {event.isEncrypted() && <span aria-label="encrypted">🔒</span>}
+          {expiry !== undefined && <span aria-label={`disappears in ${formatCountdown(expiry - now)}`}className="inline-flex items-center gap-0.5"><TimerIcon /> {formatCountdown(expiry - now)}</span>}
+          {event.isEncrypted() && <span role="img" aria-label="encrypted" className="inline-flex items-center"><LockIcon /></span>}
           <time dateTime={new Date(event.getTs()).toISOString()}>{formatClock(event.getTs())}</time>
           {status === "sending" || status === "queued" || status === "encrypting" ? <span>sending…</span> : null}
           {status === "not_sent" && <span>not sent</span>}

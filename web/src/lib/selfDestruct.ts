@@ -11,7 +11,8 @@ export const SELF_DESTRUCT = "org.matrix.self_destruct";
 /** Choices offered by the composer's timer picker (0 = off). */
 export const TIMER_CHOICES: ReadonlyArray<{ label: string; ms: number }> = [
   { label: "Off", ms: 0 },
-  { label: "30 seconds", ms: 30_000 },
+  { label: "10 seconds", ms: 10_000 },
+  { label: "1 minute", ms: 60_000 },
   { label: "5 minutes", ms: 300_000 },
   { label: "1 hour", ms: 3_600_000 },
   { label: "1 day", ms: 86_400_000 },
