@@ -11,6 +11,8 @@ import ipaddress
 import re
 from typing import NewType
 
+from core.text import is_unicode_text
+
 UserId = NewType("UserId", str)
 RoomId = NewType("RoomId", str)
 RoomAlias = NewType("RoomAlias", str)
@@ -115,20 +117,9 @@ def parse_room_alias(value: str) -> RoomAlias:
     lone surrogates are not code points of valid text and are refused too.
     """
     local, _ = _split_sigil(value, "#")
-    if "\x00" in local or not _is_text(local):
+    if "\x00" in local or not is_unicode_text(local):
         raise ValueError("invalid characters in room alias")
     return RoomAlias(value)
-
-
-def _is_text(value: str) -> bool:
-    """Whether `value` is valid Unicode text (no lone surrogates), so it can be stored and sent."""
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def parse_event_id(value: str) -> EventId:

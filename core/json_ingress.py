@@ -32,6 +32,7 @@ from typing import Any, Final
 import orjson
 
 from core.errors import M_BAD_JSON, M_INVALID_PARAM, M_NOT_JSON, M_TOO_LARGE, JsonDict, MatrixError
+from core.text import is_unicode_text
 
 __all__ = [
     "CANONICAL_INT_MAX",
@@ -132,7 +133,7 @@ def json_problem(
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if strings and not _valid_text(item):
+            if strings and not is_unicode_text(item):
                 return "invalid Unicode (lone surrogate) in a string"
         elif item is None or isinstance(item, bool):
             continue
@@ -150,7 +151,7 @@ def json_problem(
                 for key, child in item.items():
                     if not isinstance(key, str):
                         return "object keys must be strings"
-                    if strings and not _valid_text(key):
+                    if strings and not is_unicode_text(key):
                         return "invalid Unicode (lone surrogate) in an object key"
                     stack.append((child, depth + 1))
             else:
@@ -167,16 +168,6 @@ def _float_problem(item: float, floats: bool) -> str | None:
     if not floats:
         return "floats are not allowed here; use integers"
     return None
-
-
-def _valid_text(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _depth_message(max_depth: int) -> str:

@@ -19,6 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from core.errors import M_INVALID_PARAM, MatrixError
+from core.text import is_unicode_text
 
 Row = dict[str, Any]
 
@@ -105,7 +106,7 @@ def check_args(args: Sequence[Any]) -> None:
         MatrixError: `M_INVALID_PARAM` for a string with NUL or a lone surrogate.
     """
     for arg in args:
-        if type(arg) is str and not _storable(arg):
+        if type(arg) is str and ("\x00" in arg or not is_unicode_text(arg)):
             raise MatrixError(M_INVALID_PARAM, "Text with NUL or invalid Unicode is not accepted")
 
 
@@ -113,15 +114,3 @@ def check_rows(rows: Sequence[Sequence[Any]]) -> None:
     """`check_args` for each argument tuple of an `execute_many`."""
     for row in rows:
         check_args(row)
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
