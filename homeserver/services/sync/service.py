@@ -191,28 +191,13 @@ class SyncService:
     ) -> JsonDict | None:
         changed = since is None or m.stream_ordering > since.events
         if m.membership == Membership.JOIN:
-            if changed or request.full_state:
-                timeline = await self._rooms.timeline(
-                    request.user_id,
-                    m.room_id,
-                    (0, now.events),
-                    request.filter.room.timeline_limit,
-                    m.stream_ordering,
-                )
-                return await self._rooms.joined_section(
-                    m.room_id,
-                    request.user_id,
-                    timeline,
-                    None,
-                    now.events,
-                    request.filter,
-                    request.device_id,
-                )
-            assert since is not None  # noqa: S101 (changed is True when since is None)
+            # A new or changed membership (or full_state) gets the whole state and a timeline
+            # from the start of the stream; otherwise only what came since `since`.
+            state_since = None if changed or request.full_state or since is None else since.events
             timeline = await self._rooms.timeline(
                 request.user_id,
                 m.room_id,
-                (since.events, now.events),
+                (state_since or 0, now.events),
                 request.filter.room.timeline_limit,
                 m.stream_ordering,
             )
@@ -220,7 +205,7 @@ class SyncService:
                 m.room_id,
                 request.user_id,
                 timeline,
-                since.events,
+                state_since,
                 now.events,
                 request.filter,
                 request.device_id,
