@@ -41,8 +41,12 @@ after(async () => {
 async function person(name, viewport) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  const blocked = [];
   page.on("pageerror", (err) => console.error(`[${name}] page error: ${err.message}`));
-  return { name, context, page };
+  page.on("console", (msg) => {
+    if (/Content.Security.Policy/i.test(msg.text())) blocked.push(msg.text());
+  });
+  return { name, context, page, blocked };
 }
 
 async function shot(p, step) {
@@ -87,6 +91,7 @@ async function samplePng(page) {
 async function coreFlow(alice, bob, mobile) {
   try {
     await steps(alice, bob, mobile);
+    assert.deepEqual([...alice.blocked, ...bob.blocked], [], "the Content-Security-Policy blocked something");
   } catch (err) {
     await shot(alice, "failed").catch(() => undefined);
     await shot(bob, "failed").catch(() => undefined);

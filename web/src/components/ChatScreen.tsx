@@ -36,6 +36,8 @@ function isDirect(client: MatrixClient, room: Room): boolean {
 
 export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSignOut: () => void }) {
   const tick = useClientTick(client);
+  const syncState = client.getSyncState();
+  const offline = syncState === "ERROR" || syncState === "RECONNECTING";
   const [openRoomId, setOpenRoomId] = useState<string | undefined>(undefined);
   const [theme, setTheme] = useState<Theme>(storedTheme());
   const [draft] = useState(() => sharedText(new URLSearchParams(window.location.search)));
@@ -90,6 +92,11 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
           Sign out
         </button>
       </header>
+      {offline && (
+        <p role="alert" className="bg-amber-100 px-3 py-1 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
+          You are offline. Reconnecting… Messages you send will go out when the connection is back.
+        </p>
+      )}
       <div className="flex min-h-0 flex-1">
         <div className={`${openRoom ? "hidden md:flex" : "flex"} w-full flex-col border-r border-slate-200 md:w-80 dark:border-slate-700`}>
           <RoomList client={client} rooms={rooms} selected={openRoomId} onOpen={setOpenRoomId} />

@@ -6,6 +6,8 @@ import { Composer } from "./Composer";
 import { BackIcon, LockIcon } from "./Icons";
 import { PresenceDot } from "./PresenceDot";
 import { Timeline } from "./Timeline";
+import { useToast } from "./Toasts";
+import { errorSentence } from "../lib/errors";
 
 interface Props {
   client: MatrixClient;
@@ -17,6 +19,18 @@ interface Props {
 
 export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
   const me = client.getUserId() ?? "";
+  const toast = useToast();
+
+  async function leave(): Promise<void> {
+    if (!window.confirm(`Leave ${room.name}?`)) return;
+    try {
+      await client.leave(room.roomId);
+      toast(`You left ${room.name}.`, "info");
+      onBack();
+    } catch (err) {
+      toast(errorSentence(err, "leave the room"), "error");
+    }
+  }
   const peer = room.guessDMUserId();
   const typing = room.getMembers().filter((m) => m.typing && m.userId !== me).map((m) => m.name);
   const last = room.getLiveTimeline().getEvents().at(-1);
@@ -39,6 +53,9 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
           {room.hasEncryptionStateEvent() && <LockIcon />}
           {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}
         </span>
+        <button type="button" onClick={() => void leave()} className="rounded px-2 py-1 text-xs hover:bg-slate-100 dark:hover:bg-slate-800">
+          Leave
+        </button>
       </div>
       <Timeline client={client} room={room} tick={tick} />
       <p aria-live="polite" className="h-5 px-3 text-xs text-slate-500 dark:text-slate-400">
