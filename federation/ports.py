@@ -7,14 +7,27 @@ so both sides agree on them without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
+from core.errors import JsonDict
 from core.identifiers import ServerName
 from core.signing import VerifyKey
 
-__all__ = ["Clock", "KeyStore", "StoredServerKey"]
+__all__ = [
+    "EDU",
+    "PDU",
+    "Clock",
+    "KeyStore",
+    "NewOutbound",
+    "OutboundQueue",
+    "QueuedItem",
+    "StoredServerKey",
+]
+
+PDU: Final = "pdu"
+EDU: Final = "edu"
 
 
 class Clock(Protocol):
@@ -69,4 +82,62 @@ class KeyStore(Protocol):
     async def put_server_keys(self, keys: Collection[StoredServerKey]) -> None:
         """Store `keys`; a stored key with the same server and key ID keeps the larger
         `valid_until_ts` of the two."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutbound:
+    """A PDU or EDU to queue for one destination.
+
+    Attributes:
+        destination: The server to send it to.
+        kind: `PDU` or `EDU`.
+        payload: The PDU as signed, or the EDU `{"edu_type": ..., "content": ...}`.
+        room_id: The room of a PDU (for catch-up); None for EDUs.
+    """
+
+    destination: ServerName
+    kind: str
+    payload: JsonDict
+    room_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedItem:
+    """A queued PDU or EDU, with its place in the queue (`id`, increasing)."""
+
+    id: int
+    kind: str
+    payload: JsonDict
+
+
+class OutboundQueue(Protocol):
+    """The transaction sender's durable queue, one ordered queue per destination."""
+
+    async def add(self, items: Sequence[NewOutbound], now_ms: int) -> None:
+        """Append `items` (in order) to their destinations' queues."""
+        ...
+
+    async def pending(
+        self, destination: ServerName, pdu_limit: int, edu_limit: int
+    ) -> list[QueuedItem]:
+        """The oldest `pdu_limit` PDUs and `edu_limit` EDUs queued for `destination`,
+        in queue order."""
+        ...
+
+    async def remove(self, destination: ServerName, ids: Collection[int]) -> None:
+        """Delete the items `ids` of `destination` (they were delivered or given up)."""
+        ...
+
+    async def destinations(self) -> list[ServerName]:
+        """Every destination with something queued."""
+        ...
+
+    async def pdu_count(self, destination: ServerName) -> int:
+        """How many PDUs are queued for `destination`."""
+        ...
+
+    async def keep_latest_pdus(self, destination: ServerName) -> int:
+        """Catch-up: drop every queued PDU of `destination` but the latest of each room;
+        returns how many were dropped (the destination fills the gaps itself)."""
         ...

@@ -21,6 +21,8 @@ from homeserver.storage.e2ee.keys import E2eKeyStore
 from homeserver.storage.ephemeral.presence import PresenceStore
 from homeserver.storage.ephemeral.receipts import ReceiptStore
 from homeserver.storage.ephemeral.to_device import ToDeviceStore
+from homeserver.storage.federation.inbound import InboundStore
+from homeserver.storage.federation.outbox import OutboxStore
 from homeserver.storage.federation.server_keys import ServerKeyStore
 from homeserver.storage.media.metadata import MediaStore
 from homeserver.storage.migrations import migrate
@@ -29,6 +31,7 @@ from homeserver.storage.rooms.aliases import AliasStore
 from homeserver.storage.rooms.directory import DirectoryStore
 from homeserver.storage.rooms.events import EventStore
 from homeserver.storage.rooms.reads import RoomReadStore
+from homeserver.storage.rooms.remote_events import RemoteEventStore
 from homeserver.storage.rooms.sync_reads import SyncStore
 
 
@@ -49,6 +52,7 @@ class Stores:
     account_data: AccountDataStore
     ui_auth: UiAuthStore
     events: EventStore
+    remote_events: RemoteEventStore
     aliases: AliasStore
     receipts: ReceiptStore
     presence: PresenceStore
@@ -63,6 +67,8 @@ class Stores:
     to_device: ToDeviceStore
     key_backup: KeyBackupStore
     server_keys: ServerKeyStore
+    federation_outbox: OutboxStore
+    federation_inbound: InboundStore
 
     async def close(self) -> None:
         """Close the database."""
@@ -106,6 +112,7 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         account_data=AccountDataStore(db),
         ui_auth=UiAuthStore(db),
         events=EventStore(db),
+        remote_events=RemoteEventStore(db),
         aliases=AliasStore(db),
         receipts=ReceiptStore(db),
         presence=PresenceStore(db),
@@ -120,4 +127,6 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         to_device=ToDeviceStore(db),
         key_backup=KeyBackupStore(db),
         server_keys=ServerKeyStore(db),
+        federation_outbox=OutboxStore(db),
+        federation_inbound=InboundStore(db),
     )

@@ -1,0 +1,283 @@
+"""The outbound transaction sender: one durable queue per destination, drained in order.
+
+PDUs and EDUs are appended to the destination's queue (`OutboundQueue`, durable) and one task
+per destination sends them as transactions (`PUT /_matrix/federation/v1/send/{txnId}`) of at
+most `MAX_PDUS` PDUs and `MAX_EDUS` EDUs, oldest first.
+
+Invariants:
+- At most one transaction is in flight per destination; the next one starts only after the
+  previous one was accepted (or given up), so a destination receives our items in queue order.
+- A transaction that fails with a retryable error is sent again, unchanged and with the same
+  transaction ID (the remote answers a repeated ID from its memory), after a backoff that
+  doubles per consecutive failure up to `backoff_max_s`. A refusal that retrying cannot cure
+  (a 4xx, a destination refused by policy) drops that transaction's items.
+- Items leave the queue only after their transaction was answered, so a restart loses nothing:
+  `start` resumes every destination with queued items.
+- Catch-up: while a destination is failing, a queue longer than `max_queued_pdus` is cut down to
+  the latest PDU of each room; the destination fetches what it misses with `get_missing_events`.
+- `retry_now` (e.g. the destination just sent us something) ends a destination's backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from core.errors import JsonDict
+from core.identifiers import ServerName
+from federation.client import path_segment
+from federation.errors import FederationError
+from federation.ports import EDU, PDU, Clock, NewOutbound, OutboundQueue, QueuedItem
+
+__all__ = ["MAX_EDUS", "MAX_PDUS", "SenderSettings", "TransactionSender", "TransactionTransport"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PDUS: Final = 50
+MAX_EDUS: Final = 100
+SEND_PATH: Final = "/_matrix/federation/v1/send/"
+
+
+class TransactionTransport(Protocol):
+    """What sends a transaction (the `FederationClient`)."""
+
+    async def put_json(self, destination: str, path: str, content: JsonDict) -> JsonDict:
+        """PUT `content` to `path` on `destination`; raises `FederationError` on failure."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SenderSettings:
+    """How the sender paces itself.
+
+    Attributes:
+        backoff_base_s: Delay after the first failure; doubled per further failure.
+        backoff_max_s: Cap of the delay.
+        max_queued_pdus: Queue length past which a failing destination gets catch-up.
+    """
+
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    max_queued_pdus: int = 1_000
+
+
+@dataclass
+class _Destination:
+    """The in-memory state of one destination's queue runner."""
+
+    task: asyncio.Task[None] | None = None
+    dirty: bool = False
+    failures: int = 0
+    retry_now: asyncio.Event | None = None
+    batch_ids: tuple[int, ...] = ()
+    txn_id: str = ""
+
+
+class TransactionSender:
+    """Queues PDUs and EDUs per destination and sends them as transactions."""
+
+    def __init__(
+        self,
+        *,
+        origin: ServerName,
+        queue: OutboundQueue,
+        transport: TransactionTransport,
+        clock: Clock,
+        settings: SenderSettings | None = None,
+    ) -> None:
+        """Build the sender (nothing is sent before `start`).
+
+        Args:
+            origin: Our server name (the transactions' `origin`).
+            queue: The durable queue.
+            transport: Sends one transaction.
+            clock: Timestamps, transaction IDs and backoff sleeps.
+            settings: Backoff and catch-up limits.
+        """
+        self._origin = origin
+        self._queue = queue
+        self._transport = transport
+        self._clock = clock
+        self._settings = settings or SenderSettings()
+        self._destinations: dict[ServerName, _Destination] = {}
+        self._started = False
+        self._closed = False
+        self._txn_prefix = ""
+        self._txn_counter = 0
+
+    async def start(self) -> None:
+        """Resume sending to every destination with queued items."""
+        self._started = True
+        self._txn_prefix = str(self._clock.time_ms())
+        self.wake(await self._queue.destinations())
+
+    async def close(self) -> None:
+        """Stop every queue runner (queued items stay queued for the next start)."""
+        self._closed = True
+        tasks = [d.task for d in self._destinations.values() if d.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def send_pdu(self, destinations: Collection[ServerName], pdu: JsonDict) -> None:
+        """Queue `pdu` (as signed) for each of `destinations` and wake their runners."""
+        room_id = pdu.get("room_id")
+        items = [
+            NewOutbound(d, PDU, pdu, room_id if isinstance(room_id, str) else None)
+            for d in sorted(destinations)
+            if d != self._origin
+        ]
+        await self.enqueue(items)
+
+    async def send_edu(
+        self, destinations: Collection[ServerName], edu_type: str, content: JsonDict
+    ) -> None:
+        """Queue an EDU for each of `destinations` and wake their runners."""
+        edu = {"edu_type": edu_type, "content": content}
+        items = [NewOutbound(d, EDU, edu) for d in sorted(destinations) if d != self._origin]
+        await self.enqueue(items)
+
+    async def enqueue(self, items: Sequence[NewOutbound]) -> None:
+        """Queue `items` durably, then wake their destinations' runners."""
+        if not items:
+            return
+        await self._queue.add(items, self._clock.time_ms())
+        self.wake({item.destination for item in items})
+
+    def wake(self, destinations: Collection[ServerName]) -> None:
+        """Make sure a runner drains each of `destinations` (after the items are queued)."""
+        if not self._started or self._closed:
+            return
+        for destination in destinations:
+            if destination == self._origin:
+                continue
+            state = self._destinations.setdefault(destination, _Destination())
+            state.dirty = True
+            if state.task is None or state.task.done():
+                state.task = asyncio.create_task(
+                    self._run(destination, state), name=f"federation-sender-{destination}"
+                )
+
+    def retry_now(self, destination: ServerName) -> None:
+        """End the backoff of `destination` (it has shown it is up)."""
+        state = self._destinations.get(destination)
+        if state is not None and state.retry_now is not None:
+            state.retry_now.set()
+
+    def failures(self, destination: ServerName) -> int:
+        """Consecutive failed attempts to reach `destination` (0 when healthy)."""
+        state = self._destinations.get(destination)
+        return state.failures if state is not None else 0
+
+    async def _run(self, destination: ServerName, state: _Destination) -> None:
+        while True:
+            try:
+                state.dirty = False
+                if state.failures:
+                    await self._catch_up(destination)
+                batch = await self._queue.pending(destination, MAX_PDUS, MAX_EDUS)
+                if not batch:
+                    if state.dirty:
+                        continue
+                    return
+                await self._deliver(destination, state, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A storage failure: the items stay queued; try again after a pause.
+                logger.exception("federation sender failed destination=%s", destination)
+                await self._clock.sleep(self._settings.backoff_base_s)
+
+    async def _deliver(
+        self, destination: ServerName, state: _Destination, batch: list[QueuedItem]
+    ) -> None:
+        """Send `batch` once; dequeue it when answered, else back off (it stays queued)."""
+        ids = tuple(item.id for item in batch)
+        if ids != state.batch_ids:
+            # A batch sent again unchanged keeps its ID; anything else is a new transaction.
+            self._txn_counter += 1
+            state.batch_ids = ids
+            state.txn_id = f"{self._txn_prefix}.{self._txn_counter}"
+        try:
+            response = await self._transport.put_json(
+                destination, SEND_PATH + path_segment(state.txn_id), self._transaction(batch)
+            )
+        except FederationError as exc:
+            if exc.retryable:
+                state.failures += 1
+                await self._backoff(destination, state, exc)
+                return
+            logger.warning(
+                "federation transaction refused, dropping it destination=%s txn=%s "
+                "items=%d error=%s",
+                destination,
+                state.txn_id,
+                len(batch),
+                exc.message,
+            )
+        else:
+            _log_pdu_errors(destination, response)
+        state.failures = 0
+        state.batch_ids = ()
+        await self._queue.remove(destination, ids)
+
+    def _transaction(self, batch: list[QueuedItem]) -> JsonDict:
+        return {
+            "origin": self._origin,
+            "origin_server_ts": self._clock.time_ms(),
+            "pdus": [item.payload for item in batch if item.kind == PDU],
+            "edus": [item.payload for item in batch if item.kind == EDU],
+        }
+
+    async def _backoff(
+        self, destination: ServerName, state: _Destination, exc: FederationError
+    ) -> None:
+        settings = self._settings
+        delay = min(settings.backoff_base_s * 2 ** (state.failures - 1), settings.backoff_max_s)
+        logger.info(
+            "federation transaction failed, retrying destination=%s failures=%d delay=%.1f "
+            "error=%s",
+            destination,
+            state.failures,
+            delay,
+            exc.message,
+        )
+        state.retry_now = asyncio.Event()
+        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
+        woken = asyncio.ensure_future(state.retry_now.wait())
+        try:
+            await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (sleeper, woken):
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+            state.retry_now = None
+
+    async def _catch_up(self, destination: ServerName) -> None:
+        if await self._queue.pdu_count(destination) <= self._settings.max_queued_pdus:
+            return
+        dropped = await self._queue.keep_latest_pdus(destination)
+        logger.info(
+            "federation catch-up: kept the latest event per room destination=%s dropped=%d",
+            destination,
+            dropped,
+        )
+
+
+def _log_pdu_errors(destination: ServerName, response: JsonDict) -> None:
+    results = response.get("pdus")
+    if not isinstance(results, dict):
+        return
+    for event_id, result in results.items():
+        if isinstance(result, dict) and "error" in result:
+            logger.info(
+                "remote rejected a pdu destination=%s event_id=%s error=%.200s",
+                destination,
+                event_id,
+                result.get("error"),
+            )

@@ -1,0 +1,165 @@
+"""The outbound transaction queue (the `federation.ports.OutboundQueue` port) and the position
+of the PDU sender on the events stream.
+
+Invariants: queue ids come from the `federation_outbox` stream counter, allocated in the
+transaction that writes the rows, so each destination's items are read back in the order they
+were queued; the PDUs queued for a batch of events and the sender's new position commit
+together (`add_with_position`), so after a crash the batch is either fully queued with the
+position past it, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from core.errors import JsonDict
+from core.identifiers import EventId, RoomId, ServerName, UserId
+from federation.ports import PDU, NewOutbound, QueuedItem
+from homeserver.storage.database import Connection, Database
+from homeserver.storage.json_rows import dump_json, load_json
+from homeserver.storage.streams import next_positions
+
+__all__ = ["LocalEvent", "OutboxStore"]
+
+_STREAM = "federation_outbox"
+PDU_SENDER = "pdu_sender"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalEvent:
+    """An event of the events stream, for the PDU sender."""
+
+    stream_ordering: int
+    event_id: EventId
+    room_id: RoomId
+    sender: UserId
+    raw: JsonDict
+
+
+class OutboxStore:
+    """Reads and writes `federation_outbox` and `federation_positions`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, items: Sequence[NewOutbound], now_ms: int) -> None:
+        """Append `items` to their destinations' queues, in order."""
+        if not items:
+            return
+        async with self._db.transaction() as conn:
+            await _insert(conn, items, now_ms)
+
+    async def add_with_position(
+        self, items: Sequence[NewOutbound], now_ms: int, name: str, position: int
+    ) -> None:
+        """Append `items` and set the consumer `name`'s position, in one transaction."""
+        async with self._db.transaction() as conn:
+            await _insert(conn, items, now_ms)
+            await conn.execute(
+                "INSERT INTO federation_positions (name, position) VALUES ($1, $2)"
+                " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
+                name,
+                position,
+            )
+
+    async def position(self, name: str) -> int | None:
+        """The stored position of consumer `name`, or None if it never stored one."""
+        value = await self._db.fetch_val(
+            "SELECT position FROM federation_positions WHERE name = $1", name
+        )
+        return int(value) if value is not None else None
+
+    async def events_after(self, position: int, limit: int) -> list[LocalEvent]:
+        """Up to `limit` events after stream `position`, in stream order."""
+        rows = await self._db.fetch_all(
+            "SELECT stream_ordering, event_id, room_id, sender, json FROM events"
+            " WHERE stream_ordering > $1 ORDER BY stream_ordering LIMIT $2",
+            position,
+            limit,
+        )
+        events: list[LocalEvent] = []
+        for row in rows:
+            raw = load_json(row["json"], table="events", key=row["event_id"])
+            if not isinstance(raw, dict):
+                continue
+            events.append(
+                LocalEvent(
+                    stream_ordering=int(row["stream_ordering"]),
+                    event_id=EventId(row["event_id"]),
+                    room_id=RoomId(row["room_id"]),
+                    sender=UserId(row["sender"]),
+                    raw=raw,
+                )
+            )
+        return events
+
+    async def pending(
+        self, destination: ServerName, pdu_limit: int, edu_limit: int
+    ) -> list[QueuedItem]:
+        """The oldest PDUs and EDUs queued for `destination`, in queue order."""
+        found: list[QueuedItem] = []
+        for kind, limit in ((PDU, pdu_limit), ("edu", edu_limit)):
+            rows = await self._db.fetch_all(
+                "SELECT id, json FROM federation_outbox WHERE destination = $1 AND kind = $2"
+                " ORDER BY id LIMIT $3",
+                destination,
+                kind,
+                limit,
+            )
+            for row in rows:
+                payload = load_json(row["json"], table="federation_outbox", key=row["id"])
+                if isinstance(payload, dict):
+                    found.append(QueuedItem(int(row["id"]), kind, payload))
+        found.sort(key=lambda item: item.id)
+        return found
+
+    async def remove(self, destination: ServerName, ids: Collection[int]) -> None:
+        """Delete the items `ids` of `destination`."""
+        if not ids:
+            return
+        await self._db.execute_many(
+            "DELETE FROM federation_outbox WHERE destination = $1 AND id = $2",
+            [(destination, item_id) for item_id in sorted(ids)],
+        )
+
+    async def destinations(self) -> list[ServerName]:
+        """Every destination with something queued."""
+        rows = await self._db.fetch_all(
+            "SELECT DISTINCT destination FROM federation_outbox ORDER BY destination"
+        )
+        return [ServerName(row["destination"]) for row in rows]
+
+    async def pdu_count(self, destination: ServerName) -> int:
+        """How many PDUs are queued for `destination`."""
+        value = await self._db.fetch_val(
+            "SELECT COUNT(*) FROM federation_outbox WHERE destination = $1 AND kind = $2",
+            destination,
+            PDU,
+        )
+        return int(value or 0)
+
+    async def keep_latest_pdus(self, destination: ServerName) -> int:
+        """Drop every queued PDU of `destination` but the latest of each room."""
+        return await self._db.execute(
+            "DELETE FROM federation_outbox WHERE destination = $1 AND kind = $2"
+            " AND id NOT IN (SELECT MAX(id) FROM federation_outbox"
+            " WHERE destination = $1 AND kind = $2 GROUP BY room_id)",
+            destination,
+            PDU,
+        )
+
+
+async def _insert(conn: Connection, items: Sequence[NewOutbound], now_ms: int) -> None:
+    if not items:
+        return
+    last = await next_positions(conn, _STREAM, len(items))
+    first = last - len(items) + 1
+    await conn.execute_many(
+        "INSERT INTO federation_outbox (id, destination, kind, room_id, json, queued_ts)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            (first + i, item.destination, item.kind, item.room_id, dump_json(item.payload), now_ms)
+            for i, item in enumerate(items)
+        ],
+    )
