@@ -9,6 +9,7 @@ from aiohttp import web
 
 from homeserver.api.http import authenticate, json_response, read_json, services
 from homeserver.api.routing import EndpointRoutes
+from homeserver.services.common.params import checked_user_id
 
 routes = EndpointRoutes()
 
@@ -44,7 +45,7 @@ async def delete_item(request: web.Request) -> web.Response:
 async def delete_user_media(request: web.Request) -> web.Response:
     """Tessera admin: DELETE /_tessera/admin/v1/users/{userId}/media."""
     requester = await authenticate(request)
-    user_id = request.match_info["userId"]
+    user_id = checked_user_id(request.match_info["userId"])
     deleted = await services(request).media_admin.delete_user_media(requester, user_id)
     return json_response({"deleted": deleted})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, MatrixError
+from core.identifiers import UserId
 from homeserver.clock import Clock
 from homeserver.services.common.requester import Requester
 from homeserver.services.media.blobs import MediaBlobs
@@ -80,7 +81,7 @@ class MediaAdminService:
             raise MatrixError(M_NOT_FOUND, "Media not found")
         return await self.delete_media([media_id])
 
-    async def delete_user_media(self, requester: Requester, user_id: str) -> int:
+    async def delete_user_media(self, requester: Requester, user_id: UserId) -> int:
         """Delete everything a user uploaded; returns how many items."""
         _require_admin(requester)
         deleted = await self.delete_media(await self._store.media_ids_of_user(user_id))

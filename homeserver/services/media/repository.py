@@ -31,6 +31,7 @@ from core.errors import (
     JsonDict,
     MatrixError,
 )
+from core.identifiers import UserId
 from homeserver.clock import Clock
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
@@ -278,7 +279,7 @@ class MediaService:
             raise
         return await self._blobs.commit(received, record)
 
-    async def _check_quota(self, user_id: str, incoming: int) -> None:
+    async def _check_quota(self, user_id: UserId, incoming: int) -> None:
         quota = self._settings.user_quota_bytes
         if quota is not None and await self._store.usage(user_id) + incoming > quota:
             raise MatrixError(M_FORBIDDEN, "Media quota exceeded")

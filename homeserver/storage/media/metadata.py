@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.identifiers import UserId
 from homeserver.storage.database import Connection, Database, Row
 from homeserver.storage.media.files import BlobRef, StoredBlob
 
@@ -27,7 +28,7 @@ class MediaRecord:
     """One local media item (uploaded, or an ID waiting for its upload)."""
 
     media_id: str
-    user_id: str | None
+    user_id: UserId | None
     content_type: str
     upload_name: str | None
     created_ts: int
@@ -47,7 +48,7 @@ class NewMedia:
     """The metadata of an upload, recorded with its blob."""
 
     media_id: str
-    user_id: str | None
+    user_id: UserId | None
     content_type: str
     upload_name: str | None
     url_preview: bool = False
@@ -84,7 +85,7 @@ def _media(row: Row) -> MediaRecord:
         blob = BlobRef(row["blob_id"], int(row["size"]), bool(row["encrypted"]))
     return MediaRecord(
         media_id=row["media_id"],
-        user_id=row["user_id"],
+        user_id=UserId(row["user_id"]) if row["user_id"] is not None else None,
         content_type=row["content_type"],
         upload_name=row["upload_name"],
         created_ts=int(row["created_ts"]),
@@ -128,7 +129,7 @@ class MediaStore:
         return _media(row) if row else None
 
     async def create_pending(
-        self, media_id: str, user_id: str, now_ms: int, expires_ms: int
+        self, media_id: str, user_id: UserId, now_ms: int, expires_ms: int
     ) -> None:
         """Reserve an ID for a later upload (`POST /create`)."""
         await self._db.execute(
@@ -140,7 +141,7 @@ class MediaStore:
             expires_ms,
         )
 
-    async def pending_expiries(self, user_id: str, now_ms: int) -> list[int]:
+    async def pending_expiries(self, user_id: UserId, now_ms: int) -> list[int]:
         """Expiry times of the user's reserved IDs that are neither uploaded nor expired."""
         rows = await self._db.fetch_all(
             "SELECT unused_expires_ts FROM media WHERE user_id = $1 AND blob_id IS NULL"
@@ -185,7 +186,7 @@ class MediaStore:
             )
             return changed == 1
 
-    async def usage(self, user_id: str) -> int:
+    async def usage(self, user_id: UserId) -> int:
         """Bytes of uploaded media the user owns."""
         total = await self._db.fetch_val(
             "SELECT SUM(size) FROM media WHERE user_id = $1 AND blob_id IS NOT NULL", user_id
@@ -257,7 +258,7 @@ class MediaStore:
                 blob.ref.size,
             )
 
-    async def media_ids_of_user(self, user_id: str) -> list[str]:
+    async def media_ids_of_user(self, user_id: UserId) -> list[str]:
         """Every item a user uploaded or reserved."""
         rows = await self._db.fetch_all("SELECT media_id FROM media WHERE user_id = $1", user_id)
         return [row["media_id"] for row in rows]
