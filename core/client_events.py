@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import JsonDict
+from core.event_types import M_ROOM_REDACTION
 from core.events import Pdu
 
 _CLIENT_KEYS = ("content", "origin_server_ts", "room_id", "sender", "type", "state_key", "redacts")
@@ -38,11 +39,30 @@ def client_event(
         event["room_id"] = pdu.room_id
     else:
         event.pop("room_id", None)
+    if pdu.type == M_ROOM_REDACTION:
+        _mirror_redacts(event)
     extra: JsonDict = {"age": max(0, now_ms - pdu.origin_server_ts)}
     if unsigned:
         extra.update(unsigned)
     event["unsigned"] = extra
     return event
+
+
+def _mirror_redacts(event: JsonDict) -> None:
+    """Serve a redaction's `redacts` both at the top level and in `content`.
+
+    Room version 11 moved it into `content`; the spec asks servers to also put it where the
+    other versions keep it, for clients that know only one place (room version 11, "Moving
+    the `redacts` property").
+    """
+    content = event.get("content")
+    if not isinstance(content, dict):
+        return
+    top, inner = event.get("redacts"), content.get("redacts")
+    if isinstance(inner, str) and top is None:
+        event["redacts"] = inner
+    elif isinstance(top, str) and inner is None:
+        event["content"] = {**content, "redacts": top}
 
 
 def strip_state_event(pdu: Pdu) -> JsonDict:

@@ -136,6 +136,25 @@ def test_client_format_of_a_v12_create_event_names_its_room(spec_key: SigningKey
     assert "room_id" not in client_event(create, now_ms=0, include_room_id=False)
 
 
+@pytest.mark.parametrize("version", [V10, V11, V12])
+def test_client_format_serves_redacts_in_both_places(version: Any) -> None:
+    raw = {
+        "type": "m.room.redaction",
+        "sender": ALICE,
+        "room_id": "!r:a.test",
+        "content": {"reason": "spam"},
+        "origin_server_ts": 1,
+    }
+    if version.redacts_in_content:
+        raw["content"] = {"reason": "spam", "redacts": "$target"}
+    else:
+        raw["redacts"] = "$target"
+    event = client_event(Pdu(raw, "$redaction", version), now_ms=1)
+    assert event["redacts"] == event["content"]["redacts"] == "$target"
+    assert event["content"]["reason"] == "spam"
+    assert ("redacts" in raw) != version.redacts_in_content  # the stored event is untouched
+
+
 def test_create_event_view_reports_its_own_room_id() -> None:
     create = Pdu(create_pdu(), "$abc", V12)
     assert create.room_id == "!abc"

@@ -1,7 +1,8 @@
 """A full chat between matrix-nio clients on a live server, on SQLite and PostgreSQL.
 
 Two users share a DM and a group room with a third: invites, messages in real time through
-`/sync`, redaction, typing, receipts, presence, pagination, kick and ban. Every call asserts on
+`/sync`, redaction, typing, receipts, presence, pagination, kick and ban, in rooms of versions
+10, 11 and 12. Every call asserts on
 nio's own response types, so anything nio cannot parse fails the test.
 """
 
@@ -15,6 +16,9 @@ import pytest
 from tests.conftest import LiveServer
 
 PASSWORD = "correct horse battery staple"
+# Room version 12 (room IDs without a server name, creators above the power levels) is the
+# default; the older ones are still served.
+ROOM_VERSIONS = ("10", "11", "12")
 _CONFIG = nio.AsyncClientConfig(
     max_limit_exceeded=0,
     max_timeouts=0,
@@ -63,11 +67,15 @@ def messages_in(response: nio.SyncResponse, room_id: str) -> list[str]:
     return [e.body for e in room.timeline.events if isinstance(e, nio.RoomMessageText)]
 
 
-async def test_direct_chat(users: Users) -> None:
+@pytest.mark.parametrize("version", ROOM_VERSIONS)
+async def test_direct_chat(users: Users, version: str) -> None:
     alice = await users("alice")
     bob = await users("bob")
     created = await alice.room_create(
-        is_direct=True, invite=[bob.user_id], preset=nio.RoomPreset.trusted_private_chat
+        is_direct=True,
+        invite=[bob.user_id],
+        preset=nio.RoomPreset.trusted_private_chat,
+        room_version=version,
     )
     assert isinstance(created, nio.RoomCreateResponse), created
     room_id = created.room_id
@@ -124,12 +132,13 @@ async def test_direct_chat(users: Users) -> None:
     assert seen.status_msg == "around"
 
 
-async def test_group_room_pagination_kick_ban(users: Users) -> None:
+@pytest.mark.parametrize("version", ROOM_VERSIONS)
+async def test_group_room_pagination_kick_ban(users: Users, version: str) -> None:
     alice = await users("alice")
     bob = await users("bob")
     carol = await users("carol")
     created = await alice.room_create(
-        name="Group", topic="all of us", invite=[bob.user_id, carol.user_id]
+        name="Group", topic="all of us", invite=[bob.user_id, carol.user_id], room_version=version
     )
     assert isinstance(created, nio.RoomCreateResponse), created
     room_id = created.room_id

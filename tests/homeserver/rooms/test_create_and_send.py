@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+import pytest
 
 from tests.conftest import LiveServer
 
@@ -28,7 +30,8 @@ def _auth(user: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {user['access_token']}"}
 
 
-async def test_create_room_invite_join_send(server: LiveServer) -> None:
+@pytest.mark.parametrize("version", ["10", "11", "12"])
+async def test_create_room_invite_join_send(server: LiveServer, version: str) -> None:
     api = f"{server.url}/_matrix/client/v3"
     async with aiohttp.ClientSession() as http:
         alice = await _register(http, server.url, "alice")
@@ -38,13 +41,14 @@ async def test_create_room_invite_join_send(server: LiveServer) -> None:
             "topic": "things",
             "invite": [bob["user_id"]],
             "room_alias_name": "chat",
+            "room_version": version,
         }
         async with http.post(f"{api}/createRoom", json=body, headers=_auth(alice)) as resp:
             assert resp.status == 200, await resp.text()
             created = await resp.json()
         room_id = created["room_id"]
         assert created["room_alias"] == "#chat:localhost"
-        url = f"{api}/rooms/{room_id}/send/m.room.message/t1"
+        url = f"{api}/rooms/{quote(room_id)}/send/m.room.message/t1"
         message = {"msgtype": "m.text", "body": "hi"}
         async with http.put(url, json=message, headers=_auth(bob)) as resp:
             assert resp.status == 403
