@@ -19,6 +19,7 @@ from core.identifiers import EventId
 from homeserver.app import STORES
 from tests.conftest import LiveServer, make_config, serving
 from tests.homeserver.api.helpers import new_client
+from tests.homeserver.fake_clock import FakeClock
 from tests.http_client import ApiClient
 
 VERSIONS = ("10", "11", "12")
@@ -235,6 +236,21 @@ async def test_default_room_version_is_configurable(
         assert room_id.endswith(":localhost")
         create = await state_content(alice, room_id, "m.room.create")
         assert create["room_version"] == "11"
+
+
+async def test_v12_identical_rooms_on_a_stopped_clock_get_distinct_ids(
+    database_url: str, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    # Same creator, same content, same millisecond: the create events would hash alike.
+    async with serving(make_config(database_url, tmp_path / "data"), FakeClock()) as live:
+        alice = await new_client(http, live.url, "alice")
+        first = await alice.create_room(room_version="12")
+        second = await alice.create_room(room_version="12")
+        assert first != second
+        assert HASHED_ROOM_ID.match(second)
+        await alice.send(second, "in the second room")
+        joined = (await alice.ok("GET", "/joined_rooms"))["joined_rooms"]
+        assert sorted(joined) == sorted([first, second])
 
 
 async def test_default_is_version_12(server: LiveServer, http: aiohttp.ClientSession) -> None:
