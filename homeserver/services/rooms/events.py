@@ -14,7 +14,7 @@ stream position; see `services.common.signals` for how consumers follow the stre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,11 +34,21 @@ from homeserver.services.common.signals import Signal
 from homeserver.services.rooms.event_input import check_event_input
 from homeserver.services.rooms.event_writer import EventWriter
 from homeserver.services.rooms.recent_events import RecentEvents
-from homeserver.storage.rooms.events import EventStore, PendingEvent, RoomHead, StateIds, TxnKey
+from homeserver.storage.rooms.events import (
+    EventStore,
+    PendingEvent,
+    RemoteState,
+    RoomHead,
+    StateIds,
+    TxnKey,
+)
 
 _PDU_CACHE_SIZE = 50_000
 _STATE_CACHE_SIZE = 10_000
 PDU_CACHE: Final = "event_pdus"
+
+Cosign = Callable[[Pdu], Awaitable[Pdu]]
+"""Returns the event with another server's signature added (an invite to a remote user)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +118,10 @@ class EventService:
         self._heads: LruCache[RoomId, RoomHead] = caches.lru("room_heads", _STATE_CACHE_SIZE)
         self._writer = EventWriter(store, clock, self._committed)
 
-    async def send(self, event: NewEvent, txn: TxnKey | None = None) -> SentEvent:
-        """Create, authorise and persist an event.
+    async def send(
+        self, event: NewEvent, txn: TxnKey | None = None, cosign: Cosign | None = None
+    ) -> SentEvent:
+        """Create, authorise and persist an event (co-signed first by `cosign` if given).
 
         Raises:
             MatrixError: `M_NOT_FOUND` for an unknown room, `M_FORBIDDEN` when the auth rules
@@ -122,9 +134,11 @@ class EventService:
                 existing = await self._store.event_for_txn(txn)
                 if existing is not None:
                     return SentEvent(existing, 0, None)
-            return await self._send_locked(event, txn)
+            return await self._send_locked(event, txn, cosign)
 
-    async def _send_locked(self, event: NewEvent, txn: TxnKey | None) -> SentEvent:
+    async def _send_locked(
+        self, event: NewEvent, txn: TxnKey | None, cosign: Cosign | None = None
+    ) -> SentEvent:
         head = await self._head(event.room_id)
         version = get_room_version(head.room_version)
         if version is None:
@@ -145,6 +159,8 @@ class EventService:
             checked_ids.append(create_id)  # named by the room ID, not listed in auth_events
         pdus = await self.get_pdus(checked_ids)
         check_auth(pdu, {pair: p for p in pdus if (pair := p.state_pair()) is not None})
+        if cosign is not None:
+            pdu = await cosign(pdu)
         return await self._persist(pdu, head, state, txn)
 
     def build_create(
@@ -213,6 +229,24 @@ class EventService:
         self._heads.put(
             pdu.room_id, RoomHead(head.room_version, [pdu.event_id], pdu.depth + 1, group)
         )
+        return SentEvent(pdu.event_id, stream, pdu)
+
+    def room_lock(self, room_id: RoomId) -> asyncio.Lock:
+        """The lock under which a room's events are appended (held by `persist_remote`'s
+        caller from its check against the current state until the write)."""
+        return self._locks.setdefault(room_id, asyncio.Lock())
+
+    async def room_head(self, room_id: RoomId) -> RoomHead:
+        """Where the room's next event attaches (`M_NOT_FOUND` for an unknown room)."""
+        return await self._head(room_id)
+
+    async def persist_remote(self, pdu: Pdu, remote: RemoteState) -> SentEvent:
+        """Write an accepted event from another server (the caller holds `room_lock`) and
+        reload the room's head, whose extremities and state it may have changed."""
+        stream, _ = await self._writer.write(PendingEvent(pdu, None, None, remote))
+        head = await self._store.room_head(pdu.room_id)
+        if head is not None:
+            self._heads.put(pdu.room_id, head)
         return SentEvent(pdu.event_id, stream, pdu)
 
     async def _committed(self, stream: int, pending: PendingEvent) -> None:

@@ -4,9 +4,12 @@ Persisting an event is one transaction: its stream position, the row, the forwar
 its state group, the room's current state and the memberships it changes. So a crash leaves
 either the whole event or none of it.
 
-State is kept as state groups: the state *after* each event. A state event starts a new group
-holding only its own entry and pointing at the previous group; every `MAX_CHAIN` deltas a full
-snapshot is written instead, so reading a group walks a bounded chain.
+State is kept as state groups: the state *after* each event (see `state_groups`).
+
+Events from other servers come through the same writer with a `RemoteState`: the state before
+them is given in full (it follows from state resolution, not from our previous event), the
+state entries that become current are listed, and while the room's forward extremities fork
+the resolved current state is kept as `rooms.state_group`.
 """
 
 from __future__ import annotations
@@ -21,14 +24,27 @@ from core.events import Pdu
 from core.identifiers import DeviceId, EventId, RoomId, UserId
 from homeserver.storage.database import Connection, Database, Row
 from homeserver.storage.json_rows import readable_rows
-from homeserver.storage.streams import next_position, next_positions
+from homeserver.storage.rooms.state_groups import (
+    StateIds,
+    StateKey,
+    state_group_after,
+    state_of_group,
+    write_snapshot,
+)
+from homeserver.storage.streams import next_positions
 
-StateKey = tuple[str, str]
-StateIds = dict[StateKey, EventId]
+__all__ = [
+    "EventStore",
+    "PendingEvent",
+    "RemoteState",
+    "RoomHead",
+    "StateIds",
+    "StateKey",
+    "StoredEvent",
+    "TxnKey",
+]
 
-MAX_CHAIN = 50
 EVENTS_STREAM = "events"
-STATE_GROUP_STREAM = "state_groups"
 _EVENT_COLUMNS = "event_id, room_id, stream_ordering, json, redacted_by"
 
 
@@ -54,12 +70,33 @@ class RoomHead:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteState:
+    """How an accepted event from another server changes its room.
+
+    Attributes:
+        before: The full state before the event.
+        changed: The state events that become the room's current state (the event itself
+            among them when it wins), in any order.
+        current: The room's resolved current state when its forward extremities fork after
+            the event; None when the event is the only extremity.
+        extremity: False for an event that is no forward extremity (an invite to a room we
+            are not in).
+    """
+
+    before: StateIds
+    changed: Sequence[Pdu]
+    current: StateIds | None = None
+    extremity: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class PendingEvent:
     """An accepted event waiting to be written, with the state group it was built on."""
 
     pdu: Pdu
     prev_state_group: int | None
     txn: TxnKey | None
+    remote: RemoteState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +149,18 @@ class EventStore:
         )
         if not rows:
             return RoomHead(version, [], 1, None)
+        group = rows[-1]["state_group"]
+        if len(rows) > 1:
+            # Forked: the resolved current state, when a remote event stored it.
+            forked = await self._db.fetch_val(
+                "SELECT state_group FROM rooms WHERE room_id = $1", room_id
+            )
+            group = forked if forked is not None else group
         return RoomHead(
             room_version=version,
             prev_event_ids=[EventId(r["event_id"]) for r in rows],
             depth=max(r["depth"] for r in rows) + 1,
-            state_group=rows[-1]["state_group"],
+            state_group=group,
         )
 
     async def persist_events(
@@ -135,13 +179,18 @@ class EventStore:
         async with self._db.transaction() as conn:
             first = await next_positions(conn, EVENTS_STREAM, len(events)) - len(events) + 1
             for offset, pending in enumerate(events):
-                group = await _state_group_after(conn, pending.pdu, pending.prev_state_group)
+                before = pending.remote.before if pending.remote is not None else None
+                group = await state_group_after(conn, pending.pdu, pending.prev_state_group, before)
                 results.append((first + offset, group))
             # Statements run once per batch, not per event: the writer is the bottleneck.
             await _insert_events(conn, events, results)
-            await _update_extremities(conn, [pending.pdu for pending in events])
+            await _update_extremities(
+                conn, [p.pdu for p in events if p.remote is None or p.remote.extremity]
+            )
             for pending, (stream, _) in zip(events, results, strict=True):
-                if pending.pdu.state_key is not None:
+                if pending.remote is not None:
+                    await _apply_remote_state(conn, pending.pdu.room_id, pending.remote, stream)
+                elif pending.pdu.state_key is not None:
                     await _update_current_state(conn, pending.pdu, stream)
             txn_rows = [
                 (p.txn.user_id, p.txn.device_id, p.txn.txn_id, p.pdu.event_id, now_ms)
@@ -168,7 +217,8 @@ class EventStore:
         return EventId(str(value)) if value is not None else None
 
     async def get_events(self, event_ids: Iterable[EventId]) -> dict[EventId, StoredEvent]:
-        """Events by ID (missing ones are absent from the result)."""
+        """Events by ID, from the timeline or else the outliers that are not rejected (an
+        outlier has stream position 0); missing ones are absent from the result."""
         ids = list(dict.fromkeys(event_ids))
         found: dict[EventId, StoredEvent] = {}
         for start in range(0, len(ids), 500):
@@ -177,6 +227,17 @@ class EventStore:
             sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({placeholders})"  # noqa: S608
             rows = await self._db.fetch_all(sql, *chunk)
             for row, raw in readable_events(rows):
+                event = stored_event(row, raw)
+                found[event.event_id] = event
+        rest = [e for e in ids if e not in found]
+        for start in range(0, len(rest), 500):
+            chunk = rest[start : start + 500]
+            placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
+            sql = (
+                "SELECT event_id, room_id, 0 AS stream_ordering, json, NULL AS redacted_by"  # noqa: S608
+                f" FROM event_outliers WHERE status <> 'rejected' AND event_id IN ({placeholders})"
+            )
+            for row, raw in readable_events(await self._db.fetch_all(sql, *chunk)):
                 event = stored_event(row, raw)
                 found[event.event_id] = event
         return found
@@ -193,7 +254,7 @@ class EventStore:
         """The full state of a state group."""
         if group is None:
             return {}
-        return await _state_of_group(self._db, group)
+        return await state_of_group(self._db, group)
 
     async def state_group_of(self, event_id: EventId) -> int | None:
         """The state group (state after) of an event."""
@@ -328,55 +389,16 @@ async def _update_current_state(conn: Connection, pdu: Pdu, stream: int) -> None
         )
 
 
-async def _state_group_after(conn: Connection, pdu: Pdu, prev_group: int | None) -> int:
-    """The state group after `pdu`: the previous one for a message, a new one for state."""
-    if pdu.state_key is None and prev_group is not None:
-        return prev_group
-    group = await next_position(conn, STATE_GROUP_STREAM)
-    chain = 0
-    if prev_group is not None:
-        chain = int(
-            await conn.fetch_val(
-                "SELECT chain_length FROM state_groups WHERE group_id = $1", prev_group
-            )
-            or 0
-        )
-    entries: StateIds = {}
-    if prev_group is not None and chain + 1 >= MAX_CHAIN:
-        entries = await _state_of_group(conn, prev_group)
-        prev_group, chain = None, -1
-    if pdu.state_key is not None:
-        entries[(pdu.type, pdu.state_key)] = pdu.event_id
-    await conn.execute(
-        "INSERT INTO state_groups (group_id, room_id, prev_group, chain_length)"
-        " VALUES ($1, $2, $3, $4)",
-        group,
-        pdu.room_id,
-        prev_group,
-        chain + 1,
-    )
-    await conn.execute_many(
-        "INSERT INTO state_group_entries (group_id, event_type, state_key, event_id)"
-        " VALUES ($1, $2, $3, $4)",
-        [(group, t, k, e) for (t, k), e in entries.items()],
-    )
-    return group
-
-
-async def _state_of_group(conn: Connection, group: int) -> StateIds:
-    chain: list[int] = []
-    current: int | None = group
-    while current is not None:
-        chain.append(current)
-        current = await conn.fetch_val(
-            "SELECT prev_group FROM state_groups WHERE group_id = $1", current
-        )
-    state: StateIds = {}
-    for group_id in reversed(chain):
-        rows = await conn.fetch_all(
-            "SELECT event_type, state_key, event_id FROM state_group_entries WHERE group_id = $1",
-            group_id,
-        )
-        for r in rows:
-            state[(r["event_type"], r["state_key"])] = EventId(r["event_id"])
-    return state
+async def _apply_remote_state(
+    conn: Connection, room_id: RoomId, remote: RemoteState, stream: int
+) -> None:
+    """Make a remote event's state changes current; keep the resolved state of a fork."""
+    for changed in remote.changed:
+        await _update_current_state(conn, changed, stream)
+    if remote.current is not None:
+        group: int | None = await write_snapshot(conn, room_id, remote.current)
+    elif remote.extremity:
+        group = None
+    else:
+        return
+    await conn.execute("UPDATE rooms SET state_group = $2 WHERE room_id = $1", room_id, group)
