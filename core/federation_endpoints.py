@@ -35,6 +35,8 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     Endpoint("key_server", "GET", _K2 + "/server", requires_auth=False),
     Endpoint("key_query", "GET", _K2 + "/query/{serverName}", requires_auth=False),
     Endpoint("key_query_batch", "POST", _K2 + "/query", requires_auth=False),
+    # Transactions
+    Endpoint("federation_send", "PUT", _F1 + "/send/{txnId}"),
     # Queries
     Endpoint("query_profile", "GET", _F1 + "/query/profile"),
     Endpoint("query_directory", "GET", _F1 + "/query/directory"),

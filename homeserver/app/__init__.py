@@ -41,6 +41,7 @@ from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
 from homeserver.api.federation import keys as federation_keys
 from homeserver.api.federation import query as federation_query
+from homeserver.api.federation import send as federation_send
 from homeserver.api.federation import version as federation_version
 from homeserver.api.federation.listener import federation_listener_middleware
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
@@ -111,7 +112,12 @@ _ROUTE_MODULES = (
     key_backup_api,
 )
 
-_FEDERATION_ROUTE_MODULES = (federation_version, federation_keys, federation_query)
+_FEDERATION_ROUTE_MODULES = (
+    federation_version,
+    federation_keys,
+    federation_query,
+    federation_send,
+)
 
 
 def build_app(config: Config, clock: Clock | None = None) -> web.Application:

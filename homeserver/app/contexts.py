@@ -68,8 +68,14 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The outbound federation connections, closed on shutdown."""
+    """The transaction sender and its feed of our events (resuming from their stored
+    positions and queues); the outbound federation connections, closed on shutdown."""
+    outbound = app[SERVICES].federation.outbound
+    task = asyncio.create_task(outbound.run(), name="federation-sender") if outbound else None
     yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     await app[SERVICES].federation.close()
 
 

@@ -91,6 +91,8 @@ def build_services(
             outbound,
             profile=acc.profile,
             directory=rooms.directory,
+            ephemeral=ephemeral,
+            events_position=events_position,
         ),
     )
     subscriptions(services)

@@ -16,14 +16,19 @@ from core.signing import SigningKey, decode_verify_key
 from federation.client import ClientSettings, FederationClient
 from federation.ip_policy import IpPolicy
 from federation.keyring import Keyring, Notary
+from federation.sender import TransactionSender
+from homeserver.app.wiring.ephemeral import EphemeralServices
 from homeserver.app.wiring.shared import Shared
 from homeserver.config import Config
 from homeserver.keyfile import load_old_verify_keys
 from homeserver.services.accounts.profile import ProfileService
 from homeserver.services.federation import FederationServices
+from homeserver.services.federation.edus import EduHandler
 from homeserver.services.federation.inbound_auth import InboundAuth
+from homeserver.services.federation.outbound import OutboundFederation
 from homeserver.services.federation.queries import FederationQueryService, RemoteQueries
 from homeserver.services.federation.server_keys import ServerKeysService
+from homeserver.services.federation.transactions import TransactionService
 from homeserver.services.rooms.directory import DirectoryService
 from homeserver.storage.factory import Stores
 
@@ -39,6 +44,7 @@ class FederationOutbound:
     keyring: Keyring
     queries: RemoteQueries
     keys: ServerKeysService
+    sender: TransactionSender
 
 
 def _key_service(
@@ -90,8 +96,14 @@ def build_outbound(
         local_keys=keys.local_keys(),
         notaries=notaries,
     )
+    sender = TransactionSender(
+        origin=shared.server_name,
+        queue=stores.federation_outbox,
+        transport=client,
+        clock=shared.clock,
+    )
     return FederationOutbound(
-        client=client, keyring=keyring, queries=RemoteQueries(client), keys=keys
+        client=client, keyring=keyring, queries=RemoteQueries(client), keys=keys, sender=sender
     )
 
 
@@ -104,12 +116,36 @@ def build_federation(
     *,
     profile: ProfileService,
     directory: DirectoryService,
+    ephemeral: EphemeralServices,
+    events_position: int,
 ) -> FederationServices:
     """The services the federation API calls."""
     fed = config.federation
     client = outbound.client if outbound is not None else None
     keys = outbound.keys if outbound is not None else None
     allowlist = fed.domain_allowlist
+    sending = (
+        OutboundFederation(
+            server_name=shared.server_name,
+            sender=outbound.sender,
+            store=stores.federation_outbox,
+            events=stores.events,
+            clock=shared.clock,
+            start_position=events_position,
+        )
+        if outbound is not None
+        else None
+    )
+    edus = EduHandler(
+        typing=ephemeral.typing,
+        receipts=ephemeral.receipts,
+        presence=ephemeral.presence,
+        to_device=ephemeral.to_device,
+        events=stores.events,
+        store=stores.federation_inbound,
+        clock=shared.clock,
+        fetcher=client,
+    )
     return FederationServices(
         enabled=fed.enabled,
         keys=keys or _key_service(config, stores, shared, signing_key, None),
@@ -126,4 +162,12 @@ def build_federation(
         ),
         serve_well_known=fed.serve_well_known,
         client=client,
+        transactions=TransactionService(
+            store=stores.federation_inbound,
+            edus=edus,
+            clock=shared.clock,
+            origin_seen=sending.retry_now if sending is not None else None,
+        ),
+        edus=edus,
+        outbound=sending,
     )

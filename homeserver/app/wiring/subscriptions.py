@@ -26,3 +26,15 @@ def subscriptions(services: Services) -> None:
     s.tokens.devices_removed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
     s.tokens.devices_removed.connect(lambda change: s.e2e_keys.forget_user(change.user_id))
     s.devices.devices_changed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
+    # federation: local events, typing, receipts, presence and to-device messages go out;
+    # remote device-list changes wake the syncs of local users sharing a room.
+    outbound = s.federation.outbound
+    if outbound is not None:
+        s.events.persisted.connect(outbound.on_event_persisted)
+        s.typing.changed.connect(outbound.on_typing)
+        s.receipts.stored.connect(outbound.on_receipt)
+        s.presence.published.connect(outbound.on_presence)
+        s.to_device.remote_messages.connect(outbound.on_to_device)
+    s.federation.edus.devices_changed.connect(
+        lambda change: s.device_lists.notify_changed(change.user_id)
+    )

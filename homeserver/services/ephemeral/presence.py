@@ -26,6 +26,7 @@ from core.identifiers import UserId
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.params import checked_user_id
+from homeserver.services.common.signals import Signal
 from homeserver.storage.ephemeral.presence import PresenceRecord, PresenceStore, offline_record
 from homeserver.storage.rooms.events import EventStore
 
@@ -80,6 +81,8 @@ class PresenceService:
         self._dirty: set[UserId] = set()
         self._in_flight: dict[UserId, int] = {}
         self._write_lock = asyncio.Lock()
+        # Emitted after a visible change is stored (federation relays local users').
+        self.published: Signal[PresenceRecord] = Signal("presence.published")
 
     async def set_presence(self, user_id: UserId, presence: str, status_msg: str | None) -> None:
         """Set the user's presence explicitly (`PUT /presence/{userId}/status`).
@@ -111,6 +114,13 @@ class PresenceService:
             )
         if self._set(record, new):
             await self._publish(user_id)
+
+    async def set_remote_presence(self, record: PresenceRecord) -> None:
+        """Store the presence a user's own server reported (the timeout job leaves it alone:
+        that server times the user out and tells us)."""
+        async with self._write_lock:
+            await self._store.put_visible(record)
+        await self._wake_and_emit(record)
 
     async def get_presence(self, requester_id: UserId, user_id: UserId) -> JsonDict:
         """The presence of `user_id` as `GET /presence/{userId}/status` reports it.
@@ -267,8 +277,13 @@ class PresenceService:
                 return
             await self._store.put_visible(record)
             self._dirty.discard(user_id)
+        await self._wake_and_emit(record)
+
+    async def _wake_and_emit(self, record: PresenceRecord) -> None:
+        user_id = record.user_id
         rooms = await self._events.rooms_for_user(user_id, [Membership.JOIN])
         self._notifier.notify([user_key(user_id), *(room_key(r) for r in rooms)])
+        await self.published.emit(record)
 
     async def _share_room(self, user_a: UserId, user_b: UserId) -> bool:
         rooms_a = set(await self._events.rooms_for_user(user_a, [Membership.JOIN]))

@@ -4,13 +4,17 @@ A send is stored in the database, one inbox row per recipient device, before it 
 acknowledged, and it wakes each recipient's `/sync`. A device receives its messages in
 `to_device.events`, oldest first and at most `SYNC_LIMIT` at a time, until it syncs with a
 token past them: only then are they deleted. Repeating a transaction ID of the same device and
-event type stores nothing. Messages to users of other servers are dropped (no federation yet).
+event type stores nothing. Messages to users of other servers are emitted on `remote_messages`
+(federation relays them as `m.direct_to_device`); messages from other servers arrive through
+`deliver_remote`, deduplicated by their sender and `message_id`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
+from dataclasses import dataclass
 
 from core.errors import M_INVALID_PARAM, M_TOO_LARGE, JsonDict, MatrixError
 from core.identifiers import DeviceId, UserId, server_name_of
@@ -19,6 +23,7 @@ from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
 from homeserver.services.common.params import checked_user_id
 from homeserver.services.common.requester import Requester
+from homeserver.services.common.signals import Signal
 from homeserver.storage.ephemeral.to_device import Outgoing, ToDeviceStore
 
 logger = logging.getLogger(__name__)
@@ -28,6 +33,23 @@ MAX_MESSAGE_BYTES = 65536
 # The spec recommends at most 100 to-device messages per sync response.
 SYNC_LIMIT = 100
 MAX_ACKED = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteToDevice:
+    """To-device messages of a local sender for users of other servers.
+
+    Attributes:
+        sender: The local sending user.
+        event_type: The message type.
+        message_id: Unique per sender (the receiver deduplicates with it).
+        messages: `{user_id: {device_id or "*": content}}`, remote users only.
+    """
+
+    sender: UserId
+    event_type: str
+    message_id: str
+    messages: dict[UserId, dict[str, JsonDict]]
 
 
 class ToDeviceService:
@@ -41,6 +63,8 @@ class ToDeviceService:
         self._notifier = notifier
         self._clock = clock
         self._acked: dict[tuple[UserId, DeviceId], int] = {}
+        # Emitted once per new send that names users of other servers.
+        self.remote_messages: Signal[RemoteToDevice] = Signal("to_device.remote_messages")
 
     async def position(self) -> int:
         """The latest to-device stream position."""
@@ -50,7 +74,8 @@ class ToDeviceService:
         self, requester: Requester, event_type: str, txn_id: str, body: JsonDict
     ) -> None:
         """`PUT /sendToDevice/{eventType}/{txnId}`: store the messages and wake recipients."""
-        outgoing = self._parse(requester.user_id, event_type, body.get("messages"))
+        remote: dict[UserId, dict[str, JsonDict]] = {}
+        outgoing = self._parse(requester.user_id, event_type, body.get("messages"), remote)
         recipients = await self._store.send(
             (requester.user_id, requester.device_id),
             f"{event_type}/{txn_id}",
@@ -59,8 +84,40 @@ class ToDeviceService:
         )
         if recipients:
             self._notifier.notify(sorted(user_key(u) for u in recipients))
+        if recipients is not None and remote:
+            message_id = secrets.token_urlsafe(16)
+            await self.remote_messages.emit(
+                RemoteToDevice(requester.user_id, event_type, message_id, remote)
+            )
 
-    def _parse(self, sender: UserId, event_type: str, messages: object) -> list[Outgoing]:
+    async def deliver_remote(
+        self, sender: UserId, event_type: str, message_id: str, messages: object
+    ) -> None:
+        """Store messages from a user of another server for our users (once per
+        `message_id` of that sender) and wake the recipients.
+
+        Raises:
+            MatrixError: `M_INVALID_PARAM` for malformed messages.
+        """
+        outgoing = self._parse(sender, event_type, messages, None)
+        recipients = await self._store.send(
+            (sender, DeviceId("")),
+            f"federation/{event_type}/{message_id}",
+            outgoing,
+            self._clock.time_ms(),
+        )
+        if recipients:
+            self._notifier.notify(sorted(user_key(u) for u in recipients))
+
+    def _parse(
+        self,
+        sender: UserId,
+        event_type: str,
+        messages: object,
+        remote: dict[UserId, dict[str, JsonDict]] | None,
+    ) -> list[Outgoing]:
+        """Local messages to store; messages to other servers' users go into `remote`
+        (dropped when it is None: a remote sender cannot relay through us)."""
         if not isinstance(messages, dict):
             raise MatrixError(M_INVALID_PARAM, "messages must be an object")
         outgoing: list[Outgoing] = []
@@ -71,9 +128,11 @@ class ToDeviceService:
             ):
                 raise MatrixError(M_INVALID_PARAM, "messages must map devices to objects")
             if server_name_of(user_id) != self._server_name:
-                logger.debug(
-                    "dropping to-device message to remote user server=%s", server_name_of(user_id)
-                )
+                if remote is not None:
+                    _check_size(
+                        user_id, {"type": event_type, "sender": sender, "content": by_device}
+                    )
+                    remote[user_id] = by_device
                 continue
             for device_id, content in by_device.items():
                 message = {"type": event_type, "sender": sender, "content": content}
@@ -105,3 +164,10 @@ class ToDeviceService:
         found = await self._store.messages(user_id, device_id, since or 0, upto, SYNC_LIMIT)
         reached = found[-1].stream_id if len(found) == SYNC_LIMIT else upto
         return [m.message for m in found], reached
+
+
+def _check_size(user_id: UserId, message: JsonDict) -> None:
+    check_json(message, floats=False)  # relayed over federation as canonical JSON
+    encoded = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    if len(encoded.encode()) > MAX_MESSAGE_BYTES:
+        raise MatrixError(M_TOO_LARGE, f"Message to {user_id} is too large")

@@ -11,6 +11,7 @@ restart (ahead of the current position) is answered with every room known to hav
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
@@ -19,12 +20,23 @@ from core.identifiers import EventId, RoomId, UserId
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key
 from homeserver.services.common.params import checked_room_id
+from homeserver.services.common.signals import Signal
 
 logger = logging.getLogger(__name__)
 
 MAX_TIMEOUT_MS = 120_000
 DEFAULT_TIMEOUT_MS = 30_000
 SWEEP_INTERVAL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TypingChanged:
+    """A user started or stopped typing (federation relays local users' changes)."""
+
+    user_id: UserId
+    room_id: RoomId
+    typing: bool
+    timeout_ms: int
 
 
 class MembershipLookup(Protocol):
@@ -47,6 +59,8 @@ class TypingService:
         # room -> position of its last change
         self._changed_at: dict[RoomId, int] = {}
         self._position = 0
+        # Emitted for every explicit start or stop (not for expiry).
+        self.changed: Signal[TypingChanged] = Signal("typing.changed")
 
     async def set_typing(
         self, user_id: UserId, room_id: RoomId, typing: bool, timeout_ms: int | None
@@ -74,8 +88,8 @@ class TypingService:
         # An entry past its deadline that the sweeper has not removed yet still counts as a
         # change when replaced or removed: its expiry has not been announced.
         previous = users.get(user_id)
+        timeout = min(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms, MAX_TIMEOUT_MS)
         if typing:
-            timeout = min(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms, MAX_TIMEOUT_MS)
             users[user_id] = now + timeout / 1000
             if previous is None or previous <= now:
                 self._changed(room_id)
@@ -85,6 +99,7 @@ class TypingService:
                 del self._typing[room_id]
             if previous is not None:
                 self._changed(room_id)
+        await self.changed.emit(TypingChanged(user_id, room_id, typing, timeout))
 
     def current_position(self) -> int:
         """The latest typing position."""

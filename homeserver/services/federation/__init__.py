@@ -1,5 +1,6 @@
 """Federation domain logic: our server keys and the notary, inbound request authentication,
-and the queries other servers make of us and we make of them.
+the queries other servers make of us and we make of them, inbound transactions and what we
+send to other servers.
 
 `FederationServices` groups them for the API; the outbound client and the keyring come from
 the `federation` library, built in `homeserver.app.wiring.federation`.
@@ -10,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from homeserver.services.federation.edus import EduHandler
 from homeserver.services.federation.inbound_auth import InboundAuth
+from homeserver.services.federation.outbound import OutboundFederation
 from homeserver.services.federation.queries import FederationQueryService
 from homeserver.services.federation.server_keys import ServerKeysService
+from homeserver.services.federation.transactions import TransactionService
 
 __all__ = ["FederationServices"]
 
@@ -34,6 +38,9 @@ class FederationServices:
         queries: Answers to other servers' profile and directory queries.
         serve_well_known: The `m.server` published in `/.well-known/matrix/server`, if any.
         client: The outbound client, closed on shutdown (None when federation is off).
+        transactions: Applies inbound transactions.
+        edus: Applies inbound EDUs (its `devices_changed` signal tells of remote devices).
+        outbound: Sends our events and EDUs (None when federation is off).
     """
 
     enabled: bool
@@ -42,6 +49,9 @@ class FederationServices:
     queries: FederationQueryService
     serve_well_known: str | None
     client: _Closable | None
+    transactions: TransactionService
+    edus: EduHandler
+    outbound: OutboundFederation | None
 
     async def close(self) -> None:
         """Close the outbound connections."""
