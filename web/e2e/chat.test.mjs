@@ -3,75 +3,23 @@
 // Runs Debian's Chromium through playwright-core against a live Tessera; screenshots of each step
 // land in web/test-results/.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { chromium } from "playwright-core";
-import { startHomeserver } from "./server.mjs";
+import { expectMessage, person as newPerson, register as registerAt, sendText, setUp, shot, WAIT } from "./helpers.mjs";
 
-const ARTIFACTS = new URL("../test-results/", import.meta.url).pathname;
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const WAIT = { timeout: 60_000 };
-
+let env;
 let server;
-let browser;
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startHomeserver();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: FLAGS,
-  });
+  env = await setUp();
+  server = env.server;
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await env?.close();
 });
 
-async function person(name, viewport) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const blocked = [];
-  page.on("pageerror", (err) => console.error(`[${name}] page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (/Content.Security.Policy/i.test(msg.text())) blocked.push(msg.text());
-  });
-  return { name, context, page, blocked };
-}
-
-async function shot(p, step) {
-  await p.page.screenshot({ path: `${ARTIFACTS}${p.name}-${step}.png` });
-}
-
-async function register(p) {
-  const { page } = p;
-  await page.goto(server.url);
-  await page.getByRole("textbox", { name: "Username" }).fill(p.name);
-  await page.getByRole("textbox", { name: "Password" }).fill(`pw-${p.name}-correct-horse`);
-  await shot(p, "01-sign-up");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("navigation", { name: "Rooms" }).waitFor(WAIT);
-  await shot(p, "02-signed-in");
-}
-
-async function sendText(p, text) {
-  await p.page.getByRole("textbox", { name: "Message" }).fill(text);
-  await p.page.getByRole("button", { name: "Send" }).click();
-}
-
-async function expectMessage(p, text) {
-  await p.page.getByRole("log", { name: "Messages" }).getByText(text, { exact: true }).waitFor(WAIT);
-}
+const person = (name, viewport) => newPerson(env.browser, name, viewport);
+const register = (p) => registerAt(p, server.url);
 
 async function samplePng(page) {
   const dataUrl = await page.evaluate(() => {

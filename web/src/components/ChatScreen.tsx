@@ -7,7 +7,8 @@ import { type RoomSummary, sharedText } from "../lib/rooms";
 import { applyTheme, storedTheme, type Theme } from "../lib/theme";
 import { useClientTick } from "../matrix/useClientTick";
 import { useNotifications } from "../matrix/useNotifications";
-import { BellIcon, MoonIcon, SunIcon } from "./Icons";
+import { Devices } from "./Devices";
+import { BellIcon, MenuIcon, MoonIcon, SunIcon } from "./Icons";
 import { RoomList } from "./RoomList";
 import { RoomView } from "./RoomView";
 import { useToast } from "./Toasts";
@@ -40,6 +41,8 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   const offline = syncState === "ERROR" || syncState === "RECONNECTING";
   const [openRoomId, setOpenRoomId] = useState<string | undefined>(undefined);
   const [theme, setTheme] = useState<Theme>(storedTheme());
+  const [panel, setPanel] = useState<"devices" | undefined>();
+  const [menu, setMenu] = useState(false);
   const [draft] = useState(() => sharedText(new URLSearchParams(window.location.search)));
 
   const rooms = useMemo(
@@ -88,10 +91,27 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
         <button type="button" onClick={toggleTheme} className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800" aria-label={theme === "dark" ? "Use light theme" : "Use dark theme"}>
           {theme === "dark" ? <SunIcon /> : <MoonIcon />}
         </button>
-        <button type="button" onClick={onSignOut} className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800">
-          Sign out
-        </button>
+        <div className="relative">
+          <button type="button" aria-label="Account menu" aria-expanded={menu} onClick={() => setMenu(!menu)} className="rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800">
+            <MenuIcon />
+          </button>
+          {menu && (
+            <div role="menu" aria-label="Account menu" onKeyDown={(e) => e.key === "Escape" && setMenu(false)} className="absolute right-0 z-30 mt-1 w-52 rounded-lg border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-600 dark:bg-slate-800">
+              {(
+                [
+                  ["Devices", () => setPanel("devices")],
+                  ["Sign out", onSignOut],
+                ] as const
+              ).map(([label, action]) => (
+                <button key={label} type="button" role="menuitem" onClick={() => { setMenu(false); action(); }} className="block w-full rounded px-3 py-2 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-700">
+                  {label}
+                </button>
+              ))}
+            </div>
+          )}
+        </div>
       </header>
+      {panel === "devices" && <Devices client={client} onClose={() => setPanel(undefined)} />}
       {offline && (
         <p role="alert" className="bg-amber-100 px-3 py-1 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
           You are offline. Reconnecting… Messages you send will go out when the connection is back.

@@ -1,17 +1,42 @@
 /** The composer: text, a self-destruct timer, attaching a file with an upload progress bar. */
 
-import { type MatrixClient, type Room } from "matrix-js-sdk";
-import { type FormEvent, useRef, useState } from "react";
+import { type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { errorSentence } from "../lib/errors";
-import { formatBytes } from "../lib/format";
+import { formatBytes, localpart } from "../lib/format";
+import { textContent } from "../lib/markdown";
+import { editContent, replyContent } from "../lib/relations";
 import { TIMER_CHOICES, withSelfDestruct } from "../lib/selfDestruct";
 import { sendFile } from "../matrix/media";
 import { ClipIcon } from "./Icons";
+import { bodyText } from "./Message";
 import { useToast } from "./Toasts";
 
-export function Composer({ client, room, initialDraft }: { client: MatrixClient; room: Room; initialDraft: string }) {
+interface Props {
+  client: MatrixClient;
+  room: Room;
+  initialDraft: string;
+  /** The message being answered, or edited; `onCancel` clears both. */
+  replyTo?: MatrixEvent;
+  editing?: MatrixEvent;
+  onCancel: () => void;
+}
+
+/** The content to send for `body`: an edit, a reply, or a new message with the timer. */
+function contentFor(body: string, timer: number, replyTo?: MatrixEvent, editing?: MatrixEvent): Record<string, unknown> {
+  if (editing) return editContent(body, editing.getId() ?? "");
+  const base = replyTo ? replyContent(body, replyTo.getId() ?? "") : textContent(body);
+  return withSelfDestruct(base, timer, Date.now());
+}
+
+export function Composer({ client, room, initialDraft, replyTo, editing, onCancel }: Props) {
   const toast = useToast();
   const [text, setText] = useState(initialDraft);
+  const box = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    if (editing) setText(bodyText(editing));
+    if (editing || replyTo) box.current?.focus();
+  }, [editing, replyTo]);
   const [timer, setTimer] = useState(0);
   const [upload, setUpload] = useState<{ name: string; fraction: number } | undefined>();
   const fileInput = useRef<HTMLInputElement>(null);
@@ -33,8 +58,11 @@ export function Composer({ client, room, initialDraft }: { client: MatrixClient;
     setText("");
     typingSent.current = 0;
     client.sendTyping(room.roomId, false, 0).catch(() => undefined);
+    const [wasReply, wasEdit] = [replyTo, editing];
+    onCancel();
     try {
-      await client.sendMessage(room.roomId, withSelfDestruct({ msgtype: "m.text", body }, timer, Date.now()) as never);
+      await client.sendMessage(room.roomId, contentFor(body, timer, wasReply, wasEdit) as never);
+      if (wasEdit) toast("Message edited.", "success");
     } catch (err) {
       setText(body);
       toast(errorSentence(err, "send the message"), "error");
@@ -64,6 +92,16 @@ export function Composer({ client, room, initialDraft }: { client: MatrixClient;
           </label>
         </div>
       )}
+      {(replyTo || editing) && (
+        <div className="mb-1 flex items-center gap-2 px-1 text-xs text-slate-600 dark:text-slate-300">
+          <span className="min-w-0 flex-1 truncate">
+            {editing ? "Editing your message" : `Replying to ${replyTo?.sender?.name ?? localpart(replyTo?.getSender() ?? "")}: ${bodyText(replyTo!)}`}
+          </span>
+          <button type="button" onClick={() => { onCancel(); if (editing) setText(""); }} className="rounded px-2 py-0.5 hover:bg-slate-100 dark:hover:bg-slate-800">
+            {editing ? "Cancel edit" : "Cancel reply"}
+          </button>
+        </div>
+      )}
       <div className="flex items-end gap-2">
         <input ref={fileInput} type="file" className="hidden" tabIndex={-1} aria-hidden="true" data-testid="file-input" onChange={(e) => e.target.files?.[0] && void attach(e.target.files[0])} />
         <button type="button" aria-label="Attach file" title="Attach file" disabled={!!upload} onClick={() => fileInput.current?.click()} className="rounded-lg px-2 py-2 text-xl hover:bg-slate-100 disabled:opacity-50 dark:hover:bg-slate-800">
@@ -76,11 +114,16 @@ export function Composer({ client, room, initialDraft }: { client: MatrixClient;
           ))}
         </select>
         <textarea
+          ref={box}
           aria-label="Message"
           rows={1}
           value={text}
           onChange={(e) => typed(e.target.value)}
           onKeyDown={(e) => {
+            if (e.key === "Escape" && (replyTo || editing)) {
+              onCancel();
+              if (editing) setText("");
+            }
             if (e.key === "Enter" && !e.shiftKey) {
               e.preventDefault();
               e.currentTarget.form?.requestSubmit();

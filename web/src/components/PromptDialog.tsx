@@ -6,6 +6,8 @@ interface Field {
   label: string;
   name: string;
   optional?: boolean;
+  type?: "text" | "password";
+  initial?: string;
 }
 
 interface Props {
@@ -18,7 +20,7 @@ interface Props {
 
 export function PromptDialog({ title, fields, submit, onSubmit, onClose }: Props) {
   const ref = useRef<HTMLDialogElement>(null);
-  const [values, setValues] = useState<Record<string, string>>({});
+  const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(fields.map((f) => [f.name, f.initial ?? ""])));
   const [error, setError] = useState("");
 
   useEffect(() => {
@@ -44,7 +46,7 @@ export function PromptDialog({ title, fields, submit, onSubmit, onClose }: Props
         {fields.map((f, i) => (
           <label key={f.name} className="block space-y-1">
             <span className="text-sm">{f.label}</span>
-            <input autoFocus={i === 0} value={values[f.name] ?? ""} onChange={(e) => setValues({ ...values, [f.name]: e.target.value })} className="w-full rounded-lg border border-slate-300 bg-white px-3 py-2 dark:border-slate-600 dark:bg-slate-900" />
+            <input autoFocus={i === 0} type={f.type ?? "text"} autoComplete={f.type === "password" ? "current-password" : "off"} value={values[f.name] ?? ""} onChange={(e) => setValues({ ...values, [f.name]: e.target.value })} className="w-full rounded-lg border border-slate-300 bg-white px-3 py-2 dark:border-slate-600 dark:bg-slate-900" />
           </label>
         ))}
         {error && <p role="alert" className="text-sm text-rose-600">{error}</p>}

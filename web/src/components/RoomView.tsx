@@ -1,9 +1,11 @@
 /** One open room: header, timeline, typing notice and composer; marks what was seen as read. */
 
-import { type MatrixClient, type Room } from "matrix-js-sdk";
-import { useEffect } from "react";
+import { type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
+import { useEffect, useState } from "react";
+import { useRetentionText } from "../matrix/retention";
 import { Composer } from "./Composer";
-import { BackIcon, LockIcon } from "./Icons";
+import { BackIcon, GearIcon, LockIcon } from "./Icons";
+import { RoomSettings } from "./RoomSettings";
 import { PresenceDot } from "./PresenceDot";
 import { Timeline } from "./Timeline";
 import { useToast } from "./Toasts";
@@ -20,6 +22,10 @@ interface Props {
 export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
   const me = client.getUserId() ?? "";
   const toast = useToast();
+  const [replyTo, setReplyTo] = useState<MatrixEvent | undefined>();
+  const [editing, setEditing] = useState<MatrixEvent | undefined>();
+  const [settings, setSettings] = useState(false);
+  const retention = useRetentionText(client, room, tick);
 
   async function leave(): Promise<void> {
     if (!window.confirm(`Leave ${room.name}?`)) return;
@@ -53,15 +59,46 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
           {room.hasEncryptionStateEvent() && <LockIcon />}
           {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}
         </span>
+        <button type="button" onClick={() => setSettings(true)} aria-label="Room settings" title="Room settings" className="rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800">
+          <GearIcon />
+        </button>
         <button type="button" onClick={() => void leave()} className="rounded px-2 py-1 text-xs hover:bg-slate-100 dark:hover:bg-slate-800">
           Leave
         </button>
       </div>
-      <Timeline client={client} room={room} tick={tick} />
+      {settings && <RoomSettings client={client} room={room} onClose={() => setSettings(false)} />}
+      {retention && (
+        <p role="note" className="border-b border-slate-200 bg-sky-50 px-3 py-1 text-center text-xs text-sky-900 dark:border-slate-700 dark:bg-sky-950 dark:text-sky-100">
+          {retention}
+        </p>
+      )}
+      <Timeline
+        client={client}
+        room={room}
+        tick={tick}
+        onReply={(e) => {
+          setEditing(undefined);
+          setReplyTo(e);
+        }}
+        onEdit={(e) => {
+          setReplyTo(undefined);
+          setEditing(e);
+        }}
+      />
       <p aria-live="polite" className="h-5 px-3 text-xs text-slate-500 dark:text-slate-400">
         {typing.length > 0 && `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…`}
       </p>
-      <Composer client={client} room={room} initialDraft={initialDraft} />
+      <Composer
+        client={client}
+        room={room}
+        initialDraft={initialDraft}
+        replyTo={replyTo}
+        editing={editing}
+        onCancel={() => {
+          setReplyTo(undefined);
+          setEditing(undefined);
+        }}
+      />
     </section>
   );
 }

@@ -3,25 +3,29 @@
 import { EventType, type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { errorSentence } from "../lib/errors";
-import { dayLabel, formatClock, formatCountdown, localpart, sameDay } from "../lib/format";
+import { dayLabel, localpart, sameDay } from "../lib/format";
 import { expiresAt } from "../lib/selfDestruct";
-import { FileView } from "./FileView";
-import { LockIcon, TimerIcon } from "./Icons";
+import { Message, type MessageActions } from "./Message";
 import { useToast } from "./Toasts";
 
 const SHOWN = new Set<string>([EventType.RoomMessage, EventType.RoomMessageEncrypted]);
 
-export function Timeline({ client, room, tick }: { client: MatrixClient; room: Room; tick: number }) {
+/** Events shown as messages: not reactions, not edits (they change their target), not expired. */
+export function shownEvents(room: Room, now: number): MatrixEvent[] {
+  return room
+    .getLiveTimeline()
+    .getEvents()
+    .filter((e) => SHOWN.has(e.getType()) && !e.isRelation("m.replace") && !gone(e, now));
+}
+
+export function Timeline({ client, room, tick, onReply, onEdit }: { client: MatrixClient; room: Room; tick: number } & MessageActions) {
   const toast = useToast();
   const scroller = useRef<HTMLDivElement>(null);
   const [loading, setLoading] = useState(false);
   const [atStart, setAtStart] = useState(false);
   const now = useNow(room, tick);
   const me = client.getUserId() ?? "";
-  const events = room
-    .getLiveTimeline()
-    .getEvents()
-    .filter((e) => SHOWN.has(e.getType()) && !e.isRedacted() && !gone(e, now));
+  const events = shownEvents(room, now);
   const last = events.at(-1);
 
   useLayoutEffect(() => {
@@ -63,7 +67,7 @@ export function Timeline({ client, room, tick }: { client: MatrixClient; room: R
           return (
             <li key={e.getId() ?? e.getTxnId() ?? i}>
               {newDay && <DaySeparator label={dayLabel(e.getTs(), now)} />}
-              <Message client={client} event={e} mine={e.getSender() === me} now={now} />
+              <Message client={client} room={room} event={e} now={now} onReply={onReply} onEdit={onEdit} />
             </li>
           );
         })}
@@ -99,41 +103,6 @@ function DaySeparator({ label }: { label: string }) {
       <span className="h-px flex-1 bg-slate-200 dark:bg-slate-700" />
     </div>
   );
-}
-
-function Message({ client, event, mine, now }: { client: MatrixClient; event: MatrixEvent; mine: boolean; now: number }) {
-  const content = event.getContent();
-  const sender = event.sender?.name ?? localpart(event.getSender() ?? "");
-  const expiry = expiresAt(content);
-  const status = event.status;
-  return (
-    <div className={`flex ${mine ? "justify-end" : "justify-start"}`}>
-      <article className={`max-w-[85%] rounded-2xl px-3 py-2 text-sm ${mine ? "bg-indigo-600 text-white" : "bg-slate-100 dark:bg-slate-800"}`} data-event-id={event.getId()}>
-        {!mine && <p className="text-xs font-semibold opacity-80">{sender}</p>}
-        <Body client={client} event={event} />
-        <p className="mt-0.5 flex justify-end gap-2 text-[0.7rem] opacity-70">
-          {expiry !== undefined && <span aria-label={`disappears in ${formatCountdown(expiry - now)}`}className="inline-flex items-center gap-0.5"><TimerIcon /> {formatCountdown(expiry - now)}</span>}
-          {event.isEncrypted() && <span role="img" aria-label="encrypted" className="inline-flex items-center"><LockIcon /></span>}
-          <time dateTime={new Date(event.getTs()).toISOString()}>{formatClock(event.getTs())}</time>
-          {status === "sending" || status === "queued" || status === "encrypting" ? <span>sending…</span> : null}
-          {status === "not_sent" && <span>not sent</span>}
-        </p>
-      </article>
-    </div>
-  );
-}
-
-function Body({ client, event }: { client: MatrixClient; event: MatrixEvent }) {
-  if (event.isDecryptionFailure()) {
-    return <p className="italic">Unable to decrypt this message: the key has not arrived from the sender’s device yet.</p>;
-  }
-  if (event.getType() === EventType.RoomMessageEncrypted) return <p className="italic opacity-70">Decrypting…</p>;
-  const content = event.getContent();
-  const msgtype = content.msgtype as string | undefined;
-  if (msgtype === "m.image" || msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") {
-    return <FileView client={client} content={content} msgtype={msgtype} />;
-  }
-  return <p className="break-words whitespace-pre-wrap">{typeof content.body === "string" ? content.body : ""}</p>;
 }
 
 function SeenBy({ room, event, me }: { room: Room; event: MatrixEvent; me: string }) {

@@ -43,3 +43,17 @@ export function sharedText(params: URLSearchParams): string {
     .filter((v, i, all) => v !== "" && all.indexOf(v) === i);
   return parts.join("\n");
 }
+
+/** The power levels the settings offer, by name. */
+export const ROLES: ReadonlyArray<{ label: string; level: number }> = [
+  { label: "Member", level: 0 },
+  { label: "Moderator", level: 50 },
+  { label: "Admin", level: 100 },
+];
+
+/** A role name for a power level: "Admin", "Moderator", "Member", or "Custom (level 20)". */
+export function roleName(level: number): string {
+  const known = ROLES.find((r) => r.level === level);
+  if (known) return known.label;
+  return level > 100 ? "Creator" : `Custom (level ${level})`;
+}

@@ -28,6 +28,9 @@ const EVENTS = [
   RoomMemberEvent.Membership,
   UserEvent.Presence,
   MatrixEventEvent.Decrypted,
+  MatrixEventEvent.Replaced,
+  MatrixEventEvent.RelationsCreated,
+  MatrixEventEvent.BeforeRedaction,
 ] as const;
 
 /** A number that changes (at most once a frame) whenever the client's visible state changes. */
