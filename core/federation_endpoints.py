@@ -22,6 +22,7 @@ from core.endpoints import Endpoint
 __all__ = ["FEDERATION_ENDPOINTS", "FEDERATION_PREFIXES", "federation_endpoint"]
 
 _F1 = "/_matrix/federation/v1"
+_F2 = "/_matrix/federation/v2"
 _K2 = "/_matrix/key/v2"
 
 FEDERATION_PREFIXES: Final = ("/_matrix/federation/", "/_matrix/key/", "/.well-known/matrix/server")
@@ -37,6 +38,19 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     Endpoint("key_query_batch", "POST", _K2 + "/query", requires_auth=False),
     # Transactions
     Endpoint("federation_send", "PUT", _F1 + "/send/{txnId}"),
+    # Joining, leaving and inviting
+    Endpoint("make_join", "GET", _F1 + "/make_join/{roomId}/{userId}"),
+    Endpoint("send_join", "PUT", _F2 + "/send_join/{roomId}/{eventId}"),
+    Endpoint("make_leave", "GET", _F1 + "/make_leave/{roomId}/{userId}"),
+    Endpoint("send_leave", "PUT", _F2 + "/send_leave/{roomId}/{eventId}"),
+    Endpoint("invite", "PUT", _F2 + "/invite/{roomId}/{eventId}"),
+    # Retrieving events and state
+    Endpoint("get_event", "GET", _F1 + "/event/{eventId}"),
+    Endpoint("room_state", "GET", _F1 + "/state/{roomId}"),
+    Endpoint("room_state_ids", "GET", _F1 + "/state_ids/{roomId}"),
+    Endpoint("event_auth", "GET", _F1 + "/event_auth/{roomId}/{eventId}"),
+    Endpoint("backfill", "GET", _F1 + "/backfill/{roomId}"),
+    Endpoint("get_missing_events", "POST", _F1 + "/get_missing_events/{roomId}"),
     # Queries
     Endpoint("query_profile", "GET", _F1 + "/query/profile"),
     Endpoint("query_directory", "GET", _F1 + "/query/directory"),

@@ -39,7 +39,9 @@ from homeserver.api.client import key_backup as key_backup_api
 from homeserver.api.client import push_rules as push_rules_api
 from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
+from homeserver.api.federation import events as federation_events
 from homeserver.api.federation import keys as federation_keys
+from homeserver.api.federation import membership as federation_membership
 from homeserver.api.federation import query as federation_query
 from homeserver.api.federation import send as federation_send
 from homeserver.api.federation import version as federation_version
@@ -117,6 +119,8 @@ _FEDERATION_ROUTE_MODULES = (
     federation_keys,
     federation_query,
     federation_send,
+    federation_membership,
+    federation_events,
 )
 
 

@@ -92,7 +92,9 @@ async def join(request: web.Request) -> web.Response:
     body = await read_json(request)
     info = request.match_info
     room = info.get("roomIdOrAlias") or info["roomId"]
-    room_id = await services(request).membership.join(requester, room, optional_str(body, "reason"))
+    servers = [*request.query.getall("server_name", []), *request.query.getall("via", [])]
+    membership = services(request).membership
+    room_id = await membership.join(requester, room, optional_str(body, "reason"), servers)
     return json_response({"room_id": room_id})
 
 

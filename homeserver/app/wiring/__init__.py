@@ -93,7 +93,10 @@ def build_services(
             directory=rooms.directory,
             ephemeral=ephemeral,
             events_position=events_position,
+            room_events=rooms.events,
         ),
     )
+    if services.federation.remote_rooms is not None:
+        rooms.membership.use_remote(services.federation.remote_rooms)
     subscriptions(services)
     return services

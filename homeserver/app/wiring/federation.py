@@ -24,12 +24,20 @@ from homeserver.keyfile import load_old_verify_keys
 from homeserver.services.accounts.profile import ProfileService
 from homeserver.services.federation import FederationServices
 from homeserver.services.federation.edus import EduHandler
+from homeserver.services.federation.event_reads import EventReads
 from homeserver.services.federation.inbound_auth import InboundAuth
+from homeserver.services.federation.inbound_events import InboundEvents
+from homeserver.services.federation.invites import Invites
+from homeserver.services.federation.membership_served import MembershipHandshakes
 from homeserver.services.federation.outbound import OutboundFederation
+from homeserver.services.federation.pdu_checks import PduVerifier
 from homeserver.services.federation.queries import FederationQueryService, RemoteQueries
+from homeserver.services.federation.remote_membership import FederatedRooms, RemoteMembership
+from homeserver.services.federation.remote_requests import RemoteRequests
 from homeserver.services.federation.server_keys import ServerKeysService
 from homeserver.services.federation.transactions import TransactionService
 from homeserver.services.rooms.directory import DirectoryService
+from homeserver.services.rooms.events import EventService
 from homeserver.storage.factory import Stores
 
 __all__ = ["FederationOutbound", "build_federation", "build_outbound"]
@@ -118,6 +126,7 @@ def build_federation(
     directory: DirectoryService,
     ephemeral: EphemeralServices,
     events_position: int,
+    room_events: EventService,
 ) -> FederationServices:
     """The services the federation API calls."""
     fed = config.federation
@@ -146,6 +155,7 @@ def build_federation(
         clock=shared.clock,
         fetcher=client,
     )
+    rooms = _room_federation(stores, shared, signing_key, outbound, room_events)
     return FederationServices(
         enabled=fed.enabled,
         keys=keys or _key_service(config, stores, shared, signing_key, None),
@@ -167,7 +177,78 @@ def build_federation(
             edus=edus,
             clock=shared.clock,
             origin_seen=sending.retry_now if sending is not None else None,
+            pdus=rooms.inbound,
         ),
         edus=edus,
         outbound=sending,
+        inbound=rooms.inbound,
+        handshakes=rooms.handshakes,
+        invites=rooms.invites,
+        reads=rooms.reads,
+        remote_rooms=rooms.remote_rooms,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RoomFederation:
+    inbound: InboundEvents
+    handshakes: MembershipHandshakes
+    invites: Invites
+    reads: EventReads
+    remote_rooms: FederatedRooms | None
+
+
+def _room_federation(
+    stores: Stores,
+    shared: Shared,
+    signing_key: SigningKey,
+    outbound: FederationOutbound | None,
+    events: EventService,
+) -> _RoomFederation:
+    """Rooms across servers: the inbound pipeline, the handshakes, invites and reads."""
+    server_name, clock = ServerName(shared.server_name), shared.clock
+    verifier = PduVerifier(outbound.keyring if outbound is not None else None)
+    requests = RemoteRequests(outbound.client) if outbound is not None else None
+    inbound = InboundEvents(
+        events=events,
+        store=stores.events,
+        remote_store=stores.remote_events,
+        verifier=verifier,
+        requests=requests,
+        clock=clock,
+    )
+    invites = Invites(
+        server_name=server_name,
+        signing_key=signing_key,
+        events=events,
+        store=stores.events,
+        inbound=inbound,
+        verifier=verifier,
+        requests=requests,
+    )
+    remote_rooms = None
+    if outbound is not None and requests is not None:
+        membership = RemoteMembership(
+            server_name=server_name,
+            events=events,
+            store=stores.events,
+            inbound=inbound,
+            requests=requests,
+            clock=clock,
+        )
+        remote_rooms = FederatedRooms(membership, invites, outbound.queries)
+    return _RoomFederation(
+        inbound=inbound,
+        handshakes=MembershipHandshakes(
+            server_name=server_name,
+            events=events,
+            store=stores.events,
+            remote_store=stores.remote_events,
+            inbound=inbound,
+            verifier=verifier,
+            clock=clock,
+        ),
+        invites=invites,
+        reads=EventReads(server_name=server_name, events=events, inbound=inbound, clock=clock),
+        remote_rooms=remote_rooms,
     )

@@ -65,6 +65,7 @@ def build_rooms(
         profiles=stores.profiles,
         limiter=limiter,
         join_limit=config.rate_limits.join,
+        server_name=server_name,
     )
     visibility, room_reads, pagination, redaction = _read_paths(config, stores, shared, events)
     return RoomServices(

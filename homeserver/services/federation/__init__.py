@@ -12,9 +12,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from homeserver.services.federation.edus import EduHandler
+from homeserver.services.federation.event_reads import EventReads
 from homeserver.services.federation.inbound_auth import InboundAuth
+from homeserver.services.federation.inbound_events import InboundEvents
+from homeserver.services.federation.invites import Invites
+from homeserver.services.federation.membership_served import MembershipHandshakes
 from homeserver.services.federation.outbound import OutboundFederation
 from homeserver.services.federation.queries import FederationQueryService
+from homeserver.services.federation.remote_membership import FederatedRooms
 from homeserver.services.federation.server_keys import ServerKeysService
 from homeserver.services.federation.transactions import TransactionService
 
@@ -41,6 +46,11 @@ class FederationServices:
         transactions: Applies inbound transactions.
         edus: Applies inbound EDUs (its `devices_changed` signal tells of remote devices).
         outbound: Sends our events and EDUs (None when federation is off).
+        inbound: The inbound PDU pipeline (also the transactions' `InboundPdus`).
+        handshakes: make/send join and leave, served to other servers.
+        invites: Invites of our users by other servers, and co-signing ours.
+        reads: Events and state served to other servers.
+        remote_rooms: Joining and leaving rooms on other servers (None when off).
     """
 
     enabled: bool
@@ -52,6 +62,11 @@ class FederationServices:
     transactions: TransactionService
     edus: EduHandler
     outbound: OutboundFederation | None
+    inbound: InboundEvents
+    handshakes: MembershipHandshakes
+    invites: Invites
+    reads: EventReads
+    remote_rooms: FederatedRooms | None
 
     async def close(self) -> None:
         """Close the outbound connections."""

@@ -285,6 +285,10 @@ class EventService:
             raw["redacts"] = event.redacts
         return self._sign(raw, version)
 
+    def sign(self, raw: JsonDict, version: RoomVersion) -> Pdu:
+        """Hash and sign an event built elsewhere (a join from another server's template)."""
+        return self._sign(raw, version)
+
     def _sign(self, raw: JsonDict, version: RoomVersion) -> Pdu:
         """Hash and sign a new event; its ID follows from the result."""
         signed = sign_event(raw, self._server_name, self._key, version)

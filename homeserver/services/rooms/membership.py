@@ -5,6 +5,8 @@ forget. Each is an `m.room.member` event; the auth rules decide whether it is al
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 from core.errors import (
     M_FORBIDDEN,
@@ -13,7 +15,8 @@ from core.errors import (
     MatrixError,
 )
 from core.event_types import M_ROOM_MEMBER, Membership
-from core.identifiers import RoomId, UserId
+from core.events import Pdu
+from core.identifiers import RoomAlias, RoomId, UserId, server_name_of
 from homeserver.services.common.params import checked_room_alias, checked_room_id, checked_user_id
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
@@ -23,6 +26,30 @@ from homeserver.storage.rooms.aliases import AliasStore
 from homeserver.storage.rooms.events import EventStore
 
 logger = logging.getLogger(__name__)
+
+
+class RemoteRooms(Protocol):
+    """Membership in rooms this server is not in, through other servers (federation)."""
+
+    async def join(
+        self, user_id: UserId, room_id: RoomId, servers: Sequence[str], content: JsonDict
+    ) -> None:
+        """Join through the first of `servers` that lets us."""
+        ...
+
+    async def leave(
+        self, user_id: UserId, room_id: RoomId, servers: Sequence[str], content: JsonDict
+    ) -> None:
+        """Leave (reject an invite to) a room through `servers`."""
+        ...
+
+    async def cosign(self, pdu: Pdu) -> Pdu:
+        """An invite of a remote user, signed by their server."""
+        ...
+
+    async def resolve_alias(self, alias: RoomAlias) -> tuple[RoomId, list[str]]:
+        """A remote alias's room ID and the servers to join it through."""
+        ...
 
 
 class MembershipService:
@@ -37,6 +64,7 @@ class MembershipService:
         profiles: ProfileStore,
         limiter: RateLimiter,
         join_limit: Limit,
+        server_name: str = "",
     ) -> None:
         self._events = events
         self._store = store
@@ -44,6 +72,12 @@ class MembershipService:
         self._profiles = profiles
         self._limiter = limiter
         self._join_limit = join_limit
+        self._server_name = server_name
+        self._remote: RemoteRooms | None = None
+
+    def use_remote(self, remote: RemoteRooms) -> None:
+        """Reach rooms on other servers through `remote` (set once federation is wired)."""
+        self._remote = remote
 
     @staticmethod
     def check_user_id(user_id: object) -> UserId:
@@ -65,10 +99,23 @@ class MembershipService:
             requester.user_id, room_id, requester.user_id, Membership.JOIN, None
         )
 
-    async def join(self, requester: Requester, room_id_or_alias: str, reason: str | None) -> RoomId:
-        """Join a room by ID or alias; returns the room ID."""
+    async def join(
+        self,
+        requester: Requester,
+        room_id_or_alias: str,
+        reason: str | None,
+        servers: Sequence[str] = (),
+    ) -> RoomId:
+        """Join a room by ID or alias; returns the room ID. A room this server is not in is
+        joined through `servers`, the alias's servers, the room ID's and the inviter's."""
         self._limiter.check("join", requester.user_id, self._join_limit)
-        room_id = await self.resolve_room(room_id_or_alias)
+        room_id, alias_servers = await self._resolve_for_join(room_id_or_alias)
+        if self._remote is not None and not await self._resident(room_id):
+            hints = [*servers, *alias_servers, *await self._hints(requester.user_id, room_id)]
+            if any(server != self._server_name for server in hints):
+                content = await self._member_content(requester.user_id, Membership.JOIN, reason)
+                await self._remote.join(requester.user_id, room_id, hints, content)
+                return room_id
         await self._require_room(room_id)
         current = await self._store.membership(requester.user_id, room_id)
         if current is not None and current[0] == Membership.JOIN:
@@ -113,6 +160,16 @@ class MembershipService:
         """Leave a room (also rejects an invite or withdraws a knock)."""
         await self._require_room(room_id)
         current = await self._store.membership(requester.user_id, room_id)
+        if (
+            self._remote is not None
+            and current is not None
+            and current[0] == Membership.INVITE
+            and not await self._resident(room_id)
+        ):
+            hints = await self._hints(requester.user_id, room_id)
+            content = await self._member_content(requester.user_id, Membership.LEAVE, reason)
+            await self._remote.leave(requester.user_id, room_id, hints, content)
+            return
         if current is None or current[0] in (Membership.LEAVE, Membership.BAN):
             if current is None:
                 raise MatrixError(M_FORBIDDEN, "You are not in this room")
@@ -183,15 +240,33 @@ class MembershipService:
         if await self._store.room_version(room_id) is None:
             raise MatrixError(M_NOT_FOUND, "Unknown room")
 
-    async def _member_event(
-        self,
-        sender: UserId,
-        room_id: RoomId,
-        target: UserId,
-        membership: str,
-        reason: str | None,
-        extra: JsonDict | None = None,
-    ) -> SentEvent:
+    async def _resolve_for_join(self, room_id_or_alias: str) -> tuple[RoomId, list[str]]:
+        if room_id_or_alias.startswith("#") and self._remote is not None:
+            alias = checked_room_alias(room_id_or_alias)
+            if server_name_of(alias) != self._server_name:
+                return await self._remote.resolve_alias(alias)
+        return await self.resolve_room(room_id_or_alias), []
+
+    async def _resident(self, room_id: RoomId) -> bool:
+        """Whether a user of this server is joined to the room."""
+        members = await self._store.room_members(room_id, Membership.JOIN)
+        return any(server_name_of(m) == self._server_name for m in members)
+
+    async def _hints(self, user_id: UserId, room_id: RoomId) -> list[str]:
+        """Servers likely in the room: the inviter's, and the room ID's (before v12)."""
+        hints: list[str] = []
+        current = await self._store.membership(user_id, room_id)
+        if current is not None and current[0] in (Membership.INVITE, Membership.LEAVE):
+            found = await self._events.get_pdus([current[1]])
+            if found:
+                hints.append(server_name_of(found[0].sender))
+        if ":" in room_id:
+            hints.append(server_name_of(room_id))
+        return hints
+
+    async def _member_content(
+        self, target: UserId, membership: str, reason: str | None
+    ) -> JsonDict:
         content: JsonDict = {"membership": membership}
         if membership in (Membership.JOIN, Membership.INVITE, Membership.KNOCK):
             profile = await self._profiles.get_profile(target)
@@ -203,6 +278,24 @@ class MembershipService:
                     content["avatar_url"] = avatar_url
         if reason:
             content["reason"] = reason
+        return content
+
+    async def _member_event(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        target: UserId,
+        membership: str,
+        reason: str | None,
+        extra: JsonDict | None = None,
+    ) -> SentEvent:
+        content = await self._member_content(target, membership, reason)
         if extra:
             content.update(extra)
-        return await self._events.send(NewEvent(room_id, sender, M_ROOM_MEMBER, content, target))
+        cosign = None
+        remote = self._remote
+        remote_target = server_name_of(target) != self._server_name
+        if remote is not None and membership == Membership.INVITE and remote_target:
+            cosign = remote.cosign
+        event = NewEvent(room_id, sender, M_ROOM_MEMBER, content, target)
+        return await self._events.send(event, cosign=cosign)

@@ -119,6 +119,12 @@ class RoomSections:
         state_ids: StateIds = {}
         if state_since is None or timeline.limited:
             before = await self.state_at(room_id, start)
+            if not before and timeline.events:
+                # Nothing before the timeline here (a room joined over federation starts
+                # with the join): the state after it, less what the timeline itself sets.
+                after = await self.state_at(room_id, timeline.events[-1][0])
+                in_timeline = {p.event_id for _, p in timeline.events}
+                before = {k: v for k, v in after.items() if v not in in_timeline}
             if state_since is not None:
                 previous = await self.state_at(room_id, state_since)
                 before = {k: v for k, v in before.items() if previous.get(k) != v}
@@ -152,7 +158,11 @@ class RoomSections:
         return [p for p in pdus if state_filter.matches(p.raw)]
 
     async def stripped_state(self, room_id: RoomId, member_event: Pdu | None) -> list[JsonDict]:
-        """`invite_state` / `knock_state`: a few stripped state events plus the member event."""
+        """`invite_state` / `knock_state`: a few stripped state events plus the member event
+        (for an invite from another server, the `invite_room_state` it came with)."""
+        sent = member_event.unsigned.get("invite_room_state") if member_event else None
+        if member_event is not None and isinstance(sent, list):
+            return [*(e for e in sent if isinstance(e, dict)), strip_state_event(member_event)]
         state = await self._events.current_state(room_id)
         ids = [state[(t, "")] for t in _INVITE_STATE_TYPES if (t, "") in state]
         stripped = [strip_state_event(p) for p in await self._events.get_pdus(ids)]

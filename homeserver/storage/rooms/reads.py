@@ -93,12 +93,15 @@ class RoomReadStore:
         return [_room_event(r, raw) for r, raw in readable_events(rows)]
 
     async def events_by_id(self, event_ids: Iterable[EventId]) -> dict[EventId, RoomEvent]:
-        """Events by ID, with positions (missing ones are absent)."""
+        """Events by ID, with positions (missing ones are absent). State that a join over
+        federation brought is held outside the timeline: it reads with position 0."""
         found: dict[EventId, RoomEvent] = {}
         for chunk in _chunks(list(dict.fromkeys(event_ids))):
             marks = _marks(len(chunk))
             rows = await self._db.fetch_all(
-                f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})",  # noqa: S608
+                f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})"  # noqa: S608
+                " UNION ALL SELECT event_id, room_id, 0, COALESCE(state_group, 0), json, NULL"
+                f" FROM event_outliers WHERE status = 'outlier' AND event_id IN ({marks})",
                 *chunk,
             )
             found.update(

