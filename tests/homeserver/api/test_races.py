@@ -53,10 +53,12 @@ async def test_create_room_that_cannot_be_built_leaves_the_alias_free(server: Li
         alice = await register(http, server.url, "alice")
         token = alice["access_token"]
         # Power levels that take alice's own power away: the canonical alias event after them
-        # would be refused, so the room cannot be built as asked and is refused up front.
+        # would be refused, so the room cannot be built as asked and is refused up front (in
+        # room version 11: from version 12 the creator's power does not come from them).
         body: JsonBody = {
             "room_alias_name": "retry",
             "power_level_content_override": {"users": {}, "state_default": 50},
+            "room_version": "11",
         }
         status, err = await call(http, "POST", url, token=token, body=body)
         assert (status, err["errcode"]) == (400, "M_INVALID_ROOM_STATE"), err
