@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core.identifiers import RoomId
 from homeserver.api.http import authenticate, json_response, read_json, services
 from homeserver.api.routing import EndpointRoutes
-from homeserver.services.common.params import checked_user_id
+from homeserver.services.common.params import checked_room_id, checked_user_id
 
 routes = EndpointRoutes()
+
+
+def _room(request: web.Request) -> RoomId | None:
+    """The room of a per-room path (checked), or None for global account data."""
+    room_id = request.match_info.get("roomId")
+    return checked_room_id(room_id) if room_id is not None else None
 
 
 @routes("get_account_data", "get_room_account_data")
@@ -17,7 +24,7 @@ async def get_account_data(request: web.Request) -> web.Response:
     requester = await authenticate(request)
     info = request.match_info
     content = await services(request).account_data.get(
-        requester, checked_user_id(info["userId"]), info.get("roomId"), info["type"]
+        requester, checked_user_id(info["userId"]), _room(request), info["type"]
     )
     return json_response(content)
 
@@ -29,6 +36,6 @@ async def put_account_data(request: web.Request) -> web.Response:
     body = await read_json(request)
     info = request.match_info
     await services(request).account_data.put(
-        requester, checked_user_id(info["userId"]), info.get("roomId"), info["type"], body
+        requester, checked_user_id(info["userId"]), _room(request), info["type"], body
     )
     return json_response({})

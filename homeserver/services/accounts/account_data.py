@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from core.errors import M_BAD_JSON, M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
-from core.identifiers import UserId
-from homeserver.services.common.params import checked_room_id
+from core.identifiers import RoomId, UserId
 from homeserver.services.common.requester import Requester
-from homeserver.storage.accounts.account_data import GLOBAL, AccountDataStore
+from homeserver.storage.accounts.account_data import AccountDataStore
 
 # Types the server manages itself; clients must use the dedicated endpoints.
 _SERVER_MANAGED = frozenset({"m.fully_read", "m.push_rules"})
@@ -19,11 +18,11 @@ class AccountDataService:
         self._store = store
 
     async def get(
-        self, requester: Requester, user_id: UserId, room_id: str | None, data_type: str
+        self, requester: Requester, user_id: UserId, room_id: RoomId | None, data_type: str
     ) -> JsonDict:
-        """One object, or `M_NOT_FOUND`."""
+        """One object (global when `room_id` is None), or `M_NOT_FOUND`."""
         _check_owner(requester, user_id)
-        content = await self._store.get(user_id, _room_key(room_id), data_type)
+        content = await self._store.get(user_id, room_id, data_type)
         if content is None:
             raise MatrixError(M_NOT_FOUND, "Account data not found")
         return content
@@ -32,7 +31,7 @@ class AccountDataService:
         self,
         requester: Requester,
         user_id: UserId,
-        room_id: str | None,
+        room_id: RoomId | None,
         data_type: str,
         content: JsonDict,
     ) -> int:
@@ -42,15 +41,9 @@ class AccountDataService:
             raise MatrixError(
                 M_BAD_JSON, f"Cannot set {data_type} through the account data API", status=405
             )
-        return await self._store.put(user_id, _room_key(room_id), data_type, content)
+        return await self._store.put(user_id, room_id, data_type, content)
 
 
 def _check_owner(requester: Requester, user_id: UserId) -> None:
     if requester.user_id != user_id:
         raise MatrixError(M_FORBIDDEN, "Cannot access another user's account data")
-
-
-def _room_key(room_id: str | None) -> str:
-    if room_id is None:
-        return GLOBAL
-    return checked_room_id(room_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
-from core.identifiers import DeviceId
+from core.identifiers import DeviceId, UserId
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.accounts.tokens import DevicesChanged
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
@@ -39,7 +39,7 @@ class DeviceService:
         self._store = store
         self._ui_auth = ui_auth
         # A write throttle, not a data cache: losing an entry costs one extra write.
-        self._last_touched: LruCache[tuple[str, str], int] = caches.lru(
+        self._last_touched: LruCache[tuple[UserId, DeviceId], int] = caches.lru(
             "device_last_touched", _TOUCHED_DEVICES
         )
         # Emitted after the user renamed or deleted some of their devices.

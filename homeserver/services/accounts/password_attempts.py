@@ -10,6 +10,7 @@ with the caller's other buckets, so one 429 reports the longest wait of them all
 
 from __future__ import annotations
 
+from core.identifiers import UserId
 from homeserver.services.common.ratelimit import Draw, Limit, RateLimiter
 
 _PER_USER = "password_failure"
@@ -23,7 +24,7 @@ class PasswordAttempts:
         self._limiter = limiter
         self._limit = failure_limit
 
-    def check(self, user_id: str, client_ip: str | None, *others: Draw) -> None:
+    def check(self, user_id: UserId, client_ip: str | None, *others: Draw) -> None:
         """Refuse with 429 if the account or IP has no failure left, or any of `others` refuses.
 
         Raises:
@@ -31,11 +32,11 @@ class PasswordAttempts:
         """
         self._limiter.check_all(*others, *self._draws(user_id, client_ip, cost=0))
 
-    def failed(self, user_id: str, client_ip: str | None) -> None:
+    def failed(self, user_id: UserId, client_ip: str | None) -> None:
         """Record one failed password check for the account (and the IP, if given)."""
         self._limiter.check_all(*self._draws(user_id, client_ip, cost=1))
 
-    def _draws(self, user_id: str, client_ip: str | None, cost: float) -> list[Draw]:
+    def _draws(self, user_id: UserId, client_ip: str | None, cost: float) -> list[Draw]:
         draws = [Draw(_PER_USER, user_id, self._limit, cost)]
         if client_ip:
             draws.append(Draw(_PER_IP, client_ip, self._limit, cost))

@@ -139,7 +139,7 @@ class TokenService:
         await self._store.delete_device(requester.user_id, requester.device_id)
         await self.devices_removed.emit(DevicesChanged(requester.user_id))
 
-    async def revoke_devices(self, user_id: UserId, keep_device: DeviceId | None) -> list[str]:
+    async def revoke_devices(self, user_id: UserId, keep_device: DeviceId | None) -> list[DeviceId]:
         """Log out every device of `user_id` except `keep_device`."""
         deleted = await self._store.delete_devices_except(user_id, keep_device)
         if deleted:

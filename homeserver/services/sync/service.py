@@ -233,7 +233,7 @@ class SyncService:
         room_ids: list[RoomId],
         since: StreamToken | None,
         now: StreamToken,
-        account_data: list[tuple[str, str, JsonDict]],
+        account_data: list[tuple[RoomId | None, str, JsonDict]],
     ) -> None:
         """Ephemeral events, room account data and counts; drops rooms with nothing new."""
         typing = self._ephemeral.typing
@@ -243,9 +243,9 @@ class SyncService:
             receipts = await self._ephemeral.receipts.receipt_events(
                 room_ids, since.receipts if since else 0, now.receipts, request.user_id
             )
-        room_data: dict[str, list[JsonDict]] = {}
+        room_data: dict[RoomId, list[JsonDict]] = {}
         for room_id, data_type, content in account_data:
-            if room_id:
+            if room_id is not None:
                 room_data.setdefault(room_id, []).append({"type": data_type, "content": content})
         ephemeral_filter = request.filter.room.ephemeral
         for room_id in room_ids:
@@ -303,7 +303,7 @@ class SyncService:
 
     async def _account_data_since(
         self, user_id: UserId, since: StreamToken | None, now: StreamToken
-    ) -> list[tuple[str, str, JsonDict]]:
+    ) -> list[tuple[RoomId | None, str, JsonDict]]:
         if since is not None and since.account_data >= now.account_data:
             return []
         return await self._account_data.get_all(user_id, since.account_data if since else 0)
@@ -312,12 +312,12 @@ class SyncService:
         self,
         request: SyncRequest,
         since: StreamToken | None,
-        entries: list[tuple[str, str, JsonDict]],
+        entries: list[tuple[RoomId | None, str, JsonDict]],
     ) -> list[JsonDict]:
         events = [
             {"type": data_type, "content": content}
             for room_id, data_type, content in entries
-            if not room_id and request.filter.account_data.matches({"type": data_type})
+            if room_id is None and request.filter.account_data.matches({"type": data_type})
         ]
         wants_rules = request.filter.account_data.matches({"type": "m.push_rules"})
         if since is None and self._push_rules is not None and wants_rules:

@@ -1,14 +1,21 @@
-"""Account data, global (`room_id = ''`) and per room, with a stream position per change."""
+"""Account data, global and per room, with a stream position per change.
+
+Methods name global account data with `GLOBAL` (None) for its room; the table stores it under
+`room_id = ''`.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
 from core.errors import JsonDict
-from core.identifiers import UserId
+from core.identifiers import RoomId, UserId
 from homeserver.storage.database import Database
 from homeserver.storage.json_rows import dump_json, load_json, readable_rows
 from homeserver.storage.streams import next_position
 
-GLOBAL = ""
+GLOBAL: Final = None
+_GLOBAL_ROW = ""
 
 
 class AccountDataStore:
@@ -17,20 +24,23 @@ class AccountDataStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get(self, user_id: UserId, room_id: str, data_type: str) -> JsonDict | None:
-        """One account data object, or None."""
+    async def get(self, user_id: UserId, room_id: RoomId | None, data_type: str) -> JsonDict | None:
+        """One account data object (global when `room_id` is None), or None."""
         raw = await self._db.fetch_val(
             "SELECT content FROM account_data"
             " WHERE user_id = $1 AND room_id = $2 AND data_type = $3",
             user_id,
-            room_id,
+            room_id or _GLOBAL_ROW,
             data_type,
         )
         value = load_json(raw, table="account_data", key=data_type)
         return value if isinstance(value, dict) else None
 
-    async def put(self, user_id: UserId, room_id: str, data_type: str, content: JsonDict) -> int:
-        """Store an object, replacing any earlier one; returns its stream position."""
+    async def put(
+        self, user_id: UserId, room_id: RoomId | None, data_type: str, content: JsonDict
+    ) -> int:
+        """Store an object (global when `room_id` is None), replacing any earlier one; returns
+        its stream position."""
         async with self._db.transaction() as conn:
             position = await next_position(conn, "account_data")
             await conn.execute(
@@ -39,15 +49,18 @@ class AccountDataStore:
                 " ON CONFLICT (user_id, room_id, data_type) DO UPDATE"
                 " SET content = excluded.content, stream_id = excluded.stream_id",
                 user_id,
-                room_id,
+                room_id or _GLOBAL_ROW,
                 data_type,
                 dump_json(content),
                 position,
             )
         return position
 
-    async def get_all(self, user_id: UserId, since: int = 0) -> list[tuple[str, str, JsonDict]]:
-        """`(room_id, type, content)` of everything changed after stream position `since`."""
+    async def get_all(
+        self, user_id: UserId, since: int = 0
+    ) -> list[tuple[RoomId | None, str, JsonDict]]:
+        """`(room_id, type, content)` of everything changed after stream position `since`
+        (`room_id` None for global account data)."""
         rows = await self._db.fetch_all(
             "SELECT room_id, data_type, content FROM account_data"
             " WHERE user_id = $1 AND stream_id > $2 ORDER BY stream_id",
@@ -55,4 +68,11 @@ class AccountDataStore:
             since,
         )
         readable = readable_rows(rows, "content", table="account_data", key="data_type")
-        return [(r["room_id"], r["data_type"], content) for r, content in readable]
+        return [
+            (
+                RoomId(r["room_id"]) if r["room_id"] != _GLOBAL_ROW else GLOBAL,
+                r["data_type"],
+                content,
+            )
+            for r, content in readable
+        ]

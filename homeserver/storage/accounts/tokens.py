@@ -131,11 +131,11 @@ class TokenStore:
 
     async def delete_devices_except(
         self, user_id: UserId, keep_device: DeviceId | None
-    ) -> list[str]:
+    ) -> list[DeviceId]:
         """Delete every device (and its tokens) of a user but `keep_device`; returns those deleted."""
         async with self._db.transaction() as conn:
             rows = await conn.fetch_all("SELECT device_id FROM devices WHERE user_id = $1", user_id)
-            deleted = [r["device_id"] for r in rows if r["device_id"] != keep_device]
+            deleted = [DeviceId(r["device_id"]) for r in rows if r["device_id"] != keep_device]
             for device_id in deleted:
                 await delete_device_rows(conn, user_id, device_id)
             # Tokens can outlive a device row only through old data; sweep them too.
