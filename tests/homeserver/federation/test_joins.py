@@ -21,7 +21,7 @@ async def sync_until(client: ApiClient, found: Callable[[JsonDict], bool], what:
     """Sync (long-polling) until `found` holds for a response."""
     since: str | None = None
     for _ in range(120):
-        body = await client.sync(since, timeout_ms=1000)
+        body: JsonDict = await client.sync(since, timeout_ms=1000)
         since = body["next_batch"]
         if found(body):
             return body
@@ -47,12 +47,20 @@ async def members(client: ApiClient, room_id: str) -> dict[str, str]:
 
 
 async def invited_and_joined(
-    http: aiohttp.ClientSession, hs1: FederatedServer, hs2: FederatedServer, version: str
+    http: aiohttp.ClientSession,
+    hs1: FederatedServer,
+    hs2: FederatedServer,
+    version: str,
+    preset: str = "private_chat",
+    before_join: int = 0,
 ) -> tuple[ApiClient, ApiClient, str]:
-    """alice@hs1 makes a room, invites bob@hs2, who joins it over federation."""
+    """alice@hs1 makes a room (and sends `before_join` messages), invites bob@hs2, who joins
+    it over federation."""
     alice = await new_client(http, hs1.url, "alice")
     bob = await new_client(http, hs2.url, "bob")
-    room_id = await alice.create_room(room_version=version, name="Lounge")
+    room_id = await alice.create_room(room_version=version, name="Lounge", preset=preset)
+    for n in range(before_join):
+        await alice.send(room_id, f"early {n}")
     await alice.invite(room_id, bob.user_id)
 
     def invited(body: JsonDict) -> bool:
@@ -80,9 +88,13 @@ async def test_invite_join_and_messages_both_ways(
     assert (await members(bob, room_id)) == {alice.user_id: "join", bob.user_id: "join"}
 
     await alice.send(room_id, "hello from hs1")
-    await sync_until(bob, lambda b: "hello from hs1" in timeline_bodies(b, room_id), "alice's message")
+    await sync_until(
+        bob, lambda b: "hello from hs1" in timeline_bodies(b, room_id), "alice's message"
+    )
     await bob.send(room_id, "hello from hs2")
-    await sync_until(alice, lambda b: "hello from hs2" in timeline_bodies(b, room_id), "bob's message")
+    await sync_until(
+        alice, lambda b: "hello from hs2" in timeline_bodies(b, room_id), "bob's message"
+    )
 
     await alice.set_state(room_id, "m.room.topic", {"topic": "federated"})
 
@@ -96,3 +108,40 @@ async def test_invite_join_and_messages_both_ways(
             break
         await bob.sync(None, timeout_ms=200)
     assert await topic_on_hs2() == "federated"
+
+
+async def until_member(client: ApiClient, room_id: str, user_id: str, membership: str) -> None:
+    """Wait until the client's server sees `user_id` with `membership` in the room."""
+    for _ in range(200):
+        if (await members(client, room_id)).get(user_id) == membership:
+            return
+        await client.sync(None, timeout_ms=100)
+    raise AssertionError(f"{user_id} never became {membership} on {client.base}")
+
+
+@pytest.mark.parametrize("version", ["10", "12"])
+async def test_leave_rejoin_and_ban(
+    pair: list[FederatedServer], http: aiohttp.ClientSession, version: str
+) -> None:
+    hs1, hs2 = pair
+    alice, bob, room_id = await invited_and_joined(http, hs1, hs2, version, "public_chat")
+
+    await bob.leave(room_id)
+    await until_member(alice, room_id, bob.user_id, "leave")
+
+    await bob.ok("POST", f"/join/{quote(room_id, safe='')}", {}, via="hs1.test")
+    await until_member(alice, room_id, bob.user_id, "join")
+    await bob.send(room_id, "back again")
+    await sync_until(alice, lambda b: "back again" in timeline_bodies(b, room_id), "bob's return")
+
+    await alice.ok("POST", f"/rooms/{quote(room_id)}/ban", {"user_id": bob.user_id})
+
+    def banned(body: JsonDict) -> bool:
+        return room_id in body.get("rooms", {}).get("leave", {})
+
+    await sync_until(bob, banned, "the ban")
+    status, body = await bob.request(
+        "POST", f"/join/{quote(room_id, safe='')}", {}, server_name="hs1.test"
+    )
+    assert status == 403, body
+    assert (await members(alice, room_id))[bob.user_id] == "ban"
