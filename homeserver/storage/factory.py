@@ -21,6 +21,7 @@ from homeserver.storage.e2ee.keys import E2eKeyStore
 from homeserver.storage.ephemeral.presence import PresenceStore
 from homeserver.storage.ephemeral.receipts import ReceiptStore
 from homeserver.storage.ephemeral.to_device import ToDeviceStore
+from homeserver.storage.federation.device_announcements import DeviceAnnouncementStore
 from homeserver.storage.federation.inbound import InboundStore
 from homeserver.storage.federation.outbox import OutboxStore
 from homeserver.storage.federation.server_keys import ServerKeyStore
@@ -69,6 +70,7 @@ class Stores:
     server_keys: ServerKeyStore
     federation_outbox: OutboxStore
     federation_inbound: InboundStore
+    device_announcements: DeviceAnnouncementStore
 
     async def close(self) -> None:
         """Close the database."""
@@ -129,4 +131,5 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         server_keys=ServerKeyStore(db),
         federation_outbox=OutboxStore(db),
         federation_inbound=InboundStore(db),
+        device_announcements=DeviceAnnouncementStore(db),
     )

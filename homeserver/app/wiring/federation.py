@@ -23,6 +23,7 @@ from homeserver.config import Config
 from homeserver.keyfile import load_old_verify_keys
 from homeserver.services.accounts.profile import ProfileService
 from homeserver.services.federation import FederationServices
+from homeserver.services.federation.device_updates import DeviceListAnnouncer
 from homeserver.services.federation.edus import EduHandler
 from homeserver.services.federation.event_reads import EventReads
 from homeserver.services.federation.inbound_auth import InboundAuth
@@ -152,6 +153,7 @@ def build_federation(
         to_device=ephemeral.to_device,
         events=stores.events,
         store=stores.federation_inbound,
+        device_lists=stores.device_lists,
         clock=shared.clock,
         fetcher=client,
     )
@@ -181,11 +183,28 @@ def build_federation(
         ),
         edus=edus,
         outbound=sending,
+        device_updates=_device_updates(stores, shared, outbound),
         inbound=rooms.inbound,
         handshakes=rooms.handshakes,
         invites=rooms.invites,
         reads=rooms.reads,
         remote_rooms=rooms.remote_rooms,
+    )
+
+
+def _device_updates(
+    stores: Stores, shared: Shared, outbound: FederationOutbound | None
+) -> DeviceListAnnouncer | None:
+    """What tells other servers of our users' device changes (None when federation is off)."""
+    if outbound is None:
+        return None
+    return DeviceListAnnouncer(
+        server_name=shared.server_name,
+        sender=outbound.sender,
+        announcements=stores.device_announcements,
+        devices=stores.devices,
+        keys=stores.e2e_keys,
+        events=stores.events,
     )
 
 

@@ -35,6 +35,8 @@ def subscriptions(services: Services) -> None:
         s.receipts.stored.connect(outbound.on_receipt)
         s.presence.published.connect(outbound.on_presence)
         s.to_device.remote_messages.connect(outbound.on_to_device)
+    if s.federation.device_updates is not None:
+        s.device_lists.changed.connect(s.federation.device_updates.on_device_list_changed)
     s.federation.edus.devices_changed.connect(
         lambda change: s.device_lists.notify_changed(change.user_id)
     )

@@ -8,7 +8,9 @@ changed or stopped sharing rooms between two sync tokens (`/sync` and `/keys/cha
 from __future__ import annotations
 
 from core.identifiers import UserId
+from homeserver.services.accounts.tokens import DevicesChanged
 from homeserver.services.common.notifier import Notifier, user_key
+from homeserver.services.common.signals import Signal
 from homeserver.services.common.stream_token import StreamToken
 from homeserver.storage.e2ee.device_lists import DeviceListStore
 
@@ -19,6 +21,8 @@ class DeviceListService:
     def __init__(self, store: DeviceListStore, notifier: Notifier) -> None:
         self._store = store
         self._notifier = notifier
+        # Emitted after every change is announced locally (federation tells other servers).
+        self.changed: Signal[DevicesChanged] = Signal("device_lists.changed")
 
     async def position(self) -> int:
         """The latest device-list stream position."""
@@ -28,6 +32,7 @@ class DeviceListService:
         """Wake the syncs of `user_id` and of everyone sharing a room with them."""
         sharing = await self._store.users_sharing_room(user_id)
         self._notifier.notify(sorted(user_key(u) for u in sharing | {user_id}))
+        await self.changed.emit(DevicesChanged(user_id))
 
     def notify_observer(self, observer: UserId) -> None:
         """Wake the sync of the one user who may see a change (its own user-signing key's)."""

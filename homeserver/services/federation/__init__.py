@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from homeserver.services.federation.device_updates import DeviceListAnnouncer
 from homeserver.services.federation.edus import EduHandler
 from homeserver.services.federation.event_reads import EventReads
 from homeserver.services.federation.inbound_auth import InboundAuth
@@ -46,6 +47,7 @@ class FederationServices:
         transactions: Applies inbound transactions.
         edus: Applies inbound EDUs (its `devices_changed` signal tells of remote devices).
         outbound: Sends our events and EDUs (None when federation is off).
+        device_updates: Tells other servers of our users' device changes (None when off).
         inbound: The inbound PDU pipeline (also the transactions' `InboundPdus`).
         handshakes: make/send join and leave, served to other servers.
         invites: Invites of our users by other servers, and co-signing ours.
@@ -62,6 +64,7 @@ class FederationServices:
     transactions: TransactionService
     edus: EduHandler
     outbound: OutboundFederation | None
+    device_updates: DeviceListAnnouncer | None
     inbound: InboundEvents
     handshakes: MembershipHandshakes
     invites: Invites

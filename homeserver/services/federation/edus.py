@@ -34,6 +34,7 @@ from homeserver.services.ephemeral.presence import STATES, PresenceService
 from homeserver.services.ephemeral.receipts import READ, ReceiptService
 from homeserver.services.ephemeral.to_device import ToDeviceService
 from homeserver.services.ephemeral.typing import DEFAULT_TIMEOUT_MS, TypingService
+from homeserver.storage.e2ee.device_lists import DeviceListStore
 from homeserver.storage.ephemeral.presence import PresenceRecord
 from homeserver.storage.federation.inbound import InboundStore, RemoteDevice
 from homeserver.storage.rooms.events import EventStore
@@ -76,10 +77,12 @@ class EduHandler:
         to_device: ToDeviceService,
         events: EventStore,
         store: InboundStore,
+        device_lists: DeviceListStore,
         clock: Clock,
         fetcher: DeviceFetcher | None,
     ) -> None:
         self._typing = typing
+        self._device_lists = device_lists
         self._receipts = receipts
         self._presence = presence
         self._to_device = to_device
@@ -205,14 +208,14 @@ class EduHandler:
         await self._store.apply_device_update(
             user_id, stream_id, device, deleted=content.get("deleted") is True, stale=stale
         )
-        await self.devices_changed.emit(RemoteDevicesChanged(user_id))
+        await self._changed(user_id)
         if stale:
             self._start_resync(origin, user_id)
 
     async def _on_signing_key_update(self, origin: ServerName, content: JsonDict) -> None:
         user_id = _user_of(origin, content.get("user_id"))
         if await self._shares_room(user_id):
-            await self.devices_changed.emit(RemoteDevicesChanged(user_id))
+            await self._changed(user_id)
 
     def _start_resync(self, origin: ServerName, user_id: UserId) -> None:
         if self._fetcher is None:
@@ -234,6 +237,12 @@ class EduHandler:
         except Exception as exc:  # the list stays stale; the next update tries again
             logger.info("device list resync failed user_server=%s reason=%s", origin, exc)
             return
+        await self._changed(user_id)
+
+    async def _changed(self, user_id: UserId) -> None:
+        """Put the change on the device-list stream (local `/sync` and `/keys/changes`
+        report it to room-mates), then tell the subscribers."""
+        await self._device_lists.record_change(user_id)
         await self.devices_changed.emit(RemoteDevicesChanged(user_id))
 
     async def _shares_room(self, user_id: UserId) -> bool:

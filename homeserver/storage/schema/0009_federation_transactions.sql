@@ -47,3 +47,15 @@ CREATE TABLE remote_devices (
     keys TEXT,
     PRIMARY KEY (user_id, device_id)
 );
+
+-- Our users' devices as last announced to other servers (`m.device_list_update`): the
+-- `stream_id` of the last update per device; a deleted device keeps its row (`deleted` = 1)
+-- so the user's stream IDs keep increasing and `prev_id` can name it.
+CREATE TABLE device_list_announcements (
+    user_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    stream_id BIGINT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+);

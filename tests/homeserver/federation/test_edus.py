@@ -14,10 +14,11 @@ from urllib.parse import quote
 import aiohttp
 
 from core.errors import JsonDict
-from core.identifiers import ServerName
+from core.identifiers import ServerName, UserId
 from homeserver.api.http import SERVICES
 from homeserver.app.app_keys import STORES
 from tests.homeserver.api.helpers import new_client
+from tests.homeserver.e2ee.helpers import Device
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.http_client import ApiClient
 
@@ -231,3 +232,42 @@ async def test_local_events_are_queued_once_for_the_servers_in_the_room(
             break
         await asyncio.sleep(0.05)
     assert await _queued_messages(hs2, "hs1.test") == []
+
+
+async def test_device_list_updates_reach_room_mates_on_the_other_server(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    hs1, hs2 = pair
+    alice, bob, _ = await _setup(http, hs1, hs2)
+    first = await bob.sync()
+    device = Device(alice.user_id, alice.device_id)
+    await alice.ok("POST", "/keys/upload", {"device_keys": device.device_keys()})
+
+    def alice_changed(body: JsonDict) -> bool:
+        return alice.user_id in body.get("device_lists", {}).get("changed", [])
+
+    since: str = first["next_batch"]
+    for _ in range(60):
+        body = await bob.sync(since, timeout_ms=1000)
+        since = body["next_batch"]
+        if alice_changed(body):
+            break
+    else:
+        raise AssertionError("alice's device change never reached bob's sync")
+    inbound = hs2.live.app[STORES].federation_inbound
+    [stored] = await inbound.devices(UserId(alice.user_id))
+    assert stored.device_id == alice.device_id
+    assert stored.keys == device.device_keys()
+    head = await inbound.device_head(UserId(alice.user_id))
+    assert head is not None
+    # A second change names the first as its prev_id: no gap beyond the first sight.
+    await alice.ok("PUT", f"/devices/{quote(alice.device_id)}", {"display_name": "phone"})
+    for _ in range(100):
+        [stored] = await inbound.devices(UserId(alice.user_id))
+        if stored.display_name == "phone":
+            break
+        await asyncio.sleep(0.05)
+    assert stored.display_name == "phone"
+    later = await inbound.device_head(UserId(alice.user_id))
+    assert later is not None
+    assert later.stream_id == head.stream_id + 1
