@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from core.identifiers import RoomId, UserId
 
-def room_key(room_id: str) -> str:
+
+def room_key(room_id: RoomId) -> str:
     """The notifier key of a room."""
     return f"room:{room_id}"
 
 
-def user_key(user_id: str) -> str:
+def user_key(user_id: UserId) -> str:
     """The notifier key of a user."""
     return f"user:{user_id}"
 

@@ -66,7 +66,10 @@ class PublicRoom:
 
 @dataclass(frozen=True, slots=True)
 class RoomListBound:
-    """A position in the directory's order (most joined members first, then room ID)."""
+    """A position in the directory's order (most joined members first, then room ID).
+
+    Decoded from a client's page token, so `room_id` is only compared as an order bound.
+    """
 
     joined_members: int
     room_id: str
