@@ -5,6 +5,7 @@ per destination sends them as transactions (`PUT /_matrix/federation/v1/send/{tx
 most `MAX_PDUS` PDUs and `MAX_EDUS` EDUs, oldest first.
 
 Invariants:
+- A transaction stays under `max_transaction_bytes` (servers cap request bodies).
 - At most one transaction is in flight per destination; the next one starts only after the
   previous one was accepted (or given up), so a destination receives our items in queue order.
 - A transaction that fails with a retryable error is sent again, unchanged and with the same
@@ -27,6 +28,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from core.canonical_json import encode_canonical
 from core.errors import JsonDict
 from core.identifiers import ServerName
 from federation.client import path_segment
@@ -58,11 +60,14 @@ class SenderSettings:
         backoff_base_s: Delay after the first failure; doubled per further failure.
         backoff_max_s: Cap of the delay.
         max_queued_pdus: Queue length past which a failing destination gets catch-up.
+        max_transaction_bytes: A transaction holds items up to about this many bytes (at
+            least one item), well below the request body limits servers apply.
     """
 
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
     max_queued_pdus: int = 1_000
+    max_transaction_bytes: int = 1_000_000
 
 
 @dataclass
@@ -180,6 +185,7 @@ class TransactionSender:
                 if state.failures:
                     await self._catch_up(destination)
                 batch = await self._queue.pending(destination, MAX_PDUS, MAX_EDUS)
+                batch = _fit(batch, self._settings.max_transaction_bytes)
                 if not batch:
                     if state.dirty:
                         continue
@@ -267,6 +273,16 @@ class TransactionSender:
             destination,
             dropped,
         )
+
+
+def _fit(batch: list[QueuedItem], max_bytes: int) -> list[QueuedItem]:
+    """The longest prefix of `batch` (in queue order, at least one item) within `max_bytes`."""
+    total = 0
+    for index, item in enumerate(batch):
+        total += len(encode_canonical(item.payload))
+        if total > max_bytes and index > 0:
+            return batch[:index]
+    return batch
 
 
 def _log_pdu_errors(destination: ServerName, response: JsonDict) -> None:

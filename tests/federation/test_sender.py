@@ -194,3 +194,22 @@ async def test_a_refused_transaction_is_dropped_not_retried() -> None:
     await _until(lambda: not queue.rows)
     await sender.close()
     assert remote.attempts == 1
+
+
+async def test_large_items_are_split_across_transactions() -> None:
+    queue, remote, clock = MemoryQueue(), Remote(), TestClock()
+    settings = SenderSettings(max_transaction_bytes=100_000)
+    sender = TransactionSender(
+        origin=US, queue=queue, transport=remote, clock=clock, settings=settings
+    )
+    remote.up = False
+    await sender.start()
+    for n in range(5):
+        await sender.send_pdu([THEM], {**_pdu(n), "pad": "x" * 40_000})
+    await _until(lambda: remote.attempts >= 1)
+    remote.up = True
+    sender.retry_now(THEM)
+    await _until(lambda: not queue.rows)
+    await sender.close()
+    assert [p["n"] for p in remote.pdus()] == list(range(5))
+    assert max(len(t["pdus"]) for _, t in remote.received) <= 2

@@ -30,7 +30,9 @@ def build_ephemeral(stores: Stores, shared: Shared) -> EphemeralServices:
         receipts=ReceiptService(
             stores.receipts, stores.events, stores.account_data, notifier, clock
         ),
-        presence=PresenceService(stores.presence, notifier, stores.events, clock),
+        presence=PresenceService(
+            stores.presence, notifier, stores.events, clock, server_name=shared.server_name
+        ),
         to_device=ToDeviceService(
             server_name=shared.server_name, store=stores.to_device, notifier=notifier, clock=clock
         ),

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
 from core.event_types import Membership
-from core.identifiers import UserId
+from core.identifiers import UserId, server_name_of
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, room_key, user_key
 from homeserver.services.common.params import checked_user_id
@@ -71,8 +71,17 @@ class PresenceService:
     """Sets, times out and reports presence."""
 
     def __init__(
-        self, store: PresenceStore, notifier: Notifier, events: EventStore, clock: Clock
+        self,
+        store: PresenceStore,
+        notifier: Notifier,
+        events: EventStore,
+        clock: Clock,
+        *,
+        server_name: str | None = None,
     ) -> None:
+        """`server_name` is ours: users of other servers are never timed out here (their
+        server reports their changes); None treats every stored user as ours."""
+        self._server_name = server_name
         self._store = store
         self._notifier = notifier
         self._events = events
@@ -193,7 +202,7 @@ class PresenceService:
         """
         now = self._clock.time_ms()
         for record in await self._store.not_offline():
-            if record.user_id in self._cache:
+            if record.user_id in self._cache or not self._is_local(record.user_id):
                 continue
             if now - record.last_sync_ts <= SYNC_ONLINE_TIMEOUT_MS + PERSIST_INTERVAL_MS:
                 record = replace(record, last_sync_ts=max(record.last_sync_ts, now))
@@ -240,6 +249,9 @@ class PresenceService:
             except Exception:
                 logger.exception("presence timeout check failed")
             await self._clock.sleep(interval_seconds)
+
+    def _is_local(self, user_id: UserId) -> bool:
+        return self._server_name is None or server_name_of(user_id) == self._server_name
 
     def _evictable(self, user_id: UserId, record: PresenceRecord) -> bool:
         # An offline user with nothing unwritten is fully described by the database.
