@@ -5,7 +5,8 @@
 - `ip_policy`: which addresses outbound requests may reach.
 - `client`: the outbound federation client (TLS, signing, retries, strict JSON).
 - `server_keys`, `keyring`: our key document; remote keys fetched, verified and cached.
-- `ports`: what the host (the homeserver) provides: key storage and a clock.
+- `sender`: outbound transactions from a durable queue per destination, with backoff.
+- `ports`: what the host (the homeserver) provides: key storage, the outbound queue, a clock.
 
 It never imports `homeserver`; the homeserver implements `ports` and wires the pieces.
 """

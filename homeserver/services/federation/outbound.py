@@ -127,6 +127,16 @@ class OutboundFederation:
         self._sender.wake({item.destination for item in items})
         return len(batch)
 
+    async def relay(self, origin: ServerName, pdu: JsonDict) -> None:
+        """Queue a PDU another server's user sent through us (a `send_join`, `send_leave` or
+        `send_knock` we served) for the other servers in its room, `origin` excepted: the
+        events stream feed only sends our own users' events."""
+        room_id = pdu.get("room_id")
+        if not isinstance(room_id, str):
+            return
+        servers = await self._room_servers(RoomId(room_id)) - {origin}
+        await self._sender.send_pdu(servers, _as_sent(pdu))
+
     async def on_typing(self, change: TypingChanged) -> None:
         """`TypingService.changed` handler: relay a local user's typing as `m.typing`."""
         if not self._is_local(change.user_id):
