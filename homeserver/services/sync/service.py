@@ -87,7 +87,7 @@ class SyncService:
         self._clock = clock
         self._push_rules = push_rules
         # Self-validating: each entry carries the notifier version of the user's key.
-        self._membership_cache: LruCache[str, tuple[int, list[MembershipRow]]] = caches.lru(
+        self._membership_cache: LruCache[UserId, tuple[int, list[MembershipRow]]] = caches.lru(
             "sync_memberships", MEMBERSHIP_CACHE_SIZE
         )
         self._unread = unread  # push: unread_notifications counts
