@@ -145,3 +145,36 @@ async def test_leave_rejoin_and_ban(
     )
     assert status == 403, body
     assert (await members(alice, room_id))[bob.user_id] == "ban"
+
+
+async def test_a_remote_invite_is_rejected_through_the_inviting_server(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    hs1, hs2 = pair
+    alice = await new_client(http, hs1.url, "alice")
+    bob = await new_client(http, hs2.url, "bob")
+    room_id = await alice.create_room(room_version="12")
+    await alice.invite(room_id, bob.user_id)
+    body = await sync_until(
+        bob, lambda b: room_id in b.get("rooms", {}).get("invite", {}), "invite"
+    )
+
+    await bob.leave(room_id)
+    await until_member(alice, room_id, bob.user_id, "leave")
+    after = await bob.sync(body["next_batch"], timeout_ms=1000)
+    assert room_id in after["rooms"]["leave"]
+
+
+async def test_a_remote_alias_is_joined_through_its_server(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    hs1, hs2 = pair
+    bob = await new_client(http, hs2.url, "bob")
+    room_id = await bob.create_room(room_alias_name="plaza", preset="public_chat")
+    alice = await new_client(http, hs1.url, "alice")
+
+    joined_id = await alice.ok("POST", f"/join/{quote('#plaza:hs2.test', safe='')}", {})
+    assert joined_id == {"room_id": room_id}
+    await until_member(bob, room_id, alice.user_id, "join")
+    await bob.send(room_id, "welcome")
+    await sync_until(alice, lambda b: "welcome" in timeline_bodies(b, room_id), "bob's welcome")
