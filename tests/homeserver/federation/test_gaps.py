@@ -8,7 +8,6 @@ from urllib.parse import quote
 import aiohttp
 
 from core.errors import JsonDict
-
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.homeserver.federation.test_joins import invited_and_joined, sync_until, timeline_bodies
 
