@@ -33,7 +33,7 @@ export async function setUp() {
 }
 
 /** A person in a fresh browser context; `blocked` collects Content-Security-Policy reports. */
-export async function person(browser, name, viewport = { width: 1280, height: 800 }) {
+export async function person(browser, name, viewport = { width: 1280, height: 800 }, user = name) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const blocked = [];
@@ -41,7 +41,7 @@ export async function person(browser, name, viewport = { width: 1280, height: 80
   page.on("console", (msg) => {
     if (/Content.Security.Policy/i.test(msg.text())) blocked.push(msg.text());
   });
-  return { name, context, page, blocked, password: `pw-${name}-correct-horse` };
+  return { name, user, context, page, blocked, password: `pw-${user}-correct-horse` };
 }
 
 export async function shot(p, step) {
@@ -51,7 +51,7 @@ export async function shot(p, step) {
 async function authenticate(p, url, button) {
   const { page } = p;
   await page.goto(url);
-  await page.getByRole("textbox", { name: "Username" }).fill(p.name);
+  await page.getByRole("textbox", { name: "Username" }).fill(p.user);
   await page.getByRole("textbox", { name: "Password" }).fill(p.password);
   await page.getByRole("button", { name: button }).click();
   await page.getByRole("navigation", { name: "Rooms" }).waitFor(WAIT);
@@ -60,7 +60,7 @@ async function authenticate(p, url, button) {
 /** Create the account in the browser (keys are made there) and wait for the room list. */
 export async function register(p, url) {
   await p.page.goto(url);
-  await p.page.getByRole("textbox", { name: "Username" }).fill(p.name);
+  await p.page.getByRole("textbox", { name: "Username" }).fill(p.user);
   await p.page.getByRole("textbox", { name: "Password" }).fill(p.password);
   await shot(p, "01-sign-up");
   await p.page.getByRole("button", { name: "Create account" }).click();
@@ -107,7 +107,7 @@ export async function startDm(a, b) {
 export async function apiLogin(url, p) {
   const resp = await fetch(`${url}/_matrix/client/v3/login`, {
     method: "POST",
-    body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: p.name }, password: p.password }),
+    body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: p.user }, password: p.password }),
   });
   const { access_token } = await resp.json();
   return async (method, path, body) => {

@@ -8,7 +8,7 @@ import type { Session } from "../matrix/session";
 const input =
   "w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-base dark:border-slate-600 dark:bg-slate-800";
 
-export function AuthScreen({ onSession, initialError }: { onSession: (s: Session) => void; initialError?: string }) {
+export function AuthScreen({ onSession, initialError }: { onSession: (s: Session, password: string) => void; initialError?: string }) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [token, setToken] = useState("");
@@ -27,7 +27,7 @@ export function AuthScreen({ onSession, initialError }: { onSession: (s: Session
     try {
       const session =
         mode === "login" ? await login(baseUrl, username, password) : await register(baseUrl, username, password, token);
-      onSession(session);
+      onSession(session, password);
     } catch (err) {
       setError(errorSentence(err, mode === "login" ? "sign in" : "create the account"));
       setBusy(false);

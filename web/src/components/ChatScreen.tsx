@@ -8,6 +8,8 @@ import { applyTheme, storedTheme, type Theme } from "../lib/theme";
 import { useClientTick } from "../matrix/useClientTick";
 import { useNotifications } from "../matrix/useNotifications";
 import { Devices } from "./Devices";
+import { Security } from "./Security";
+import { VerificationProvider } from "./Verification";
 import { BellIcon, MenuIcon, MoonIcon, SunIcon } from "./Icons";
 import { RoomList } from "./RoomList";
 import { RoomView } from "./RoomView";
@@ -41,7 +43,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   const offline = syncState === "ERROR" || syncState === "RECONNECTING";
   const [openRoomId, setOpenRoomId] = useState<string | undefined>(undefined);
   const [theme, setTheme] = useState<Theme>(storedTheme());
-  const [panel, setPanel] = useState<"devices" | undefined>();
+  const [panel, setPanel] = useState<"devices" | "security" | undefined>();
   const [menu, setMenu] = useState(false);
   const [draft] = useState(() => sharedText(new URLSearchParams(window.location.search)));
 
@@ -76,6 +78,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   }
 
   return (
+    <VerificationProvider client={client}>
     <div className="flex h-full flex-col">
       <header className="flex items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-slate-700">
         <h1 className="font-semibold">Tessera</h1>
@@ -99,6 +102,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
             <div role="menu" aria-label="Account menu" onKeyDown={(e) => e.key === "Escape" && setMenu(false)} className="absolute right-0 z-30 mt-1 w-52 rounded-lg border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-600 dark:bg-slate-800">
               {(
                 [
+                  ["Security and key backup", () => setPanel("security")],
                   ["Devices", () => setPanel("devices")],
                   ["Sign out", onSignOut],
                 ] as const
@@ -112,6 +116,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
         </div>
       </header>
       {panel === "devices" && <Devices client={client} onClose={() => setPanel(undefined)} />}
+      {panel === "security" && <Security client={client} onClose={() => setPanel(undefined)} />}
       {offline && (
         <p role="alert" className="bg-amber-100 px-3 py-1 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
           You are offline. Reconnecting… Messages you send will go out when the connection is back.
@@ -132,5 +137,6 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
         </div>
       </div>
     </div>
+    </VerificationProvider>
   );
 }

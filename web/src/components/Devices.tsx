@@ -7,6 +7,7 @@ import { formatClock } from "../lib/format";
 import { Panel, plainButtonClass } from "./Panel";
 import { PromptDialog } from "./PromptDialog";
 import { useToast } from "./Toasts";
+import { useShowVerification } from "./Verification";
 
 type Pending = { kind: "rename" | "remove"; device: IMyDevice } | undefined;
 
@@ -21,6 +22,8 @@ export function Devices({ client, onClose }: { client: MatrixClient; onClose: ()
   const me = client.getUserId() ?? "";
   const [devices, setDevices] = useState<IMyDevice[] | undefined>();
   const [pending, setPending] = useState<Pending>();
+  const [verified, setVerified] = useState<Record<string, boolean>>({});
+  const showVerification = useShowVerification();
   const reload = useCallback(() => {
     client.getDevices().then(
       ({ devices }) => setDevices(devices.sort((a, b) => (b.last_seen_ts ?? 0) - (a.last_seen_ts ?? 0))),
@@ -28,6 +31,23 @@ export function Devices({ client, onClose }: { client: MatrixClient; onClose: ()
     );
   }, [client, toast]);
   useEffect(reload, [reload]);
+  useEffect(() => {
+    const crypto = client.getCrypto();
+    if (!crypto || !devices) return;
+    void Promise.all(devices.map(async (d) => [d.device_id, (await crypto.getDeviceVerificationStatus(me, d.device_id))?.crossSigningVerified ?? false] as const)).then(
+      (pairs) => setVerified(Object.fromEntries(pairs)),
+      () => undefined,
+    );
+  }, [client, devices, me]);
+
+  async function verify(device: IMyDevice): Promise<void> {
+    try {
+      const request = await client.getCrypto()?.requestDeviceVerification(me, device.device_id);
+      if (request) showVerification(request);
+    } catch (err) {
+      toast(errorSentence(err, "start the verification"), "error");
+    }
+  }
 
   async function rename(device: IMyDevice, name: string): Promise<void> {
     try {
@@ -75,12 +95,14 @@ export function Devices({ client, onClose }: { client: MatrixClient; onClose: ()
                 <span className="min-w-0 flex-1">
                   <span className="font-medium">{name}</span>
                   {current && <span className="ml-1 text-xs text-emerald-700 dark:text-emerald-300">(this device)</span>}
+                  <span className="ml-1 text-xs">{verified[d.device_id] ? "· verified" : "· not verified"}</span>
                   <span className="block text-xs text-slate-500 dark:text-slate-400">
                     {d.device_id}
                     {d.last_seen_ts ? ` · last seen ${new Date(d.last_seen_ts).toLocaleDateString()} ${formatClock(d.last_seen_ts)}` : ""}
                   </span>
                 </span>
                 <button type="button" className={plainButtonClass} aria-label={`Rename ${name}`} onClick={() => setPending({ kind: "rename", device: d })}>Rename</button>
+                {!current && !verified[d.device_id] && <button type="button" className={plainButtonClass} aria-label={`Verify ${name}`} onClick={() => void verify(d)}>Verify</button>}
                 {!current && <button type="button" className={plainButtonClass} aria-label={`Remove ${name}`} onClick={() => setPending({ kind: "remove", device: d })}>Remove</button>}
               </li>
             );

@@ -8,7 +8,8 @@ import { groupReactions, QUICK_REACTIONS, reactionContent, stripReplyFallback } 
 import { expiresAt } from "../lib/selfDestruct";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { FileView } from "./FileView";
-import { LockIcon, TimerIcon } from "./Icons";
+import { LockIcon, ShieldIcon, TimerIcon } from "./Icons";
+import { useMessageTrust } from "../matrix/trust";
 import { Markdown } from "./Markdown";
 import { plainText } from "../lib/markdown";
 import { useToast } from "./Toasts";
@@ -24,17 +25,19 @@ interface Props extends MessageActions {
   room: Room;
   event: MatrixEvent;
   now: number;
+  tick: number;
 }
 
 const FILE_TYPES = new Set(["m.image", "m.file", "m.video", "m.audio"]);
 
-export function Message({ client, room, event, now, onReply, onEdit }: Props) {
+export function Message({ client, room, event, now, tick, onReply, onEdit }: Props) {
   const me = client.getUserId() ?? "";
   const mine = event.getSender() === me;
   const sender = event.sender?.name ?? localpart(event.getSender() ?? "");
   const expiry = expiresAt(event.getContent());
   const status = event.status;
   const redacted = event.isRedacted();
+  const trust = useMessageTrust(client, event, tick);
   return (
     <div className={`group flex ${mine ? "justify-end" : "justify-start"}`}>
       <article className={`max-w-[85%] rounded-2xl px-3 py-2 text-sm ${mine ? "bg-indigo-600 text-white" : "bg-slate-100 dark:bg-slate-800"}`} data-event-id={event.getId()}>
@@ -44,6 +47,11 @@ export function Message({ client, room, event, now, onReply, onEdit }: Props) {
         <p className="mt-0.5 flex flex-wrap items-center justify-end gap-2 text-[0.7rem] opacity-80">
           {expiry !== undefined && <span aria-label={`disappears in ${formatCountdown(expiry - now)}`} className="inline-flex items-center gap-0.5"><TimerIcon /> {formatCountdown(expiry - now)}</span>}
           {event.isEncrypted() && <span role="img" aria-label="encrypted" className="inline-flex items-center"><LockIcon /></span>}
+          {trust && (
+            <span role="img" aria-label={trust.text} title={trust.text} className={`inline-flex items-center ${trust.kind === "warning" ? "text-amber-500" : ""}`}>
+              <ShieldIcon />
+            </span>
+          )}
           {event.replacingEventId() && !redacted && <span>(edited)</span>}
           <time dateTime={new Date(event.getTs()).toISOString()}>{formatClock(event.getTs())}</time>
           {status === "sending" || status === "queued" || status === "encrypting" ? <span>sending…</span> : null}

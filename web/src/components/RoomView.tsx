@@ -4,7 +4,9 @@ import { type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
 import { useEffect, useState } from "react";
 import { useRetentionText } from "../matrix/retention";
 import { Composer } from "./Composer";
-import { BackIcon, GearIcon, LockIcon } from "./Icons";
+import { BackIcon, GearIcon, LockIcon, ShieldIcon } from "./Icons";
+import { useShowVerification } from "./Verification";
+import { useUserVerified } from "../matrix/trust";
 import { RoomSettings } from "./RoomSettings";
 import { PresenceDot } from "./PresenceDot";
 import { Timeline } from "./Timeline";
@@ -38,6 +40,18 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
     }
   }
   const peer = room.guessDMUserId();
+  const dmPeer = peer && peer !== me && room.getJoinedMemberCount() === 2 ? peer : undefined;
+  const peerVerified = useUserVerified(client, dmPeer, tick);
+  const showVerification = useShowVerification();
+
+  async function verify(userId: string): Promise<void> {
+    try {
+      const request = await client.getCrypto()?.requestVerificationDM(userId, room.roomId);
+      if (request) showVerification(request);
+    } catch (err) {
+      toast(errorSentence(err, "start the verification"), "error");
+    }
+  }
   const typing = room.getMembers().filter((m) => m.typing && m.userId !== me).map((m) => m.name);
   const last = room.getLiveTimeline().getEvents().at(-1);
 
@@ -55,6 +69,11 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
         </button>
         {peer && peer !== me && <PresenceDot client={client} userId={peer} />}
         <h2 className="min-w-0 flex-1 truncate font-semibold">{room.name}</h2>
+        {dmPeer && room.hasEncryptionStateEvent() && (peerVerified ? (
+          <span className="inline-flex items-center gap-1 text-xs text-emerald-700 dark:text-emerald-300" title="You verified this person's identity"><ShieldIcon /> Verified</span>
+        ) : (
+          <button type="button" onClick={() => void verify(dmPeer)} className="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800">Verify</button>
+        ))}
         <span className="inline-flex items-center gap-1 text-xs text-slate-500 dark:text-slate-400">
           {room.hasEncryptionStateEvent() && <LockIcon />}
           {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}

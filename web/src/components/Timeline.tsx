@@ -15,7 +15,7 @@ export function shownEvents(room: Room, now: number): MatrixEvent[] {
   return room
     .getLiveTimeline()
     .getEvents()
-    .filter((e) => SHOWN.has(e.getType()) && !e.isRelation("m.replace") && !gone(e, now));
+    .filter((e) => SHOWN.has(e.getType()) && !e.isRelation("m.replace") && !isVerificationRequest(e) && !gone(e, now));
 }
 
 export function Timeline({ client, room, tick, onReply, onEdit }: { client: MatrixClient; room: Room; tick: number } & MessageActions) {
@@ -67,7 +67,7 @@ export function Timeline({ client, room, tick, onReply, onEdit }: { client: Matr
           return (
             <li key={e.getId() ?? e.getTxnId() ?? i}>
               {newDay && <DaySeparator label={dayLabel(e.getTs(), now)} />}
-              <Message client={client} room={room} event={e} now={now} onReply={onReply} onEdit={onEdit} />
+              <Message client={client} room={room} event={e} now={now} tick={tick} onReply={onReply} onEdit={onEdit} />
             </li>
           );
         })}
@@ -75,6 +75,11 @@ export function Timeline({ client, room, tick, onReply, onEdit }: { client: Matr
       {last && <SeenBy room={room} event={last} me={me} />}
     </div>
   );
+}
+
+/** In-room verification requests are handled by the verification dialog, not shown as text. */
+function isVerificationRequest(e: MatrixEvent): boolean {
+  return e.getContent().msgtype === "m.key.verification.request";
 }
 
 function gone(e: MatrixEvent, now: number): boolean {

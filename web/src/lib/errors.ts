@@ -22,6 +22,11 @@ const BY_ERRCODE: Record<string, string> = {
   M_ROOM_IN_USE: "A room with that address already exists.",
 };
 
+/** An error whose message is already a sentence for people (shown as is). */
+export class Sentence extends Error {
+  override name = "Sentence";
+}
+
 interface ErrorLike {
   errcode?: unknown;
   data?: { errcode?: unknown; error?: unknown };
@@ -46,6 +51,7 @@ export function errcodeOf(err: unknown): string | undefined {
  * @param action - what was being done, e.g. "send the message"; used when nothing more is known.
  */
 export function errorSentence(err: unknown, action = "do that"): string {
+  if (err instanceof Sentence) return err.message;
   const code = errcodeOf(err);
   if (code === "M_FORBIDDEN" && /password|login|credentials/i.test(serverText(err))) {
     return "The username or password is wrong.";

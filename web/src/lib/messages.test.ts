@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, hasMarkup, parseInline, parseMarkdown, plainText, safeHref, textContent, toHtml } from "./markdown";
 import { editContent, groupReactions, reactionContent, replyContent, retentionText, stripReplyFallback } from "./relations";
+import { messageTrust, verificationStep } from "./trust";
 import { actionLevel, CREATOR, creatorsPrivileged, stateLevel, userLevel } from "./power";
 import { roleName } from "./rooms";
 
@@ -104,5 +105,19 @@ describe("power levels", () => {
     expect(actionLevel(v12, "invite")).toBe(0);
     expect(userLevel({ createSender: "@c:x" }, "@c:x")).toBe(100);
     expect(roleName(20)).toBe("Custom (level 20)");
+  });
+});
+
+describe("trust", () => {
+  it("flags device problems and marks verified senders", () => {
+    expect(messageTrust(2, true)?.kind).toBe("warning");
+    expect(messageTrust(null, true)).toEqual({ kind: "verified", text: "From a verified device of a verified person." });
+    expect(messageTrust(null, false)).toBeUndefined();
+    expect(messageTrust(1, false)).toBeUndefined();
+  });
+  it("words verification steps", () => {
+    expect(verificationStep(2, false, "bob")).toBe("bob wants to verify with you.");
+    expect(verificationStep(4, true, "bob")).toMatch(/Compare these emoji/);
+    expect(verificationStep(6, true, "bob")).toBe("bob is verified.");
   });
 });

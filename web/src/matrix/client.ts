@@ -4,17 +4,21 @@
  */
 
 import { ClientEvent, createClient, type MatrixClient, SyncState } from "matrix-js-sdk";
+import { registerHolder, SecretKeyHolder } from "./security";
 import { clearSession, type Session } from "./session";
 
 /** A started client for `session`, resolved once the first sync has arrived. */
 export async function startClient(session: Session): Promise<MatrixClient> {
+  const holder = new SecretKeyHolder();
   const client = createClient({
+    cryptoCallbacks: holder.callbacks(),
     baseUrl: session.baseUrl,
     userId: session.userId,
     deviceId: session.deviceId,
     accessToken: session.accessToken,
     timelineSupport: true,
   });
+  registerHolder(client, holder);
   await client.initRustCrypto({ useIndexedDB: true });
   const firstSync = new Promise<void>((resolve) => {
     const onSync = (state: SyncState): void => {

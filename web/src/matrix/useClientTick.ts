@@ -9,6 +9,7 @@ import {
   RoomStateEvent,
   UserEvent,
 } from "matrix-js-sdk";
+import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { useEffect, useState } from "react";
 
 const EVENTS = [
@@ -31,6 +32,9 @@ const EVENTS = [
   MatrixEventEvent.Replaced,
   MatrixEventEvent.RelationsCreated,
   MatrixEventEvent.BeforeRedaction,
+  CryptoEvent.UserTrustStatusChanged,
+  CryptoEvent.KeyBackupStatus,
+  CryptoEvent.DevicesUpdated,
 ] as const;
 
 /** A number that changes (at most once a frame) whenever the client's visible state changes. */
