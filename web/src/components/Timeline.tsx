@@ -60,18 +60,18 @@ export function Timeline({ client, room, tick, onReply, onEdit }: { client: Matr
           </button>
         )}
       </div>
-      <ol role="log" aria-label="Messages" aria-live="polite" className="space-y-1">
+      <div role="log" aria-label="Messages" aria-live="polite" className="space-y-1">
         {events.map((e, i) => {
           const prev = events[i - 1];
           const newDay = !prev || !sameDay(prev.getTs(), e.getTs());
           return (
-            <li key={e.getId() ?? e.getTxnId() ?? i}>
+            <div key={e.getId() ?? e.getTxnId() ?? i}>
               {newDay && <DaySeparator label={dayLabel(e.getTs(), now)} />}
               <Message client={client} room={room} event={e} now={now} tick={tick} onReply={onReply} onEdit={onEdit} />
-            </li>
+            </div>
           );
         })}
-      </ol>
+      </div>
       {last && <SeenBy room={room} event={last} me={me} />}
     </div>
   );

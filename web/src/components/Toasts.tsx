@@ -26,8 +26,8 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   }, []);
   const value = useMemo(() => notify, [notify]);
   const colour: Record<Kind, string> = {
-    success: "bg-emerald-600",
-    error: "bg-rose-600",
+    success: "bg-emerald-700",
+    error: "bg-rose-700",
     info: "bg-slate-700",
   };
   return (
