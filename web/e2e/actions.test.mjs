@@ -25,6 +25,15 @@ test("replies, edits, reactions, delete and retention in an encrypted DM", async
   try {
     await register(erin, env.server.url);
     await register(frank, env.server.url);
+
+    // The first-run guide greets a new account until dismissed; Help is in the account menu.
+    const guide = erin.page.getByRole("region", { name: "Getting started" });
+    await guide.getByRole("button", { name: "Open Help" }).click();
+    await erin.page.getByRole("dialog", { name: "Help" }).getByRole("heading", { name: "Encryption and your keys" }).waitFor(WAIT);
+    await shot(erin, "actions-00-help");
+    await erin.page.getByRole("dialog", { name: "Help" }).getByRole("button", { name: "Close" }).click();
+    await guide.getByRole("button", { name: "Got it" }).click();
+    await guide.waitFor({ state: "detached", ...WAIT });
     await startDm(erin, frank);
 
     // Markdown is rendered as elements, and HTML typed in a message stays text.
@@ -111,6 +120,22 @@ test("replies, edits, reactions, delete and retention in an encrypted DM", async
     await toast(erin, "Old laptop was signed out and removed.");
     await devices.getByText("Old laptop").waitFor({ state: "detached", ...WAIT });
     await shot(erin, "actions-06-devices");
+    await devices.getByRole("button", { name: "Close" }).click();
+
+    // Search finds a message in the encrypted DM (the local index) and opens its room.
+    await erin.page.getByRole("button", { name: "Account menu" }).click();
+    await erin.page.getByRole("menuitem", { name: "Search messages" }).click();
+    const search = erin.page.getByRole("dialog", { name: "Search messages" });
+    await search.getByRole("textbox", { name: "Search messages" }).fill("SOUNDS good");
+    await search.getByRole("button", { name: "Search" }).click();
+    await search.getByRole("list", { name: "Search results" }).getByRole("button", { name: /Sounds good/ }).click();
+    await erin.page.getByRole("heading", { name: "frank", level: 2 }).waitFor(WAIT);
+
+    // Muting the room: the bell is pressed, the room list says so.
+    await erin.page.getByRole("button", { name: "Mute room" }).click();
+    await toast(erin, "frank is muted.");
+    await erin.page.getByRole("button", { name: "Mute room", pressed: true }).waitFor(WAIT);
+    await erin.page.getByRole("navigation", { name: "Rooms" }).getByRole("img", { name: "muted" }).waitFor(WAIT);
     assert.deepEqual([...erin.blocked, ...frank.blocked], [], "the Content-Security-Policy blocked something");
   } catch (err) {
     await shot(erin, "actions-failed").catch(() => undefined);

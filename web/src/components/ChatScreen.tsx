@@ -7,7 +7,10 @@ import { type RoomSummary, sharedText } from "../lib/rooms";
 import { applyTheme, storedTheme, type Theme } from "../lib/theme";
 import { useClientTick } from "../matrix/useClientTick";
 import { useNotifications } from "../matrix/useNotifications";
+import { isMuted } from "../matrix/mute";
+import { FirstRunGuide, Help } from "./Help";
 import { Devices } from "./Devices";
+import { Search } from "./Search";
 import { Security } from "./Security";
 import { VerificationProvider } from "./Verification";
 import { BellIcon, MenuIcon, MoonIcon, SunIcon } from "./Icons";
@@ -28,6 +31,7 @@ function summarise(client: MatrixClient, room: Room): RoomSummary {
     lastActivity: room.getLastActiveTimestamp(),
     encrypted: room.hasEncryptionStateEvent(),
     peer: peer !== client.getUserId() ? peer : undefined,
+    muted: isMuted(client, room.roomId),
   };
 }
 
@@ -43,7 +47,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   const offline = syncState === "ERROR" || syncState === "RECONNECTING";
   const [openRoomId, setOpenRoomId] = useState<string | undefined>(undefined);
   const [theme, setTheme] = useState<Theme>(storedTheme());
-  const [panel, setPanel] = useState<"devices" | "security" | undefined>();
+  const [panel, setPanel] = useState<"devices" | "security" | "help" | "search" | undefined>();
   const [menu, setMenu] = useState(false);
   const [draft] = useState(() => sharedText(new URLSearchParams(window.location.search)));
 
@@ -102,8 +106,10 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
             <div role="menu" aria-label="Account menu" onKeyDown={(e) => e.key === "Escape" && setMenu(false)} className="absolute right-0 z-30 mt-1 w-52 rounded-lg border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-600 dark:bg-slate-800">
               {(
                 [
+                  ["Search messages", () => setPanel("search")],
                   ["Security and key backup", () => setPanel("security")],
                   ["Devices", () => setPanel("devices")],
+                  ["Help", () => setPanel("help")],
                   ["Sign out", onSignOut],
                 ] as const
               ).map(([label, action]) => (
@@ -117,6 +123,8 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
       </header>
       {panel === "devices" && <Devices client={client} onClose={() => setPanel(undefined)} />}
       {panel === "security" && <Security client={client} onClose={() => setPanel(undefined)} />}
+      {panel === "help" && <Help onClose={() => setPanel(undefined)} />}
+      {panel === "search" && <Search client={client} onOpen={setOpenRoomId} onClose={() => setPanel(undefined)} />}
       {offline && (
         <p role="alert" className="bg-amber-100 px-3 py-1 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
           You are offline. Reconnecting… Messages you send will go out when the connection is back.
@@ -130,8 +138,9 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
           {openRoom ? (
             <RoomView key={openRoom.roomId} client={client} room={openRoom} tick={tick} initialDraft={draft} onBack={() => setOpenRoomId(undefined)} />
           ) : (
-            <div className="m-auto max-w-sm p-6 text-center text-slate-500 dark:text-slate-400">
+            <div className="m-auto max-w-md space-y-4 p-6 text-center text-slate-500 dark:text-slate-400">
               <p>Pick a chat, or press “Start chat” to message someone. New chats are end-to-end encrypted.</p>
+              <FirstRunGuide onHelp={() => setPanel("help")} />
             </div>
           )}
         </div>

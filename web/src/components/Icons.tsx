@@ -32,3 +32,6 @@ export const MenuIcon = () => (
 export const ShieldIcon = ({ size = 12 }: { size?: number }) => (
   <svg {...base} width={size} height={size}><path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z" /></svg>
 );
+export const BellOffIcon = ({ size = 16 }: { size?: number }) => (
+  <svg {...base} width={size} height={size}><path d="M13.7 21a2 2 0 0 1-3.4 0M18.6 13A17.9 17.9 0 0 1 18 8M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14M18 8a6 6 0 0 0-9.3-5M1 1l22 22" /></svg>
+);

@@ -6,7 +6,7 @@ import { errorSentence } from "../lib/errors";
 import { filterRooms, type RoomSummary, sortRooms, unreadBadge } from "../lib/rooms";
 import { toUserId } from "../lib/format";
 import { serverNameOf } from "../matrix/client";
-import { LockIcon } from "./Icons";
+import { BellOffIcon, LockIcon } from "./Icons";
 import { PresenceDot } from "./PresenceDot";
 import { PromptDialog } from "./PromptDialog";
 import { useToast } from "./Toasts";
@@ -106,6 +106,7 @@ export function RoomList({ client, rooms, selected, onOpen }: Props) {
               <button type="button" onClick={() => onOpen(r.roomId)} aria-current={r.roomId === selected ? "true" : undefined} className={`flex w-full items-center gap-2 px-3 py-2 text-left hover:bg-slate-100 dark:hover:bg-slate-800 ${r.roomId === selected ? "bg-slate-100 dark:bg-slate-800" : ""}`}>
                 {r.kind === "dm" && r.peer ? <PresenceDot client={client} userId={r.peer} /> : <span aria-hidden="true" className="w-2.5 text-slate-400">#</span>}
                 <span className={`min-w-0 flex-1 truncate ${r.unread ? "font-semibold" : ""}`}>{r.name}</span>
+                {r.muted && <span role="img" className="text-slate-400" title="Muted" aria-label="muted"><BellOffIcon size={12} /></span>}
                 {r.encrypted && <span role="img" className="text-slate-400" title="End-to-end encrypted" aria-label="encrypted"><LockIcon /></span>}
                 {r.unread > 0 && (
                   <span className={`rounded-full px-2 text-xs text-white ${r.highlights ? "bg-rose-600" : "bg-indigo-600"}`} aria-label={`${r.unread} unread`}>

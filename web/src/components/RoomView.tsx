@@ -4,7 +4,8 @@ import { type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
 import { useEffect, useState } from "react";
 import { useRetentionText } from "../matrix/retention";
 import { Composer } from "./Composer";
-import { BackIcon, GearIcon, LockIcon, ShieldIcon } from "./Icons";
+import { BackIcon, BellIcon, BellOffIcon, GearIcon, LockIcon, ShieldIcon } from "./Icons";
+import { isMuted, setMuted } from "../matrix/mute";
 import { useShowVerification } from "./Verification";
 import { useUserVerified } from "../matrix/trust";
 import { RoomSettings } from "./RoomSettings";
@@ -27,6 +28,16 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
   const [replyTo, setReplyTo] = useState<MatrixEvent | undefined>();
   const [editing, setEditing] = useState<MatrixEvent | undefined>();
   const [settings, setSettings] = useState(false);
+  const muted = isMuted(client, room.roomId);
+
+  async function toggleMute(): Promise<void> {
+    try {
+      await setMuted(client, room.roomId, !muted);
+      toast(muted ? `Notifications for ${room.name} are on.` : `${room.name} is muted.`, "info");
+    } catch (err) {
+      toast(errorSentence(err, muted ? "unmute the room" : "mute the room"), "error");
+    }
+  }
   const retention = useRetentionText(client, room, tick);
 
   async function leave(): Promise<void> {
@@ -78,6 +89,9 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
           {room.hasEncryptionStateEvent() && <LockIcon />}
           {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}
         </span>
+        <button type="button" onClick={() => void toggleMute()} aria-pressed={muted} aria-label="Mute room" title={muted ? "Muted: press to unmute" : "Mute this room"} className="rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800">
+          {muted ? <BellOffIcon /> : <BellIcon />}
+        </button>
         <button type="button" onClick={() => setSettings(true)} aria-label="Room settings" title="Room settings" className="rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800">
           <GearIcon />
         </button>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, hasMarkup, parseInline, parseMarkdown, plainText, safeHref, textContent, toHtml } from "./markdown";
 import { editContent, groupReactions, reactionContent, replyContent, retentionText, stripReplyFallback } from "./relations";
+import { fold, type SearchEntry, searchEntries, snippet } from "./search";
 import { messageTrust, verificationStep } from "./trust";
 import { actionLevel, CREATOR, creatorsPrivileged, stateLevel, userLevel } from "./power";
 import { roleName } from "./rooms";
@@ -119,5 +120,22 @@ describe("trust", () => {
     expect(verificationStep(2, false, "bob")).toBe("bob wants to verify with you.");
     expect(verificationStep(4, true, "bob")).toMatch(/Compare these emoji/);
     expect(verificationStep(6, true, "bob")).toBe("bob is verified.");
+  });
+});
+
+describe("search", () => {
+  const entry = (eventId: string, body: string, ts: number): SearchEntry => ({ roomId: "!r", eventId, sender: "@a:x", body, ts });
+  it("needs every word, ignores case and accents, newest first", () => {
+    const entries = [entry("$1", "Café at noon", 1), entry("$2", "the cafe is closed at NOON today", 2), entry("$3", "noon only", 3), entry("$2", "dup", 4)];
+    expect(searchEntries(entries, "cafe noon").map((e) => e.eventId)).toEqual(["$2", "$1"]);
+    expect(searchEntries(entries, "   ")).toEqual([]);
+    expect(fold("Ébène")).toBe("ebene");
+  });
+  it("cuts a snippet around the first word", () => {
+    const long = `${"a ".repeat(60)}needle ${"b ".repeat(60)}`;
+    const cut = snippet(long, "needle", 40);
+    expect(cut).toContain("needle");
+    expect(cut.startsWith("…") && cut.endsWith("…")).toBe(true);
+    expect(snippet("short", "x")).toBe("short");
   });
 });

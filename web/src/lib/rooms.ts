@@ -10,6 +10,8 @@ export interface RoomSummary {
   highlights: number;
   lastActivity: number;
   encrypted: boolean;
+  /** Notifications for the room are off. */
+  muted?: boolean;
   /** The other person in a DM, for the presence dot. */
   peer?: string;
 }

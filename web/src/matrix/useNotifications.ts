@@ -5,6 +5,7 @@
 
 import { type MatrixClient, type MatrixEvent, type Room, RoomEvent } from "matrix-js-sdk";
 import { useEffect } from "react";
+import { isMuted } from "./mute";
 
 /** Notification text for an event: encrypted bodies are shown only once decrypted here. */
 export function notificationBody(event: MatrixEvent): string {
@@ -21,6 +22,7 @@ export function useNotifications(client: MatrixClient, openRoomId: string | unde
       if (Notification.permission !== "granted" || event.getSender() === client.getUserId()) return;
       if (event.getType() !== "m.room.message" && event.getType() !== "m.room.encrypted") return;
       if (!document.hidden && room.roomId === openRoomId) return;
+      if (isMuted(client, room.roomId)) return;
       const show = (): void => {
         const note = new Notification(event.sender?.name ?? event.getSender() ?? "Tessera", {
           body: notificationBody(event),

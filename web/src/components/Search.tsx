@@ -1,0 +1,56 @@
+/** Search messages across your rooms; a result opens its room. */
+
+import type { MatrixClient } from "matrix-js-sdk";
+import { type FormEvent, useState } from "react";
+import { errorSentence } from "../lib/errors";
+import { formatClock, localpart } from "../lib/format";
+import { type SearchEntry, snippet } from "../lib/search";
+import { searchMessages } from "../matrix/search";
+import { buttonClass, fieldClass, Panel } from "./Panel";
+import { useToast } from "./Toasts";
+
+export function Search({ client, onOpen, onClose }: { client: MatrixClient; onOpen: (roomId: string) => void; onClose: () => void }) {
+  const toast = useToast();
+  const [query, setQuery] = useState("");
+  const [results, setResults] = useState<SearchEntry[] | undefined>();
+  const [asked, setAsked] = useState("");
+
+  async function run(e: FormEvent): Promise<void> {
+    e.preventDefault();
+    if (!query.trim()) return;
+    try {
+      const { results } = await searchMessages(client, query);
+      setResults(results);
+      setAsked(query);
+    } catch (err) {
+      toast(errorSentence(err, "search"), "error");
+    }
+  }
+
+  return (
+    <Panel title="Search messages" onClose={onClose}>
+      <form role="search" onSubmit={(e) => void run(e)} className="flex gap-2">
+        <input aria-label="Search messages" className={fieldClass} value={query} onChange={(e) => setQuery(e.target.value)} autoFocus />
+        <button type="submit" className={buttonClass}>Search</button>
+      </form>
+      <p className="text-xs text-slate-500 dark:text-slate-400">
+        Encrypted chats are searched here in your browser, in the messages it has decrypted; the server never sees what you look for there.
+      </p>
+      {results && (
+        <ul aria-label="Search results" className="divide-y divide-slate-200 dark:divide-slate-700">
+          {results.length === 0 && <li className="py-2 text-sm">Nothing found for “{asked}”.</li>}
+          {results.map((r) => (
+            <li key={r.eventId}>
+              <button type="button" className="block w-full py-2 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-700" onClick={() => { onOpen(r.roomId); onClose(); }}>
+                <span className="block text-xs text-slate-500 dark:text-slate-400">
+                  {client.getRoom(r.roomId)?.name ?? r.roomId} · {client.getRoom(r.roomId)?.getMember(r.sender)?.name ?? localpart(r.sender)} · {new Date(r.ts).toLocaleDateString()} {formatClock(r.ts)}
+                </span>
+                {snippet(r.body, asked)}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Panel>
+  );
+}
