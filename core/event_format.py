@@ -17,7 +17,7 @@ from typing import Any, Final, TypeGuard
 
 from core.canonical_json import CANONICAL_INT_MAX, encode_canonical
 from core.errors import M_BAD_JSON, M_TOO_LARGE, JsonDict, MatrixError
-from core.event_types import M_ROOM_CREATE, M_ROOM_REDACTION
+from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER, M_ROOM_REDACTION
 from core.identifiers import MAX_ID_BYTES, parse_event_id, parse_server_name, parse_user_id
 from core.room_versions import RoomVersion
 
@@ -107,6 +107,15 @@ def _check_identifiers(pdu: JsonDict, room_version: RoomVersion) -> None:
         parse_user_id(pdu["sender"])
     except ValueError as exc:
         raise _bad(f"invalid 'sender': {exc}") from exc
+    if pdu["type"] == M_ROOM_MEMBER:
+        # Memberships are stored and looked up by the user their state key names.
+        state_key = pdu.get("state_key")
+        if not isinstance(state_key, str):
+            raise _bad("an m.room.member event needs a 'state_key'")
+        try:
+            parse_user_id(state_key)
+        except ValueError as exc:
+            raise _bad(f"an m.room.member 'state_key' must be a user ID: {exc}") from exc
     if "room_id" not in pdu:
         return
     if hashed:

@@ -114,8 +114,20 @@ def test_limits_are_inclusive() -> None:
 
 @pytest.mark.parametrize("key", ["type", "state_key"])
 def test_type_and_state_key_are_limited_to_255_bytes(key: str) -> None:
-    check_pdu_format(valid_pdu(**{key: "é" * 127 + "x"}), V10)
-    assert_rejected(valid_pdu(**{key: "é" * 128}))
+    topic = {"type": "m.room.topic", "content": {"topic": "t"}}
+    check_pdu_format(valid_pdu(**{**topic, key: "é" * 127 + "x"}), V10)
+    assert_rejected(valid_pdu(**{**topic, key: "é" * 128}))
+
+
+@pytest.mark.parametrize("state_key", ["not a user", "", "@missing-server", "!room:example.org"])
+def test_a_membership_state_key_must_be_a_user_id(state_key: str) -> None:
+    assert_rejected(valid_pdu(state_key=state_key))
+
+
+def test_a_membership_needs_a_state_key() -> None:
+    pdu = valid_pdu()
+    del pdu["state_key"]
+    assert_rejected(pdu)
 
 
 def test_sender_and_room_id_length() -> None:
