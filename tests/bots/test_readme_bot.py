@@ -40,13 +40,13 @@ def test_the_readme_bot_is_short_and_uses_the_front_door() -> None:
 
 
 async def _wait_for_bot_keys(client: AsyncClient) -> None:
-    """Wait (up to a minute) until the bot's device has published its encryption keys."""
-    for _ in range(1200):
+    """Wait until the bot's device has published its encryption keys."""
+
+    async def published() -> bool:
         response = await client.keys_query({BOT: []})
-        if response.get("device_keys", {}).get(BOT):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the README bot never uploaded its device keys")
+        return bool(response.get("device_keys", {}).get(BOT))
+
+    await wait_for(published, what="the README bot's device keys")
 
 
 async def test_readme_bot_echoes_an_encrypted_message(server: LiveServer, tmp_path: Path) -> None:

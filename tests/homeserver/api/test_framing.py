@@ -28,6 +28,7 @@ from homeserver.api.framing import (
     framing_error,
 )
 from tests.conftest import LiveServer, make_config, start_server
+from tests.waiting import wait_for
 
 LOGIN = "/_matrix/client/v3/login"
 WHOAMI = "/_matrix/client/v3/account/whoami"
@@ -89,12 +90,8 @@ async def exchange(port: int, raw: bytes) -> Answer:
 
 
 async def until(condition: Callable[[], bool]) -> None:
-    """Wait until `condition()` holds (at most 30 s)."""
-    async with asyncio.timeout(30):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.01)
+    """Wait until `condition()` holds."""
+    await wait_for(condition)
 
 
 PARSER_ERRORS = [

@@ -8,7 +8,6 @@ trusted proxy (the test client itself) so one test can speak from several addres
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 from pathlib import Path
@@ -27,6 +26,7 @@ from tests.homeserver.api.helpers import (
     register,
     serving,
 )
+from tests.homeserver.fake_clock import FakeClock
 
 NEVER_REFILLS = RateLimit(per_second=0.001, burst=2)
 
@@ -95,12 +95,14 @@ async def test_a_client_that_waits_retry_after_ms_is_let_in(
         login=RateLimit(per_second=2.0, burst=2),
         login_failures=RateLimit(per_second=1.0, burst=2),
     )
-    async with serving(config) as live, aiohttp.ClientSession() as http:
+    # On a fake clock no time passes between requests, however slowly they run.
+    clock = FakeClock()
+    async with serving(config, clock) as live, aiohttp.ClientSession() as http:
         await register(http, live.url, "alice")
         for _ in range(2):
             assert (await _login(http, live.url, "alice", "wrong"))[0] == 403
         retry_ms = _assert_limited(*await _login(http, live.url, "alice", PASSWORD))
-        await asyncio.sleep(retry_ms / 1000)  # what a client is told to do
+        clock.advance(retry_ms)  # what a client is told to do
         status, body, _ = await _login(http, live.url, "alice", PASSWORD)
     assert status == 200, body
 
@@ -109,7 +111,7 @@ async def test_wrong_uia_passwords_are_limited_per_account(
     database_url: str, tmp_path: Path
 ) -> None:
     config = _config(database_url, tmp_path / "data", login_failures=NEVER_REFILLS)
-    async with serving(config) as live, aiohttp.ClientSession() as http:
+    async with serving(config, FakeClock()) as live, aiohttp.ClientSession() as http:
         alice = await register(http, live.url, "alice")
         token, user = alice["access_token"], alice["user_id"]
         # Two wrong guesses from two addresses use up the account's failures...
@@ -132,7 +134,7 @@ async def test_wrong_uia_passwords_are_limited_per_client_ip(
     database_url: str, tmp_path: Path
 ) -> None:
     config = _config(database_url, tmp_path / "data", login_failures=NEVER_REFILLS)
-    async with serving(config) as live, aiohttp.ClientSession() as http:
+    async with serving(config, FakeClock()) as live, aiohttp.ClientSession() as http:
         sessions = [await register(http, live.url, name) for name in ("alice", "bob", "carol")]
         (alice, bob, carol) = [(s["user_id"], s["access_token"]) for s in sessions]
         attacker, other = "198.51.100.7", "198.51.100.8"
@@ -149,7 +151,7 @@ async def test_wrong_uia_passwords_are_limited_per_client_ip(
 
 async def test_every_429_has_retry_after(database_url: str, tmp_path: Path) -> None:
     config = _config(database_url, tmp_path / "data", registration=NEVER_REFILLS)
-    async with serving(config) as live, aiohttp.ClientSession() as http:
+    async with serving(config, FakeClock()) as live, aiohttp.ClientSession() as http:
         url = f"{live.url}{CLIENT}/register"
         answers = [await _post(http, url, {"username": f"u{i}"}) for i in range(3)]
     assert [status for status, _, _ in answers[:2]] == [401, 401]

@@ -15,8 +15,7 @@ from homeserver.services.common.notifier import Notifier
 from tests.conftest import LiveServer
 from tests.homeserver.api.helpers import register
 from tests.homeserver.push.helpers import Client
-
-WAIT_ATTEMPTS = 1000
+from tests.waiting import wait_for
 
 
 class Broken:
@@ -39,10 +38,9 @@ async def _sync_woken(notifier: Notifier, syncer: Client, since: str) -> Any:
     """Start a long-poll and return it once the server holds it waiting."""
     waiting_before = notifier.waiter_count()
     poll = asyncio.create_task(syncer.sync(since, timeout_ms=60_000))
-    for _ in range(WAIT_ATTEMPTS):
-        if notifier.waiter_count() > waiting_before or poll.done():
-            break
-        await asyncio.sleep(0.01)
+    await wait_for(
+        lambda: notifier.waiter_count() > waiting_before or poll.done(), what="a parked sync"
+    )
     assert not poll.done(), "the sync answered before anything happened"
     return poll
 

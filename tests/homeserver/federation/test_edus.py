@@ -7,7 +7,6 @@ through the real senders, transactions and handlers, and arrive in `/sync`.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +20,7 @@ from tests.homeserver.api.helpers import new_client
 from tests.homeserver.e2ee.helpers import Device
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.http_client import ApiClient
+from tests.waiting import wait_for
 
 SEND = "/_matrix/federation/v1/send/"
 
@@ -107,11 +107,13 @@ async def test_receipts_cross_but_private_ones_never_leave(
     await bob.ok("POST", f"{receipt}/m.read.private/{quote(second)}", {})
     await bob.ok("POST", f"{receipt}/m.read/{quote(first)}", {})
     outbox = hs2.live.app[STORES].federation_outbox
-    for _ in range(100):
+
+    async def receipt_queued() -> bool:
         queued = await outbox.pending(ServerName("hs1.test"), 50, 100)
-        if any(i.payload.get("edu_type") == "m.receipt" for i in queued):
-            break
-        await asyncio.sleep(0.05)
+        return any(i.payload.get("edu_type") == "m.receipt" for i in queued)
+
+    await wait_for(receipt_queued, what="a queued receipt")
+    queued = await outbox.pending(ServerName("hs1.test"), 50, 100)
     receipts = [i.payload["content"] for i in queued if i.payload.get("edu_type") == "m.receipt"]
     assert len(receipts) == 1
     assert list(receipts[0]) == [room_id]
@@ -202,6 +204,10 @@ async def _queued_messages(server: FederatedServer, destination: str) -> list[st
     ]
 
 
+async def _queued_count(server: FederatedServer, count: int) -> bool:
+    return len(await _queued_messages(server, "hs1.test")) == count
+
+
 async def test_local_events_are_queued_once_for_the_servers_in_the_room(
     pair: list[FederatedServer], http: aiohttp.ClientSession
 ) -> None:
@@ -210,27 +216,18 @@ async def test_local_events_are_queued_once_for_the_servers_in_the_room(
     await hs1.stop()
     for n in range(3):
         await bob.send(room_id, f"m{n}")
-    for _ in range(100):
-        if len(await _queued_messages(hs2, "hs1.test")) == 3:
-            break
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: _queued_count(hs2, 3), what="3 queued messages")
     assert await _queued_messages(hs2, "hs1.test") == ["m0", "m1", "m2"]
     await hs2.restart()  # the feed resumes from its stored position: nothing queued twice
     bob.base = hs2.url
     await bob.send(room_id, "m3")
-    for _ in range(100):
-        if len(await _queued_messages(hs2, "hs1.test")) == 4:
-            break
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: _queued_count(hs2, 4), what="4 queued messages")
     assert await _queued_messages(hs2, "hs1.test") == ["m0", "m1", "m2", "m3"]
     await hs1.restart()
     outbound = hs2.live.app[SERVICES].federation.outbound
     assert outbound is not None
     outbound.retry_now(ServerName("hs1.test"))
-    for _ in range(200):
-        if not await _queued_messages(hs2, "hs1.test"):
-            break
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: _queued_count(hs2, 0), what="the queue to drain")
     assert await _queued_messages(hs2, "hs1.test") == []
 
 
@@ -262,11 +259,13 @@ async def test_device_list_updates_reach_room_mates_on_the_other_server(
     assert head is not None
     # A second change names the first as its prev_id: no gap beyond the first sight.
     await alice.ok("PUT", f"/devices/{quote(alice.device_id)}", {"display_name": "phone"})
-    for _ in range(100):
+
+    async def renamed() -> bool:
         [stored] = await inbound.devices(UserId(alice.user_id))
-        if stored.display_name == "phone":
-            break
-        await asyncio.sleep(0.05)
+        return stored.display_name == "phone"
+
+    await wait_for(renamed, what="the renamed device")
+    [stored] = await inbound.devices(UserId(alice.user_id))
     assert stored.display_name == "phone"
     later = await inbound.device_head(UserId(alice.user_id))
     assert later is not None
