@@ -18,7 +18,6 @@ to-device messages (`m.direct_to_device`) to the recipients' servers. A private 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Final
@@ -29,6 +28,7 @@ from core.identifiers import RoomId, ServerName, UserId, server_name_of
 from federation.ports import PDU, NewOutbound
 from federation.sender import TransactionSender
 from homeserver.clock import Clock
+from homeserver.services.common.stream_consumer import follow_stream
 from homeserver.services.ephemeral.receipts import READ, ReceiptStored
 from homeserver.services.ephemeral.to_device import RemoteToDevice
 from homeserver.services.ephemeral.typing import TypingChanged
@@ -42,8 +42,6 @@ __all__ = ["OutboundFederation"]
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE: Final = 100
-IDLE_POLL_SECONDS: Final = 5.0
-RETRY_SECONDS: Final = 1.0
 
 
 class OutboundFederation:
@@ -93,16 +91,13 @@ class OutboundFederation:
         """Start the sender, then queue new local events until cancelled."""
         await self._sender.start()
         try:
-            while True:
-                try:
-                    if await self.process_pending():
-                        continue
-                except Exception:
-                    logger.exception("federation pdu feed failed position=%s", self._position)
-                    await self._clock.sleep(RETRY_SECONDS)
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+            await follow_stream(
+                "federation pdu feed",
+                self.process_pending,
+                self._wake,
+                self._clock,
+                lambda: self._position,
+            )
         finally:
             await self._sender.close()
 

@@ -19,7 +19,6 @@ normally arrives in the same sync response as the event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from core.push_rules import PushContext, notification_levels
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
+from homeserver.services.common.stream_consumer import follow_stream
 from homeserver.services.ephemeral.receipts import (
     MAIN_THREAD,
     READ,
@@ -53,8 +53,6 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE: Final = 200
 SYNC_WAIT_SECONDS: Final = 0.5
 # Events persisted by other paths (or other workers) are picked up at least this often.
-IDLE_POLL_SECONDS: Final = 5.0
-RETRY_SECONDS: Final = 1.0
 _ROOM_CACHE_SIZE: Final = 2_000
 # Evaluations between yields to the event loop, so a big batch never stalls requests.
 _YIELD_EVERY: Final = 500
@@ -163,16 +161,13 @@ class NotificationService:
         self._running = True
         logger.info("push evaluation starting position=%s", self._processed)
         try:
-            while True:
-                try:
-                    if await self.process_pending():
-                        continue
-                except Exception:
-                    logger.exception("push evaluation failed position=%s", self._processed)
-                    await self._clock.sleep(RETRY_SECONDS)
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+            await follow_stream(
+                "push evaluation",
+                self.process_pending,
+                self._wake,
+                self._clock,
+                lambda: self._processed,
+            )
         finally:
             self._running = False
 
