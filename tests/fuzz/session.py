@@ -101,15 +101,16 @@ class Fuzz:
             name, mutation, item.method, target, body=body, token=token, headers=headers
         )
 
-    def verify(self, case: str, start: int, *, full: bool = True) -> None:
+    def verify(self, case: str, start: int, *, full: bool = True, initial: bool = False) -> None:
         """Fail if reads broke, or if any answer since finding number `start` was bad.
 
         Args:
             case: The endpoint (or framing case) the test fuzzed.
             start: `len(tally.findings)` when the test began.
             full: Read back all the owner's data, not only every user's `/sync`.
+            initial: Initial syncs rather than syncs on from the last check.
         """
-        for problem in health(self.client, self.world, full=full):
+        for problem in health(self.client, self.world, full=full, initial=initial):
             self.tally.findings.append(Finding(case, "health afterwards", None, problem, ""))
         bad = _distinct(self.tally.findings[start:])
         assert not bad, f"{len(bad)} distinct bad answers:\n" + "\n".join(bad)

@@ -198,6 +198,7 @@ class World:
 
     values: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    since: dict[str, str] = field(default_factory=dict)
     txn: int = 0
 
     def fill(self, value: Any) -> Any:
@@ -311,37 +312,56 @@ def _prepare_stores(client: Client, world: World) -> None:
     call(client, "PUT", f"{CLIENT}/sendToDevice/m.fuzz/setup1", message, world.tokens["other"])
 
 
-def health(client: Client, world: World, *, full: bool = True) -> list[str]:
-    """Every user's `/sync` and (if `full`) the owner's reads; returns what failed."""
-    v, t = world.values, world.tokens
-    owner, room = t["owner"], f"{CLIENT}/rooms/{_q(v['ROOM'])}"
+def health(client: Client, world: World, *, full: bool = True, initial: bool = False) -> list[str]:
+    """Every user's `/sync` and (if `full`) the owner's reads; returns what failed.
+
+    Args:
+        client: The fuzz client.
+        world: The world whose users and data are read.
+        full: Also read the owner's account data, profile, presence, messages, push rules,
+            filter and key backup.
+        initial: Initial syncs; otherwise each user syncs on from the last health check, which
+            returns whatever was stored for them since (cheaper on a busy machine).
+    """
+    failed = _syncs(client, world, initial)
+    if full:
+        for label, path in _owner_reads(client, world):
+            answer: Answer = client.request("GET", path, token=world.tokens["owner"])
+            if answer.status != 200:
+                failed.append(f"{label}: GET {path} -> {answer.status} {answer.body[:200]!r}")
+    return failed
+
+
+def _syncs(client: Client, world: World, initial: bool) -> list[str]:
+    failed = []
+    for who in ("owner", "owner2", "other"):
+        path = f"{CLIENT}/sync?timeout=0"
+        if not initial and who in world.since:
+            path += "&since=" + _q(world.since[who])
+        answer = client.request("GET", path, token=world.tokens[who])
+        if answer.status != 200:
+            failed.append(f"sync as {who}: GET {path} -> {answer.status} {answer.body[:200]!r}")
+        else:
+            world.since[who] = answer.json()["next_batch"]
+    return failed
+
+
+def _owner_reads(client: Client, world: World) -> list[tuple[str, str]]:
+    v, owner = world.values, world.tokens["owner"]
     user = f"{CLIENT}/user/{_q(v['OWNER'])}"
     reads = [
-        (f"sync as {who}", f"{CLIENT}/sync?timeout=0", t[who])
-        for who in ("owner", "owner2", "other")
+        ("account data", f"{user}/account_data/m.fuzz"),
+        ("profile", f"{CLIENT}/profile/{_q(v['OWNER'])}"),
+        ("presence", f"{CLIENT}/presence/{_q(v['OWNER'])}/status"),
+        ("room messages", f"{CLIENT}/rooms/{_q(v['ROOM'])}/messages?dir=b&limit=50"),
+        ("push rules", f"{CLIENT}/pushrules/"),
+        ("filter", f"{user}/filter/{v['FILTER']}"),
     ]
-    reads += (
-        []
-        if not full
-        else [
-            ("account data", f"{user}/account_data/m.fuzz", owner),
-            ("profile", f"{CLIENT}/profile/{_q(v['OWNER'])}", owner),
-            ("presence", f"{CLIENT}/presence/{_q(v['OWNER'])}/status", owner),
-            ("room messages", f"{room}/messages?dir=b&limit=50", owner),
-            ("push rules", f"{CLIENT}/pushrules/", owner),
-            ("filter", f"{user}/filter/{v['FILTER']}", owner),
-        ]
-    )
-    current = client.request("GET", f"{CLIENT}/room_keys/version", token=owner) if full else None
-    if current is not None and current.status != 404:  # a fuzzed DELETE may have removed it
+    current = client.request("GET", f"{CLIENT}/room_keys/version", token=owner)
+    if current.status != 404:  # a fuzzed DELETE may have removed it, legitimately
         version = (current.json() or {}).get("version", v["BACKUP"])
-        reads.append(("key backup", f"{CLIENT}/room_keys/keys?version={_q(str(version))}", owner))
-    failed = []
-    for label, path, token in reads:
-        answer: Answer = client.request("GET", path, token=token)
-        if answer.status != 200:
-            failed.append(f"{label}: GET {path} -> {answer.status} {answer.body[:200]!r}")
-    return failed
+        reads.append(("key backup", f"{CLIENT}/room_keys/keys?version={_q(str(version))}"))
+    return reads
 
 
 def _q(value: str) -> str:
