@@ -64,7 +64,8 @@ async function steps(alice, bob, mobile) {
   await shot(bob, "03-invited");
   await accept.click();
   await bob.page.getByRole("heading", { name: alice.name, level: 2 }).waitFor(WAIT);
-  await bob.page.getByText("End-to-end encrypted", { exact: true }).waitFor(WAIT);
+  const encrypted = bob.page.getByRole("img", { name: "End-to-end encrypted" }).or(bob.page.getByText("End-to-end encrypted", { exact: true }));
+  await encrypted.filter({ visible: true }).first().waitFor(WAIT);
 
   // Messages both ways.
   await sendText(bob, `Hi ${alice.name}, this is ${bob.name}`);

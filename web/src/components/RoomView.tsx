@@ -79,15 +79,18 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
           <BackIcon />
         </button>
         {peer && peer !== me && <PresenceDot client={client} userId={peer} />}
-        <h2 className="min-w-0 flex-1 truncate font-semibold">{room.name}</h2>
+        <h2 className="min-w-16 flex-1 truncate font-semibold">{room.name}</h2>
         {dmPeer && room.hasEncryptionStateEvent() && (peerVerified ? (
           <span className="inline-flex items-center gap-1 text-xs text-emerald-700 dark:text-emerald-300" title="You verified this person's identity"><ShieldIcon /> Verified</span>
         ) : (
           <button type="button" onClick={() => void verify(dmPeer)} className="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800">Verify</button>
         ))}
         <span className="inline-flex items-center gap-1 text-xs text-slate-500 dark:text-slate-400">
-          {room.hasEncryptionStateEvent() && <LockIcon />}
-          {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}
+          {room.hasEncryptionStateEvent() && <span role="img" aria-label="End-to-end encrypted" className="sm:hidden"><LockIcon /></span>}
+          <span className="hidden items-center gap-1 sm:inline-flex">
+            {room.hasEncryptionStateEvent() && <LockIcon />}
+            {room.hasEncryptionStateEvent() ? "End-to-end encrypted" : "Not encrypted"}
+          </span>
         </span>
         <button type="button" onClick={() => void toggleMute()} aria-pressed={muted} aria-label="Mute room" title={muted ? "Muted: press to unmute" : "Mute this room"} className="rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800">
           {muted ? <BellOffIcon /> : <BellIcon />}

@@ -1,12 +1,19 @@
-/** The timeline: history with day separators, paging back, receipts and self-destructing messages. */
+/**
+ * The timeline: history with day separators, paging back, receipts and self-destructing
+ * messages; virtualised, so only the messages near the viewport are in the page.
+ */
 
 import { EventType, type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { errorSentence } from "../lib/errors";
 import { dayLabel, localpart, sameDay } from "../lib/format";
 import { expiresAt } from "../lib/selfDestruct";
 import { Message, type MessageActions } from "./Message";
 import { useToast } from "./Toasts";
+import { useVirtualList } from "./useVirtualList";
+
+/** Messages fetched per page when paging back. */
+const PAGE = 50;
 
 const SHOWN = new Set<string>([EventType.RoomMessage, EventType.RoomMessageEncrypted]);
 
@@ -27,21 +34,16 @@ export function Timeline({ client, room, tick, onReply, onEdit }: { client: Matr
   const me = client.getUserId() ?? "";
   const events = shownEvents(room, now);
   const last = events.at(-1);
-
-  useLayoutEffect(() => {
-    const el = scroller.current;
-    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 200) el.scrollTop = el.scrollHeight;
-  }, [events.length, last?.getId()]);
+  const keys = events.map((e, i) => e.getTxnId() ?? e.getId() ?? `#${i}`);
+  const list = useRef<HTMLDivElement>(null);
+  const virtual = useVirtualList(scroller, list, keys);
 
   async function older(): Promise<void> {
     if (loading || atStart) return;
     setLoading(true);
-    const el = scroller.current;
-    const before = el ? el.scrollHeight - el.scrollTop : 0;
     try {
-      await client.scrollback(room, 30);
-      setAtStart(room.getLiveTimeline().getPaginationToken("b" as never) === null);
-      requestAnimationFrame(() => el && (el.scrollTop = el.scrollHeight - before));
+      await client.scrollback(room, PAGE);
+      setAtStart(room.oldState.paginationToken === null);
     } catch (err) {
       toast(errorSentence(err, "load older messages"), "error");
     } finally {
@@ -50,7 +52,14 @@ export function Timeline({ client, room, tick, onReply, onEdit }: { client: Matr
   }
 
   return (
-    <div ref={scroller} onScroll={(e) => e.currentTarget.scrollTop < 40 && void older()} className="min-h-0 flex-1 overflow-y-auto px-3 py-2">
+    <div
+      ref={scroller}
+      onScroll={(e) => {
+        virtual.onScroll();
+        if (e.currentTarget.scrollTop < 400) void older();
+      }}
+      className="min-h-0 flex-1 overflow-y-auto px-3 py-2"
+    >
       <div className="mb-2 text-center">
         {atStart ? (
           <p className="text-xs text-slate-500 dark:text-slate-400">This is the beginning of the conversation.</p>
@@ -60,17 +69,20 @@ export function Timeline({ client, room, tick, onReply, onEdit }: { client: Matr
           </button>
         )}
       </div>
-      <div role="log" aria-label="Messages" aria-live="polite" className="space-y-1">
-        {events.map((e, i) => {
+      <div ref={list} role="log" aria-label="Messages" aria-live="polite" data-count={events.length}>
+        <div style={{ height: virtual.before }} />
+        {events.slice(virtual.start, virtual.end).map((e, j) => {
+          const i = virtual.start + j;
           const prev = events[i - 1];
           const newDay = !prev || !sameDay(prev.getTs(), e.getTs());
           return (
-            <div key={e.getId() ?? e.getTxnId() ?? i}>
+            <div key={keys[i]} ref={virtual.measure(keys[i]!)} className="pb-1">
               {newDay && <DaySeparator label={dayLabel(e.getTs(), now)} />}
               <Message client={client} room={room} event={e} now={now} tick={tick} onReply={onReply} onEdit={onEdit} />
             </div>
           );
         })}
+        <div style={{ height: virtual.after }} />
       </div>
       {last && <SeenBy room={room} event={last} me={me} />}
     </div>

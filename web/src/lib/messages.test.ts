@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, hasMarkup, parseInline, parseMarkdown, plainText, safeHref, textContent, toHtml } from "./markdown";
 import { editContent, groupReactions, reactionContent, replyContent, retentionText, stripReplyFallback } from "./relations";
+import { anchoredScrollTop, indexAt, offsetsOf, visibleRange } from "./virtual";
 import { fold, type SearchEntry, searchEntries, snippet } from "./search";
 import { messageTrust, verificationStep } from "./trust";
 import { actionLevel, CREATOR, creatorsPrivileged, stateLevel, userLevel } from "./power";
@@ -137,5 +138,32 @@ describe("search", () => {
     expect(cut).toContain("needle");
     expect(cut.startsWith("…") && cut.endsWith("…")).toBe(true);
     expect(snippet("short", "x")).toBe("short");
+  });
+});
+
+describe("timeline windowing", () => {
+  const heights = Array.from({ length: 10_000 }, (_, i) => 40 + (i % 7) * 10);
+  const offsets = offsetsOf(heights);
+  it("finds the items near the viewport among 10,000", () => {
+    const y = offsets[5_000]!;
+    expect(indexAt(offsets, y)).toBe(5_000);
+    expect(indexAt(offsets, y - 1)).toBe(4_999);
+    const { start, end } = visibleRange(offsets, y, 800, 400);
+    expect(start).toBeLessThan(5_000);
+    expect(end - start).toBeLessThan(60);
+    expect(offsets[start]!).toBeLessThanOrEqual(y - 400);
+    expect(offsets[end]!).toBeGreaterThanOrEqual(y + 1200);
+  });
+  it("clamps at both ends and handles an empty list", () => {
+    expect(visibleRange(offsets, 0, 800, 400).start).toBe(0);
+    expect(visibleRange(offsets, offsets[10_000]! + 50, 800, 400).end).toBe(10_000);
+    expect(visibleRange([0], 0, 800, 400)).toEqual({ start: 0, end: 0 });
+  });
+  it("keeps an anchor in place when items are added above", () => {
+    const keys = ["c", "d"];
+    const before = offsetsOf([50, 60]);
+    const after = offsetsOf([30, 30, 50, 60]);
+    expect(anchoredScrollTop(["a", "b", ...keys], after, "c", 10)).toBe(70);
+    expect(anchoredScrollTop(keys, before, "x", 0)).toBeUndefined();
   });
 });
