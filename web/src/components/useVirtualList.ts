@@ -30,7 +30,7 @@ export function useVirtualList(scroller: RefObject<HTMLDivElement | null>, list:
   const atBottom = useRef(true);
   const frame = useRef(0);
 
-  const offsets = useMemo(() => offsetsOf(keys.map((k) => heights.current.get(k) ?? ESTIMATE)), [keys, measured]); // eslint-disable-line react-hooks/exhaustive-deps
+  const offsets = useMemo(() => offsetsOf(keys.map((k) => heights.current.get(k) ?? ESTIMATE)), [keys, measured]);
   const { start, end } = visibleRange(offsets, view.top, view.height, OVERSCAN);
 
   const readView = useCallback(() => {
