@@ -81,7 +81,7 @@ def build_accounts(
         profile=ProfileService(
             stores.profiles, server_name=shared.server_name, remote=remote_profiles
         ),
-        account_data=AccountDataService(stores.account_data),
+        account_data=AccountDataService(stores.account_data, shared.notifier),
         filters=FilterService(stores.sync),
         user_directory=UserDirectoryService(stores.directory),
     )

@@ -174,3 +174,16 @@ async def test_display_name_change_reaches_member_events(
         if e["type"] == "m.room.member" and e["state_key"] == bob.user_id
     ]
     assert members[-1]["content"] == {"membership": "join", "displayname": "Robert"}
+
+
+async def test_incremental_sync_wakes_on_account_data(
+    server: LiveServer, http: aiohttp.ClientSession
+) -> None:
+    alice = await register(http, server.url, "alice")
+    since = (await alice.ok("GET", "/sync"))["next_batch"]
+    waiter = asyncio.create_task(alice.ok("GET", "/sync", since=since, timeout=str(LONG_POLL_MS)))
+    await long_polls_parked(server)
+    await alice.ok("PUT", f"/user/{alice.user_id}/account_data/m.fuzzy", {"x": 1})
+    sync = await asyncio.wait_for(waiter, PATIENCE_S)
+    events = sync["account_data"]["events"]
+    assert {"type": "m.fuzzy", "content": {"x": 1}} in events
