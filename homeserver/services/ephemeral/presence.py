@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
@@ -193,6 +194,18 @@ class PresenceService:
             {"type": "m.presence", "sender": r.user_id, "content": self._content(r, now)}
             for r in records
         ]
+
+    async def current_presence_events(self, users: Iterable[UserId]) -> list[JsonDict]:
+        """The current `m.presence` of each user who is not offline (for people who have just
+        come to share a room with the viewer, whose presence may not have changed in a while)."""
+        now = self._clock.time_ms()
+        events = []
+        for user_id in users:
+            record = self._cache.get(user_id) or await self._store.get(user_id)
+            if record is not None and record.state != OFFLINE:
+                content = self._content(record, now)
+                events.append({"type": "m.presence", "sender": user_id, "content": content})
+        return events
 
     async def load(self) -> None:
         """Take over everyone the database says is not offline (on start).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from core.errors import JsonDict
-from core.event_types import Membership
+from core.event_types import M_ROOM_MEMBER, Membership
 from core.filters import Filter
 from core.identifiers import DeviceId, RoomId, UserId
 from homeserver.caching import CacheRegistry, LruCache
@@ -167,7 +167,9 @@ class SyncService:
             "account_data": {
                 "events": await self._global_account_data(request, since, account_data)
             },
-            "presence": {"events": await self._presence(request, since, now)},
+            "presence": {
+                "events": await self._presence(request, since, now, _new_members(rooms["join"]))
+            },
             **e2ee,
         }
         watched = joined + [
@@ -327,14 +329,40 @@ class SyncService:
         return events
 
     async def _presence(
-        self, request: SyncRequest, since: StreamToken | None, now: StreamToken
+        self,
+        request: SyncRequest,
+        since: StreamToken | None,
+        now: StreamToken,
+        new_members: set[UserId],
     ) -> list[JsonDict]:
-        if since is not None and since.presence >= now.presence:
-            return []
-        events = await self._ephemeral.presence.presence_events(
-            request.user_id, since.presence if since else 0, now.presence
-        )
+        """Presence changes since the token, plus the current presence of people who have just
+        come to share a room with the user (their presence may not have changed for long)."""
+        presence = self._ephemeral.presence
+        events: list[JsonDict] = []
+        if since is None or since.presence < now.presence:
+            events = await presence.presence_events(
+                request.user_id, since.presence if since else 0, now.presence
+            )
+        if since is not None:
+            new_members.discard(request.user_id)
+            new_members.difference_update(e["sender"] for e in events)
+            events += await presence.current_presence_events(sorted(new_members))
         return [e for e in events if request.filter.presence.matches(e)]
+
+
+def _new_members(joined_rooms: JsonDict) -> set[UserId]:
+    """Users whose join appears in the state or timeline of these joined-room sections."""
+    users: set[UserId] = set()
+    for section in joined_rooms.values():
+        for part in ("state", "timeline"):
+            for event in section.get(part, {}).get("events", ()):
+                if (
+                    event.get("type") == M_ROOM_MEMBER
+                    and event.get("content", {}).get("membership") == Membership.JOIN
+                    and isinstance(event.get("state_key"), str)
+                ):
+                    users.add(UserId(event["state_key"]))
+    return users
 
 
 _SECTION = {"join": "join", "invite": "invite", "knock": "knock", "leave": "leave", "ban": "leave"}

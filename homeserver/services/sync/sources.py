@@ -6,7 +6,7 @@ The typing, receipt and presence services implement these, and the end-to-end en
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 from core.errors import JsonDict
@@ -61,6 +61,10 @@ class PresenceSource(Protocol):
 
     async def presence_events(self, viewer: UserId, since: int, until: int) -> list[JsonDict]:
         """`m.presence` events visible to `viewer` changed in (since, until]."""
+        ...
+
+    async def current_presence_events(self, users: Iterable[UserId]) -> list[JsonDict]:
+        """The current presence of each of `users` who is not offline."""
         ...
 
 

@@ -187,3 +187,18 @@ async def test_incremental_sync_wakes_on_account_data(
     sync = await asyncio.wait_for(waiter, PATIENCE_S)
     events = sync["account_data"]["events"]
     assert {"type": "m.fuzzy", "content": {"x": 1}} in events
+
+
+async def test_joining_brings_the_presence_of_people_already_there(
+    server: LiveServer, http: aiohttp.ClientSession
+) -> None:
+    alice = await register(http, server.url, "alice")
+    bob = await register(http, server.url, "bob")
+    await alice.ok("PUT", f"/presence/{alice.user_id}/status", {"presence": "online"})
+    room_id = (await alice.ok("POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    since = (await bob.ok("GET", "/sync"))["next_batch"]
+    assert (await bob.ok("GET", "/sync", since=since, timeout="0"))["presence"]["events"] == []
+    await bob.ok("POST", f"/join/{room_id}", {})
+    sync = await bob.ok("GET", "/sync", since=since, timeout="0")
+    presence = {e["sender"]: e["content"]["presence"] for e in sync["presence"]["events"]}
+    assert presence == {alice.user_id: "online"}
