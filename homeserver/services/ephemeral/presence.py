@@ -190,10 +190,7 @@ class PresenceService:
         except offline users."""
         records = await self._store.visible_changes(viewer, since, until, since > 0)
         now = self._clock.time_ms()
-        return [
-            {"type": "m.presence", "sender": r.user_id, "content": self._content(r, now)}
-            for r in records
-        ]
+        return [self._event(r, now) for r in records]
 
     async def current_presence_events(self, users: Iterable[UserId]) -> list[JsonDict]:
         """The current `m.presence` of each user who is not offline (for people who have just
@@ -203,8 +200,7 @@ class PresenceService:
         for user_id in users:
             record = self._cache.get(user_id) or await self._store.get(user_id)
             if record is not None and record.state != OFFLINE:
-                content = self._content(record, now)
-                events.append({"type": "m.presence", "sender": user_id, "content": content})
+                events.append(self._event(record, now))
         return events
 
     async def load(self) -> None:
@@ -315,6 +311,13 @@ class PresenceService:
         return any(
             r in rooms_a for r in await self._events.rooms_for_user(user_b, [Membership.JOIN])
         )
+
+    def _event(self, record: PresenceRecord, now: int) -> JsonDict:
+        return {
+            "type": "m.presence",
+            "sender": record.user_id,
+            "content": self._content(record, now),
+        }
 
     def _content(self, record: PresenceRecord, now: int) -> JsonDict:
         cached = self._cache.get(record.user_id)
