@@ -14,7 +14,6 @@ stream position; see `services.common.signals` for how consumers follow the stre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,7 +24,7 @@ from core.event_format import check_pdu_format
 from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER
 from core.events import Pdu
 from core.hashes import compute_event_id, sign_event
-from core.identifiers import EventId, RoomId, UserId, parse_user_id
+from core.identifiers import EventId, RoomId, UserId
 from core.room_versions import RoomVersion, get_room_version
 from core.signing import SigningKey
 from homeserver.caching import CacheRegistry, LruCache
@@ -358,9 +357,8 @@ class EventService:
     def _wake_keys(self, pdu: Pdu) -> list[str]:
         keys = [room_key(pdu.room_id)]
         if pdu.type == M_ROOM_MEMBER and pdu.state_key is not None:
-            # A state key that is no user ID has no /sync waiting on it.
-            with contextlib.suppress(ValueError):
-                keys.append(user_key(parse_user_id(pdu.state_key)))
+            # The event format check guarantees a membership's state key is a user ID.
+            keys.append(user_key(UserId(pdu.state_key)))
         return keys
 
     def replace_cached(self, pdu: Pdu) -> None:
