@@ -35,6 +35,7 @@ def subscriptions(services: Services) -> None:
         s.receipts.stored.connect(outbound.on_receipt)
         s.presence.published.connect(outbound.on_presence)
         s.to_device.remote_messages.connect(outbound.on_to_device)
+        s.federation.handshakes.accepted.connect(outbound.relay)
     if s.federation.device_updates is not None:
         s.device_lists.changed.connect(s.federation.device_updates.on_device_list_changed)
     s.federation.edus.devices_changed.connect(

@@ -6,10 +6,13 @@ API "Joining Rooms" and "Leaving Rooms"): `make_join`/`send_join` (v2) and
 checking that the user belongs to the asking server and that the auth rules would allow it.
 `send_*` takes the signed event through the inbound pipeline (it must be accepted, else 403)
 and, for a join, answers the state before it and the auth chain of that state and the event.
+An accepted event is emitted on `accepted`, so the outbound feed passes it on to the room's
+other servers: the joining server does not yet know them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from core.auth_base import AuthError
@@ -29,6 +32,7 @@ from core.identifiers import EventId, RoomId, ServerName, server_name_of
 from core.room_versions import RoomVersion
 from homeserver.clock import Clock
 from homeserver.services.common.params import checked_room_id, checked_user_id
+from homeserver.services.common.signals import Signal
 from homeserver.services.federation.inbound_events import InboundEvents
 from homeserver.services.federation.outliers import auth_ids_of
 from homeserver.services.federation.pdu_checks import PduDropped, PduVerifier
@@ -36,7 +40,16 @@ from homeserver.services.rooms.events import EventService
 from homeserver.storage.rooms.events import EventStore
 from homeserver.storage.rooms.remote_events import ACCEPTED, RemoteEventStore
 
-__all__ = ["MembershipHandshakes", "auth_chain_of"]
+__all__ = ["MembershipHandshakes", "ServedMembership", "auth_chain_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServedMembership:
+    """A membership event another server's user sent through us, accepted into the room."""
+
+    origin: ServerName
+    pdu: JsonDict
+
 
 _KINDS: Final = {"join": Membership.JOIN, "leave": Membership.LEAVE}
 
@@ -73,6 +86,7 @@ class MembershipHandshakes:
         self._inbound = inbound
         self._verifier = verifier
         self._clock = clock
+        self.accepted: Signal[ServedMembership] = Signal("membership_served.accepted")
 
     async def _resident_room(self, room_id: str) -> tuple[RoomId, RoomVersion]:
         parsed = checked_room_id(room_id)
@@ -141,6 +155,7 @@ class MembershipHandshakes:
         status = (await self._remote.statuses([pdu.event_id])).get(pdu.event_id)
         if error is not None or status != ACCEPTED:
             raise MatrixError(M_FORBIDDEN, f"The room refused the event: {error or status}")
+        await self.accepted.emit(ServedMembership(origin, pdu.raw))
         if kind != "join":
             return {}
         before = await self._inbound.state_before(origin, pdu)

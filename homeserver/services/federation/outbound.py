@@ -32,6 +32,7 @@ from homeserver.services.common.stream_consumer import follow_stream
 from homeserver.services.ephemeral.receipts import READ, ReceiptStored
 from homeserver.services.ephemeral.to_device import RemoteToDevice
 from homeserver.services.ephemeral.typing import TypingChanged
+from homeserver.services.federation.membership_served import ServedMembership
 from homeserver.services.rooms.events import EventPersisted
 from homeserver.storage.ephemeral.presence import PresenceRecord
 from homeserver.storage.federation.outbox import PDU_SENDER, LocalEvent, OutboxStore
@@ -122,15 +123,16 @@ class OutboundFederation:
         self._sender.wake({item.destination for item in items})
         return len(batch)
 
-    async def relay(self, origin: ServerName, pdu: JsonDict) -> None:
-        """Queue a PDU another server's user sent through us (a `send_join`, `send_leave` or
-        `send_knock` we served) for the other servers in its room, `origin` excepted: the
-        events stream feed only sends our own users' events."""
-        room_id = pdu.get("room_id")
+    async def relay(self, served: ServedMembership) -> None:
+        """`MembershipHandshakes.accepted` handler: queue a PDU another server's user sent
+        through us (a `send_join`, `send_leave` or `send_knock` we served) for the other
+        servers in its room, its origin excepted: the events stream feed only sends our own
+        users' events."""
+        room_id = served.pdu.get("room_id")
         if not isinstance(room_id, str):
             return
-        servers = await self._room_servers(RoomId(room_id)) - {origin}
-        await self._sender.send_pdu(servers, _as_sent(pdu))
+        servers = await self._room_servers(RoomId(room_id)) - {served.origin}
+        await self._sender.send_pdu(servers, _as_sent(served.pdu))
 
     async def on_typing(self, change: TypingChanged) -> None:
         """`TypingService.changed` handler: relay a local user's typing as `m.typing`."""
