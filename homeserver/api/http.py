@@ -38,16 +38,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-async def read_json(request: web.Request) -> JsonDict:
+async def read_json(request: web.Request, max_bytes: int | None = None) -> JsonDict:
     """The request body as a JSON object (an empty body reads as `{}`).
 
-    Every body passes `core.json_ingress`: size, depth, Unicode and number range are checked
-    here; services refuse floats where the value becomes an event or is signed.
+    Every body passes `core.json_ingress`: size (`max_bytes`, else the server's body limit),
+    depth, Unicode and number range are checked here; services refuse floats where the value
+    becomes an event or is signed.
 
     Raises:
         MatrixError: `M_NOT_JSON`, `M_BAD_JSON` or `M_TOO_LARGE`.
     """
-    limit = services(request).info.max_request_body_bytes
+    limit = max_bytes if max_bytes is not None else services(request).info.max_request_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise MatrixError(M_TOO_LARGE, "Request body too large")
     # `read(n)` returns whatever has arrived so far, so keep reading until EOF or over limit.

@@ -1,12 +1,16 @@
 """X-Matrix authentication of inbound federation requests, and their JSON bodies.
 
 `authenticate_origin` is the authenticator of the federation routes (`EndpointRoutes`): it
-reads the body (the signature covers it), checks the request through the federation
+reads the body (the signature covers it; a transaction may be larger than a client request:
+up to 50 PDUs of 64 KiB and 100 EDUs, so `/send` bodies are allowed `TRANSACTION_MAX_BYTES`),
+checks the request through the federation
 `InboundAuth` service with the raw request target as received (path and query, undecoded),
 and keeps the origin and the body on the request for the handler.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from aiohttp import web
 
@@ -20,6 +24,8 @@ __all__ = ["authenticate_origin", "federation_body", "federation_routes"]
 
 ORIGIN = web.RequestKey("federation_origin", str)
 BODY = web.RequestKey("federation_body", dict)
+TRANSACTION_MAX_BYTES: Final = 10 * 1024 * 1024
+_SEND_PREFIX: Final = "/_matrix/federation/v1/send/"
 
 
 async def federation_body(request: web.Request) -> JsonDict | None:
@@ -28,7 +34,11 @@ async def federation_body(request: web.Request) -> JsonDict | None:
         return request[BODY]
     if not request.body_exists:
         return None
-    body = await read_json(request)
+    if request.path.startswith(_SEND_PREFIX):
+        limit = max(TRANSACTION_MAX_BYTES, services(request).info.max_request_body_bytes)
+        body = await read_json(request, limit)
+    else:
+        body = await read_json(request)
     request[BODY] = body
     return body
 

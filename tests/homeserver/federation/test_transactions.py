@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import orjson
 
 from core.errors import JsonDict
 from tests.homeserver.api.helpers import new_client
@@ -191,6 +192,32 @@ async def test_pdus_get_a_result_each(
     assert len(results) == 2
     assert all("error" in result for result in results.values())
     assert {"error": "PDU is larger than 65536 bytes"} in results.values()
+
+
+async def test_a_full_transaction_may_exceed_the_client_body_limit(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    """50 PDUs near 64 KiB each make a transaction larger than a client request may be: it is
+    read (each PDU gets its result), while a body past the transaction limit is refused."""
+    hs1, hs2 = pair
+    limit = hs2.config.max_request_body_bytes
+    pdus = [
+        {
+            "type": "m.room.message",
+            "room_id": "!r:hs1.test",
+            "origin_server_ts": n,  # redaction keeps it: distinct event IDs
+            "content": {"body": f"{n}" * 60_000},
+        }
+        for n in range(50)
+    ]
+    body = _txn(hs1.name, pdus=pdus)
+    assert len(orjson.dumps(body)) > limit
+    status, answer = await _put_txn(http, hs1, hs2, "full", body)
+    assert status == 200, answer
+    assert len(answer["pdus"]) == 50
+    huge = _txn(hs1.name, edus=[{"edu_type": "m.x", "content": {"pad": "x" * 11_000_000}}])
+    status, answer = await _put_txn(http, hs1, hs2, "huge", huge)
+    assert (status, answer.get("errcode")) == (413, "M_TOO_LARGE")
 
 
 async def test_hs1_is_told_hs2_is_back_when_hs2_sends_to_it(
