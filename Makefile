@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 PORT ?= 8008
 
-.PHONY: setup run test lint format services bench bench-media fuzz clean web web-deps test-web node-check
+.PHONY: setup synapse run test lint format services bench bench-media fuzz clean web web-deps test-web node-check
 
 $(STAMP): pyproject.toml
 	@echo "creating $(VENV) (a Python virtual environment, with $(PYTHON))"
@@ -21,6 +21,21 @@ $(STAMP): pyproject.toml
 	@echo "$(VENV) is ready"
 
 setup: $(STAMP)
+
+# Synapse for the interop tests (tests/interop): a venv of its own, from PyPI.
+SYNAPSE_VENV := .venv-synapse
+SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed-stamp
+SYNAPSE_REQUIREMENTS := tests/interop/requirements-synapse.txt
+
+$(SYNAPSE_STAMP): $(SYNAPSE_REQUIREMENTS)
+	@echo "creating $(SYNAPSE_VENV) (Synapse for the interop tests, $(SYNAPSE_REQUIREMENTS))"
+	$(PYTHON) -m venv $(SYNAPSE_VENV)
+	$(SYNAPSE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SYNAPSE_VENV)/bin/python -m pip install --quiet -r $(SYNAPSE_REQUIREMENTS)
+	touch $(SYNAPSE_STAMP)
+	@echo "$(SYNAPSE_VENV) is ready"
+
+synapse: $(SYNAPSE_STAMP)
 
 # The web client (web/, README "Web client"): rebuilt when web/dist is missing or older than its
 # sources. Without Node.js the server still runs and / says how to build the client.
@@ -96,9 +111,9 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup services lint
+test: setup synapse services lint
 	$(VENV)/bin/pytest -q
 	@$(MAKE) --no-print-directory test-web
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SYNAPSE_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -31,7 +31,7 @@ from homeserver.app.federation_listener import federation_site
 from homeserver.config import Config
 from homeserver.config_federation import FederationConfig
 from tests.conftest import POSTGRES_ADMIN_URL, LiveServer, make_config, start_server
-from tests.federation.tls import TestCA
+from tests.federation.tls import IssuedCert, TestCA
 
 
 def _listening_socket() -> socket.socket:
@@ -167,10 +167,17 @@ async def _databases(backend: str, tmp_path: Path, count: int) -> AsyncIterator[
 
 
 def federation_config(
-    name: str, database_url: str, data_dir: Path, ca: TestCA, port: int, peers: dict[str, str]
+    name: str,
+    database_url: str,
+    data_dir: Path,
+    ca: TestCA,
+    port: int,
+    peers: dict[str, str],
+    cert: IssuedCert | None = None,
 ) -> Config:
-    """The config of one test server: federation on, TLS from `ca`, loopback allowed."""
-    cert = ca.issue(name)
+    """The config of one test server: federation on, TLS from `ca` (a certificate for `name`
+    unless `cert` is given), loopback allowed."""
+    cert = cert or ca.issue(name)
     federation = FederationConfig(
         enabled=True,
         bind="127.0.0.1",
@@ -203,3 +210,25 @@ async def federation_of(
             stack.push_async_callback(server.stop)
             servers.append(server)
         yield servers
+
+
+@asynccontextmanager
+async def localhost_server(
+    backend: str, tmp_path: Path, ca: TestCA, cert: IssuedCert
+) -> AsyncIterator[FederatedServer]:
+    """One live server named `localhost:<its federation port>`, stopped on exit.
+
+    Other servers (Synapse too) reach it by its name alone: an explicit port means a direct
+    connection to that port, with `localhost` for SNI, so `cert` must be valid for `localhost`.
+    """
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    name = f"localhost:{port}"
+    async with _databases(backend, tmp_path, 1) as (url,):
+        config = federation_config(name, url, tmp_path / "tessera", ca, port, {}, cert)
+        live, runner = await _start(config, sock)
+        server = FederatedServer(name, config, live, runner, ca)
+        try:
+            yield server
+        finally:
+            await server.stop()
