@@ -16,7 +16,9 @@ Invariants:
   `start` resumes every destination with queued items.
 - Catch-up: while a destination is failing, a queue longer than `max_queued_pdus` is cut down to
   the latest PDU of each room; the destination fetches what it misses with `get_missing_events`.
-- `retry_now` (e.g. the destination just sent us something) ends a destination's backoff.
+- `retry_now` (e.g. the destination just sent us a signed request) ends a destination's backoff:
+  a server that restarts after a crash gets what it missed as soon as it talks to us, not
+  after the rest of a backoff that may have grown to `backoff_max_s`.
 """
 
 from __future__ import annotations
@@ -170,7 +172,12 @@ class TransactionSender:
     def retry_now(self, destination: ServerName) -> None:
         """End the backoff of `destination` (it has shown it is up)."""
         state = self._destinations.get(destination)
-        if state is not None and state.retry_now is not None:
+        if state is not None and state.retry_now is not None and not state.retry_now.is_set():
+            logger.info(
+                "federation destination is back, retrying now destination=%s failures=%d",
+                destination,
+                state.failures,
+            )
             state.retry_now.set()
 
     def failures(self, destination: ServerName) -> int:

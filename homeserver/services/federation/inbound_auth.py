@@ -5,10 +5,13 @@ X-Matrix signature is checked against the origin's keys through the keyring, it 
 for us, the origin it claims must be allowed by `domain_allowlist` (checked first, so refused
 servers cause no key lookups), and each origin has its own token bucket. The bucket is taken
 only after the signature verifies, so one server cannot spend another's budget by naming it.
+A verified request also tells `origin_seen` that the origin is up (our queue to it stops
+backing off), whatever it asks for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from core.errors import M_FORBIDDEN, M_UNAUTHORIZED, JsonDict, MatrixError
@@ -39,6 +42,7 @@ class InboundAuth:
         limiter: RateLimiter,
         limit: Limit,
         domain_allowlist: frozenset[str] | None,
+        origin_seen: Callable[[ServerName], None] | None = None,
     ) -> None:
         """Build the checker.
 
@@ -49,6 +53,7 @@ class InboundAuth:
             limiter: The process's rate limiter.
             limit: Requests per origin.
             domain_allowlist: Origins we federate with; None for every server.
+            origin_seen: Told of the origin of every verified request.
         """
         self._server_name = server_name
         self._verifier = verifier
@@ -56,6 +61,7 @@ class InboundAuth:
         self._limiter = limiter
         self._limit = limit
         self._allowlist = domain_allowlist
+        self._origin_seen = origin_seen
 
     async def authenticate(
         self, header: str | None, *, method: str, uri: str, content: JsonDict | None
@@ -85,6 +91,8 @@ class InboundAuth:
             verifier=self._verifier,
             now_ms=self._clock.time_ms(),
         )
+        if self._origin_seen is not None:
+            self._origin_seen(origin)
         self._limiter.check(_ACTION, origin, self._limit)
         return origin
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Final
 
 from core.canonical_json import encode_canonical
@@ -47,7 +46,6 @@ class TransactionService:
         edus: EduHandler,
         clock: Clock,
         pdus: InboundPdus | None = None,
-        origin_seen: Callable[[ServerName], None] | None = None,
     ) -> None:
         """Build the service.
 
@@ -56,14 +54,11 @@ class TransactionService:
             edus: Applies EDUs.
             clock: Timestamps of stored answers.
             pdus: The inbound PDU pipeline (`UnsupportedPdus` when None).
-            origin_seen: Told of every origin that sent us a transaction (our queue to it
-                may stop backing off).
         """
         self._store = store
         self._edus = edus
         self._clock = clock
         self.pdus: InboundPdus = pdus or UnsupportedPdus()
-        self._origin_seen = origin_seen
         self._locks: dict[ServerName, asyncio.Lock] = {}
 
     async def receive(self, origin: ServerName, txn_id: str, body: JsonDict | None) -> JsonDict:
@@ -74,8 +69,6 @@ class TransactionService:
                 its `origin` is not the server that signed the request.
         """
         pdus, edus = _check_envelope(origin, body)
-        if self._origin_seen is not None:
-            self._origin_seen(origin)
         # One transaction of an origin at a time (senders send one at a time anyway), so a
         # repeat that arrives while the first is being applied waits for its answer.
         async with self._locks.setdefault(origin, asyncio.Lock()):
