@@ -2,10 +2,10 @@
 messages, device list and signing key updates.
 
 Every EDU is untrusted input: it is handled only for users of the server that sent it (the
-authenticated origin), typing and receipts only in rooms where those users are joined here,
-presence and device lists only for users sharing a room with us. An EDU that breaks a rule
-or is malformed is logged and dropped; `handle` never raises, so one bad EDU never fails its
-transaction.
+authenticated origin), typing and receipts only in rooms where those users are joined here
+and whose server ACL allows the origin, presence and device lists only for users sharing a
+room with us. An EDU that breaks a rule or is malformed is logged and dropped; `handle` never
+raises, so one bad EDU never fails its transaction.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from homeserver.services.ephemeral.presence import STATES, PresenceService
 from homeserver.services.ephemeral.receipts import READ, ReceiptService
 from homeserver.services.ephemeral.to_device import ToDeviceService
 from homeserver.services.ephemeral.typing import DEFAULT_TIMEOUT_MS, TypingService
+from homeserver.services.federation.server_acls import ServerAcls
 from homeserver.storage.e2ee.device_lists import DeviceListStore
 from homeserver.storage.ephemeral.presence import PresenceRecord
 from homeserver.storage.federation.inbound import InboundStore, RemoteDevice
@@ -80,8 +81,10 @@ class EduHandler:
         device_lists: DeviceListStore,
         clock: Clock,
         fetcher: DeviceFetcher | None,
+        acls: ServerAcls,
     ) -> None:
         self._typing = typing
+        self._acls = acls
         self._device_lists = device_lists
         self._receipts = receipts
         self._presence = presence
@@ -122,6 +125,8 @@ class EduHandler:
         typing = content.get("typing")
         if not isinstance(typing, bool):
             raise EduError("typing must be a boolean")
+        if not await self._acls.allows(origin, room_id):
+            raise EduError("the room's server ACL denies the origin")
         await self._typing.set_typing(user_id, room_id, typing, DEFAULT_TIMEOUT_MS)
 
     async def _on_receipt(self, origin: ServerName, content: JsonDict) -> None:
@@ -129,6 +134,8 @@ class EduHandler:
             room_id = _room(room)
             if not isinstance(by_type, dict) or not isinstance(by_type.get(READ), dict):
                 continue  # only public read receipts cross servers
+            if not await self._acls.allows(origin, room_id):
+                continue  # every receipt of a room whose ACL denies the origin is ignored
             for user, receipt in by_type[READ].items():
                 try:
                     await self._one_receipt(origin, room_id, user, receipt)

@@ -2,9 +2,9 @@
 "Backfilling and retrieving missing events", "Room State", "Authorization"): one event,
 the state (or its IDs) at an event, an event's auth chain, backfill, and missing events.
 
-Access: the requesting server must have a user in the room (joined or invited) in its current
-state, or the room must be `world_readable`; otherwise `M_FORBIDDEN`. Rejected events are never
-served.
+Access: the room's server ACL must allow the requesting server, and that server must have a
+user in the room (joined or invited) in its current state, or the room must be
+`world_readable`; otherwise `M_FORBIDDEN`. Rejected events are never served.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class EventReads:
         self._clock = clock
 
     async def _allowed(self, origin: ServerName, room_id: RoomId) -> None:
+        await self._inbound.acls.check(origin, room_id)
         state = await self._events.current_state(room_id)
         pdus = await self._inbound.states.pdu_map(state)
         visibility = pdus.get((M_ROOM_HISTORY_VISIBILITY, ""))

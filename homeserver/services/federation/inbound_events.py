@@ -1,12 +1,13 @@
 """The inbound PDU pipeline (Server-Server API "Checks performed on receipt of a PDU"),
 the `InboundPdus` of the transaction handler.
 
-Per PDU, in the spec's order: the room and its version must be known here; format, size and
-signatures (else dropped, `pdu_checks`); content hash (redacted on mismatch); auth against its
-own `auth_events` (missing ones fetched from the origin, `outliers`); auth against the state
-before it, which is the state after its `prev_events`, resolved when there are several
-(missing prev events are asked for with `get_missing_events`, then the state at the gap with
-`/state_ids`); and a soft-fail check against the room's current state.
+Per PDU, in the spec's order: the room and its version must be known here, and its server ACL
+must allow the origin (else the PDU is answered with an error and nothing is stored); format,
+size and signatures (else dropped, `pdu_checks`); content hash (redacted on mismatch); auth
+against its own `auth_events` (missing ones fetched from the origin, `outliers`); auth against
+the state before it, which is the state after its `prev_events`, resolved when there are
+several (missing prev events are asked for with `get_missing_events`, then the state at the
+gap with `/state_ids`); and a soft-fail check against the room's current state.
 
 Invariants: a rejected event is stored as rejected (never used as auth or state), a
 soft-failed one as soft-failed (never in the timeline or current state); room state changes
@@ -32,6 +33,7 @@ from homeserver.services.federation.outliers import OutlierIntake, auth_ids_of, 
 from homeserver.services.federation.pdu_checks import PduDropped, PduVerifier, event_id_of
 from homeserver.services.federation.remote_requests import RemoteRequests
 from homeserver.services.federation.room_state import RoomStates, with_event
+from homeserver.services.federation.server_acls import ServerAcls
 from homeserver.services.rooms.events import EventService
 from homeserver.storage.rooms.events import EventStore, RemoteState, StateIds
 from homeserver.storage.rooms.remote_events import (
@@ -63,9 +65,11 @@ class InboundEvents:
         remote_store: RemoteEventStore,
         verifier: PduVerifier,
         requests: RemoteRequests | None,
+        acls: ServerAcls,
         clock: Clock,
     ) -> None:
         self._events = events
+        self.acls = acls
         self._store = store
         self._remote = remote_store
         self._verifier = verifier
@@ -116,6 +120,8 @@ class InboundEvents:
             event_id = event_id_of(raw, version)
         except PduDropped:
             return None, None
+        if not await self.acls.allows(origin, raw.get("room_id")):
+            return event_id, "the room's server ACL denies the origin"
         try:
             pdu = await self._verifier.verify(raw, version)
         except PduDropped as exc:

@@ -76,10 +76,12 @@ class Invites:
         """Sign and keep an invite of a local user; answers `{"event": signed}`.
 
         Raises:
-            MatrixError: 400 `M_INCOMPATIBLE_ROOM_VERSION` for a version we do not support,
+            MatrixError: 403 `M_FORBIDDEN` when the server ACL of a room we are in denies
+                `origin`, 400 `M_INCOMPATIBLE_ROOM_VERSION` for a version we do not support,
                 400 `M_BAD_JSON` for anything but a valid invite of a local user by a user
                 of `origin`.
         """
+        await self._inbound.acls.check(origin, room_id)
         body = body or {}
         version = get_room_version(str(body.get("room_version", "")))
         if version is None:

@@ -88,8 +88,9 @@ class MembershipHandshakes:
         self._clock = clock
         self.accepted: Signal[ServedMembership] = Signal("membership_served.accepted")
 
-    async def _resident_room(self, room_id: str) -> tuple[RoomId, RoomVersion]:
+    async def _resident_room(self, origin: ServerName, room_id: str) -> tuple[RoomId, RoomVersion]:
         parsed = checked_room_id(room_id)
+        await self._inbound.acls.check(origin, parsed)
         version = await self._inbound.room_version(parsed)
         state = await self._events.current_state(parsed) if version is not None else {}
         if version is None or (M_ROOM_CREATE, "") not in state:
@@ -108,7 +109,7 @@ class MembershipHandshakes:
             MatrixError: 404 for a room we are not in, 400 `M_INCOMPATIBLE_ROOM_VERSION`,
                 403 for a user of another server or a membership the rules refuse.
         """
-        room, version = await self._resident_room(room_id)
+        room, version = await self._resident_room(origin, room_id)
         if kind == "join" and version.identifier not in versions:
             raise MatrixError(
                 M_INCOMPATIBLE_ROOM_VERSION,
@@ -149,7 +150,7 @@ class MembershipHandshakes:
             MatrixError: 400 `M_BAD_JSON` for an event that is not the expected membership of
                 a user of `origin`, or badly signed; 403 if the room does not accept it.
         """
-        room, version = await self._resident_room(room_id)
+        room, version = await self._resident_room(origin, room_id)
         pdu = await self._checked(origin, kind, room, event_id, raw, version)
         error = await self._inbound.process(origin, pdu, fill_gaps=False)
         status = (await self._remote.statuses([pdu.event_id])).get(pdu.event_id)
