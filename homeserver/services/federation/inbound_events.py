@@ -162,11 +162,11 @@ class InboundEvents:
         if missing and self._requests is not None:
             held = await self._remote.statuses(missing)
             wanted = [e for e in missing if e not in held]
-            raws = await self._fetch(origin, wanted)
+            raws = await self.fetch(origin, wanted)
             found.update(await self.outliers.accept(raws, pdu.room_version))
         return found
 
-    async def _fetch(self, origin: ServerName, event_ids: list[EventId]) -> list[JsonDict]:
+    async def fetch(self, origin: ServerName, event_ids: list[EventId]) -> list[JsonDict]:
         """The PDUs `origin` gives for `event_ids` (those it fails to give are left out)."""
         requests = self._requests
         if requests is None:
@@ -212,7 +212,7 @@ class InboundEvents:
             elif held.get(prev) == REJECTED:
                 continue
             elif fill_gaps:
-                state = await self._state_at_gap(origin, pdu, prev)
+                state = await self.state_at_gap(origin, pdu, prev)
             if state is None:
                 return None
             sets.append(state)
@@ -247,7 +247,7 @@ class InboundEvents:
             if event.room_id == pdu.room_id:
                 await self.process(origin, event, fill_gaps=False)
 
-    async def _state_at_gap(self, origin: ServerName, pdu: Pdu, prev: EventId) -> StateIds | None:
+    async def state_at_gap(self, origin: ServerName, pdu: Pdu, prev: EventId) -> StateIds | None:
         """The state after `prev` as `origin` tells it (`/state_ids`), its events checked."""
         if self._requests is None:
             return None
@@ -261,7 +261,7 @@ class InboundEvents:
         unknown = [e for e in needed if e not in held]
         if len(unknown) > MAX_GAP_FETCH:
             return None
-        await self.outliers.accept(await self._fetch(origin, unknown), pdu.room_version)
+        await self.outliers.accept(await self.fetch(origin, unknown), pdu.room_version)
         found = {p.event_id: p for p in await self._events.get_pdus(needed)}
         prev_pdu = found.get(prev)
         if prev_pdu is None:
