@@ -35,6 +35,7 @@ from homeserver.services.federation.pdu_checks import PduVerifier
 from homeserver.services.federation.queries import FederationQueryService, RemoteQueries
 from homeserver.services.federation.remote_membership import FederatedRooms, RemoteMembership
 from homeserver.services.federation.remote_requests import RemoteRequests
+from homeserver.services.federation.server_acls import ServerAcls
 from homeserver.services.federation.server_keys import ServerKeysService
 from homeserver.services.federation.transactions import TransactionService
 from homeserver.services.rooms.directory import DirectoryService
@@ -146,6 +147,7 @@ def build_federation(
         if outbound is not None
         else None
     )
+    acls = ServerAcls(events=room_events)
     edus = EduHandler(
         typing=ephemeral.typing,
         receipts=ephemeral.receipts,
@@ -156,8 +158,9 @@ def build_federation(
         device_lists=stores.device_lists,
         clock=shared.clock,
         fetcher=client,
+        acls=acls,
     )
-    rooms = _room_federation(stores, shared, signing_key, outbound, room_events)
+    rooms = _room_federation(stores, shared, signing_key, outbound, room_events, acls)
     return FederationServices(
         enabled=fed.enabled,
         keys=keys or _key_service(config, stores, shared, signing_key, None),
@@ -223,6 +226,7 @@ def _room_federation(
     signing_key: SigningKey,
     outbound: FederationOutbound | None,
     events: EventService,
+    acls: ServerAcls,
 ) -> _RoomFederation:
     """Rooms across servers: the inbound pipeline, the handshakes, invites and reads."""
     server_name, clock = ServerName(shared.server_name), shared.clock
@@ -234,6 +238,7 @@ def _room_federation(
         remote_store=stores.remote_events,
         verifier=verifier,
         requests=requests,
+        acls=acls,
         clock=clock,
     )
     invites = Invites(
