@@ -56,6 +56,10 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     Endpoint("query_directory", "GET", _F1 + "/query/directory"),
 )
 
+    # End-to-end encryption: device lists and keys of the server's users
+    Endpoint("user_devices", "GET", _F1 + "/user/devices/{userId}"),
+    Endpoint("user_keys_query", "POST", _F1 + "/user/keys/query"),
+    Endpoint("user_keys_claim", "POST", _F1 + "/user/keys/claim"),
 
 def _index(table: tuple[Endpoint, ...]) -> Mapping[str, Endpoint]:
     by_name: dict[str, Endpoint] = {}

@@ -44,6 +44,7 @@ from homeserver.api.federation import keys as federation_keys
 from homeserver.api.federation import membership as federation_membership
 from homeserver.api.federation import query as federation_query
 from homeserver.api.federation import send as federation_send
+from homeserver.api.federation import user_keys as federation_user_keys
 from homeserver.api.federation import version as federation_version
 from homeserver.api.federation.listener import federation_listener_middleware
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
@@ -121,6 +122,7 @@ _FEDERATION_ROUTE_MODULES = (
     federation_send,
     federation_membership,
     federation_events,
+    federation_user_keys,
 )
 
 

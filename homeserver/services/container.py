@@ -21,6 +21,8 @@ from homeserver.services.e2ee.cross_signing import CrossSigningService
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import E2eKeysService
+from homeserver.services.e2ee.remote_devices import RemoteDeviceLists
+from homeserver.services.e2ee.served_keys import FederationKeysService
 from homeserver.services.ephemeral.presence import PresenceService
 from homeserver.services.ephemeral.receipts import ReceiptService
 from homeserver.services.ephemeral.to_device import ToDeviceService
@@ -102,6 +104,8 @@ class Services:
     url_previews: UrlPreviewService
     e2e_keys: E2eKeysService
     device_lists: DeviceListService
+    remote_devices: RemoteDeviceLists
+    federation_keys: FederationKeysService
     cross_signing: CrossSigningService
     to_device: ToDeviceService
     key_backup: KeyBackupService

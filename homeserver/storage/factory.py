@@ -18,6 +18,7 @@ from homeserver.storage.e2ee.cross_signing import CrossSigningStore
 from homeserver.storage.e2ee.device_lists import DeviceListStore
 from homeserver.storage.e2ee.key_backup import KeyBackupStore
 from homeserver.storage.e2ee.keys import E2eKeyStore
+from homeserver.storage.e2ee.remote_devices import RemoteDeviceStore
 from homeserver.storage.ephemeral.presence import PresenceStore
 from homeserver.storage.ephemeral.receipts import ReceiptStore
 from homeserver.storage.ephemeral.to_device import ToDeviceStore
@@ -75,6 +76,7 @@ class Stores:
     async def close(self) -> None:
         """Close the database."""
         await self.db.close()
+    remote_devices: RemoteDeviceStore
 
 
 async def open_database(url: str) -> Database:
@@ -133,3 +135,4 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         federation_inbound=InboundStore(db),
         device_announcements=DeviceAnnouncementStore(db),
     )
+        remote_devices=RemoteDeviceStore(db),

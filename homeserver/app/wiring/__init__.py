@@ -42,8 +42,8 @@ def build_services(
     rooms = build_rooms(config, stores, shared, signing_key, remote)
     ephemeral = build_ephemeral(stores, shared)
     push = build_push(stores, shared, rooms.events)
-    e2ee = build_e2ee(stores, shared, acc.ui_auth)
-    media = build_media(config, stores, shared)
+    e2ee = build_e2ee(stores, shared, acc.ui_auth, outbound.client if outbound else None)
+    media = build_media(config, stores, shared, outbound.client if outbound is not None else None)
     services = Services(
         info=server_info(config, shared),
         clock=clock,
@@ -80,6 +80,8 @@ def build_services(
         url_previews=media.url_previews,
         e2e_keys=e2ee.e2e_keys,
         device_lists=e2ee.device_lists,
+        remote_devices=e2ee.remote_devices,
+        federation_keys=e2ee.federation_keys,
         cross_signing=e2ee.cross_signing,
         key_backup=e2ee.key_backup,
         sync=build_sync(stores, shared, rooms, ephemeral, push, e2ee),
@@ -94,6 +96,7 @@ def build_services(
             ephemeral=ephemeral,
             events_position=events_position,
             room_events=rooms.events,
+            remote_devices=e2ee.remote_devices,
         ),
     )
     if services.federation.remote_rooms is not None:

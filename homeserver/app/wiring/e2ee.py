@@ -1,4 +1,5 @@
-"""Wiring the end-to-end encryption domain: device lists, keys, cross-signing, backups."""
+"""Wiring the end-to-end encryption domain: device lists, keys, cross-signing, backups, and
+the keys of users on other servers (through the federation client when federation is on)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from homeserver.services.e2ee.cross_signing import CrossSigningService
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import E2eKeysService
+from homeserver.services.e2ee.remote_devices import KeyClient, RemoteDeviceLists
+from homeserver.services.e2ee.remote_keys import RemoteKeys
+from homeserver.services.e2ee.served_keys import FederationKeysService
 from homeserver.storage.factory import Stores
 
 
@@ -21,20 +25,34 @@ class E2eeServices:
     e2e_keys: E2eKeysService
     cross_signing: CrossSigningService
     key_backup: KeyBackupService
+    remote_devices: RemoteDeviceLists
+    federation_keys: FederationKeysService
 
 
-def build_e2ee(stores: Stores, shared: Shared, ui_auth: UiAuthService) -> E2eeServices:
-    """Device and cross-signing keys, device-list tracking and server-side key backup."""
+def build_e2ee(
+    stores: Stores, shared: Shared, ui_auth: UiAuthService, client: KeyClient | None
+) -> E2eeServices:
+    """Device and cross-signing keys, device-list tracking and server-side key backup;
+    `client` is the federation client (None when federation is off)."""
     device_lists = DeviceListService(stores.device_lists, shared.notifier)
+    remote_devices = RemoteDeviceLists(
+        server_name=shared.server_name,
+        client=client,
+        store=stores.remote_devices,
+        cross_signing=stores.cross_signing,
+        device_lists=device_lists,
+    )
+    e2e_keys = E2eKeysService(
+        server_name=shared.server_name,
+        store=stores.e2e_keys,
+        cross_signing=stores.cross_signing,
+        device_lists=device_lists,
+        caches=shared.caches,
+        remote=RemoteKeys(lists=remote_devices, cross_signing=stores.cross_signing),
+    )
     return E2eeServices(
         device_lists=device_lists,
-        e2e_keys=E2eKeysService(
-            server_name=shared.server_name,
-            store=stores.e2e_keys,
-            cross_signing=stores.cross_signing,
-            device_lists=device_lists,
-            caches=shared.caches,
-        ),
+        e2e_keys=e2e_keys,
         cross_signing=CrossSigningService(
             store=stores.cross_signing,
             e2e_keys=stores.e2e_keys,
@@ -43,4 +61,11 @@ def build_e2ee(stores: Stores, shared: Shared, ui_auth: UiAuthService) -> E2eeSe
             device_lists=device_lists,
         ),
         key_backup=KeyBackupService(stores.key_backup),
+        remote_devices=remote_devices,
+        federation_keys=FederationKeysService(
+            server_name=shared.server_name,
+            keys=e2e_keys,
+            users=stores.users,
+            announcements=stores.device_announcements,
+        ),
     )

@@ -24,7 +24,7 @@ from homeserver.keyfile import load_old_verify_keys
 from homeserver.services.accounts.profile import ProfileService
 from homeserver.services.federation import FederationServices
 from homeserver.services.federation.device_updates import DeviceListAnnouncer
-from homeserver.services.federation.edus import EduHandler
+from homeserver.services.federation.edus import EduHandler, RemoteDeviceUpdates
 from homeserver.services.federation.event_reads import EventReads
 from homeserver.services.federation.inbound_auth import InboundAuth
 from homeserver.services.federation.inbound_events import InboundEvents
@@ -131,6 +131,7 @@ def build_federation(
     room_events: EventService,
 ) -> FederationServices:
     """The services the federation API calls."""
+    remote_devices: RemoteDeviceUpdates,
     fed = config.federation
     client = outbound.client if outbound is not None else None
     keys = outbound.keys if outbound is not None else None
@@ -154,8 +155,7 @@ def build_federation(
         presence=ephemeral.presence,
         to_device=ephemeral.to_device,
         events=stores.events,
-        store=stores.federation_inbound,
-        device_lists=stores.device_lists,
+        devices=remote_devices,
         clock=shared.clock,
         fetcher=client,
         acls=acls,
@@ -209,6 +209,7 @@ def _device_updates(
         keys=stores.e2e_keys,
         events=stores.events,
     )
+        cross_signing=stores.cross_signing,
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,7 @@ def subscriptions(services: Services) -> None:
     s.tokens.devices_removed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
     s.tokens.devices_removed.connect(lambda change: s.e2e_keys.forget_user(change.user_id))
     s.devices.devices_changed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
-    # federation: local events, typing, receipts, presence and to-device messages go out;
-    # remote device-list changes wake the syncs of local users sharing a room.
+    # federation: local events, typing, receipts, presence and to-device messages go out.
     outbound = s.federation.outbound
     if outbound is not None:
         s.events.persisted.connect(outbound.on_event_persisted)
@@ -36,8 +35,10 @@ def subscriptions(services: Services) -> None:
         s.presence.published.connect(outbound.on_presence)
         s.to_device.remote_messages.connect(outbound.on_to_device)
         s.federation.handshakes.accepted.connect(outbound.relay)
+    # Our users' device and cross-signing key changes go out to the servers sharing a room.
     if s.federation.device_updates is not None:
         s.device_lists.changed.connect(s.federation.device_updates.on_device_list_changed)
-    s.federation.edus.devices_changed.connect(
-        lambda change: s.device_lists.notify_changed(change.user_id)
-    )
+        s.cross_signing.keys_changed.connect(s.federation.device_updates.on_cross_signing_changed)
+    # e2ee: joins may leave cached remote device lists behind: they are resynced on next use.
+    if s.federation.enabled:
+        s.events.persisted.connect(s.remote_devices.on_event_persisted)

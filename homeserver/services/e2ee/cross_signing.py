@@ -28,8 +28,10 @@ from core.errors import (
 )
 from core.identifiers import DeviceId, UserId, parse_device_id, parse_user_id
 from core.signing import SignatureError, VerifyKey, signable_json, verify_json_signature
+from homeserver.services.accounts.tokens import DevicesChanged
 from homeserver.services.accounts.ui_auth import PASSWORD, UiAuthService
 from homeserver.services.common.requester import Requester
+from homeserver.services.common.signals import Signal
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_validation import (
     ED25519,
@@ -82,6 +84,9 @@ class CrossSigningService:
         self._devices = devices
         self._ui_auth = ui_auth
         self._device_lists = device_lists
+        # Emitted when a user's master or self-signing key, or the user's own signatures on
+        # their master key, changed (federation sends `m.signing_key_update`).
+        self.keys_changed: Signal[DevicesChanged] = Signal("cross_signing.keys_changed")
 
     async def upload_keys(self, requester: Requester, body: JsonDict, request_key: str) -> None:
         """`POST /keys/device_signing/upload`: validate, UIA when replacing keys, store."""
@@ -104,6 +109,8 @@ class CrossSigningService:
         if session is not None:
             await self._ui_auth.finish(session)
         await self._device_lists.notify_changed(user_id)
+        if any(key.key_type != USER_SIGNING for key in keys):
+            await self.keys_changed.emit(DevicesChanged(user_id))
 
     async def _validate(
         self, user_id: UserId, body: JsonDict, stored: dict[str, CrossSigningKey]
@@ -160,6 +167,12 @@ class CrossSigningService:
                     self._device_lists.notify_observer(observer)
                 else:
                     await self._device_lists.notify_changed(owner)
+            master = own.get(MASTER)
+            if master is not None and any(
+                s.target_user_id == signer and s.target_key_id == master.public_key
+                for s in accepted
+            ):
+                await self.keys_changed.emit(DevicesChanged(signer))
         return {"failures": failures}
 
     async def _target(

@@ -6,7 +6,12 @@ are compared with what was last announced: each new or changed device (display n
 and each deleted one gets an update with the next `stream_id` of the user, whose `prev_id`
 names the update before it, so a receiving server can tell it missed one and resync through
 `user/devices`. The updates go to every server sharing a room with the user and are recorded
-even when no server does, so the user's stream IDs keep increasing.
+even when no server does, so the user's stream IDs keep increasing. A device's keys are sent
+with the signatures the user made on them (by their self-signing key), so a new cross-signing
+signature is an update too.
+
+When a local user's master or self-signing key changes (`CrossSigningService.keys_changed`),
+an `m.signing_key_update` with both keys goes to the same servers.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from core.identifiers import DeviceId, ServerName, UserId, server_name_of
 from federation.sender import TransactionSender
 from homeserver.services.accounts.tokens import DevicesChanged
 from homeserver.storage.accounts.devices import DeviceStore
+from homeserver.storage.e2ee.cross_signing import (
+    MASTER,
+    SELF_SIGNING,
+    CrossSigningStore,
+    merge_signatures,
+)
 from homeserver.storage.e2ee.keys import E2eKeyStore
 from homeserver.storage.federation.device_announcements import (
     Announcement,
@@ -44,6 +55,7 @@ class DeviceListAnnouncer:
         announcements: DeviceAnnouncementStore,
         devices: DeviceStore,
         keys: E2eKeyStore,
+        cross_signing: CrossSigningStore,
         events: EventStore,
     ) -> None:
         self._server_name = server_name
@@ -51,6 +63,7 @@ class DeviceListAnnouncer:
         self._announcements = announcements
         self._devices = devices
         self._keys = keys
+        self._cross_signing = cross_signing
         self._events = events
         self._locks: dict[UserId, asyncio.Lock] = {}
 
@@ -66,6 +79,26 @@ class DeviceListAnnouncer:
         finally:
             if not lock.locked():
                 self._locks.pop(user_id, None)
+
+    async def on_cross_signing_changed(self, change: DevicesChanged) -> None:
+        """`CrossSigningService.keys_changed` handler: send a local user's master and
+        self-signing keys as `m.signing_key_update`."""
+        user_id = change.user_id
+        if server_name_of(user_id) != self._server_name:
+            return
+        keys = await self._cross_signing.get_keys(user_id)
+        content: JsonDict = {"user_id": user_id}
+        if MASTER in keys:
+            signatures = await self._cross_signing.signatures_on(user_id, user_id)
+            master = keys[MASTER]
+            content["master_key"] = merge_signatures(
+                master.key_json, signatures.get(master.public_key, {})
+            )
+        if SELF_SIGNING in keys:
+            content["self_signing_key"] = keys[SELF_SIGNING].key_json
+        servers = await self._servers_sharing_room(user_id)
+        if len(content) > 1 and servers:
+            await self._sender.send_edu(servers, "m.signing_key_update", content)
 
     async def _announce(self, user_id: UserId) -> None:
         current = await self._current(user_id)
@@ -98,7 +131,11 @@ class DeviceListAnnouncer:
             await self._sender.send_edu(servers, "m.device_list_update", edu)
 
     async def _current(self, user_id: UserId) -> Current:
-        keys = {row.device_id: row.keys for row in await self._keys.device_keys_of(user_id, None)}
+        signatures = await self._cross_signing.signatures_on(user_id, user_id)
+        keys = {
+            row.device_id: merge_signatures(row.keys, signatures.get(row.device_id, {}))
+            for row in await self._keys.device_keys_of(user_id, None)
+        }
         return {
             d.device_id: (d.display_name, keys.get(d.device_id))
             for d in await self._devices.get_devices(user_id)

@@ -10,16 +10,13 @@ raises, so one bad EDU never fails its transaction.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Final, Protocol, TypeGuard
+from typing import Protocol, TypeGuard
 
 from core.errors import JsonDict, MatrixError
 from core.event_types import Membership
 from core.identifiers import (
-    DeviceId,
     RoomId,
     ServerName,
     UserId,
@@ -27,42 +24,37 @@ from core.identifiers import (
     parse_user_id,
     server_name_of,
 )
-from federation.client import path_segment
 from homeserver.clock import Clock
-from homeserver.services.common.signals import Signal
 from homeserver.services.ephemeral.presence import STATES, PresenceService
 from homeserver.services.ephemeral.receipts import READ, ReceiptService
 from homeserver.services.ephemeral.to_device import ToDeviceService
 from homeserver.services.ephemeral.typing import DEFAULT_TIMEOUT_MS, TypingService
 from homeserver.services.federation.server_acls import ServerAcls
-from homeserver.storage.e2ee.device_lists import DeviceListStore
 from homeserver.storage.ephemeral.presence import PresenceRecord
-from homeserver.storage.federation.inbound import InboundStore, RemoteDevice
 from homeserver.storage.rooms.events import EventStore
 
-__all__ = ["DeviceFetcher", "EduHandler", "RemoteDevicesChanged"]
+__all__ = ["EduHandler", "RemoteDeviceUpdates"]
 
 logger = logging.getLogger(__name__)
-
-USER_DEVICES_PATH: Final = "/_matrix/federation/v1/user/devices/"
 
 
 class EduError(Exception):
     """An EDU broke a rule; it is dropped."""
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteDevicesChanged:
-    """A remote user's devices or cross-signing keys changed (local clients re-query)."""
+class RemoteDeviceUpdates(Protocol):
+    """Keeps remote users' device lists (the e2ee domain's `RemoteDeviceLists`)."""
 
-    user_id: UserId
+    async def on_device_list_update(
+        self, origin: ServerName, user_id: UserId, content: JsonDict
+    ) -> None:
+        """Apply an `m.device_list_update` of a user of `origin`."""
+        ...
 
-
-class DeviceFetcher(Protocol):
-    """Fetches a remote user's whole device list (the `FederationClient`)."""
-
-    async def get_json(self, destination: str, path: str) -> JsonDict:
-        """GET `path` from `destination`."""
+    async def on_signing_key_update(
+        self, origin: ServerName, user_id: UserId, content: JsonDict
+    ) -> None:
+        """Apply an `m.signing_key_update` of a user of `origin`."""
         ...
 
 
@@ -77,24 +69,18 @@ class EduHandler:
         presence: PresenceService,
         to_device: ToDeviceService,
         events: EventStore,
-        store: InboundStore,
-        device_lists: DeviceListStore,
+        devices: RemoteDeviceUpdates,
         clock: Clock,
-        fetcher: DeviceFetcher | None,
         acls: ServerAcls,
     ) -> None:
         self._typing = typing
         self._acls = acls
-        self._device_lists = device_lists
+        self._devices = devices
         self._receipts = receipts
         self._presence = presence
         self._to_device = to_device
         self._events = events
-        self._store = store
         self._clock = clock
-        self._fetcher = fetcher
-        self._resyncs: set[asyncio.Task[None]] = set()
-        self.devices_changed: Signal[RemoteDevicesChanged] = Signal("federation.devices_changed")
         self._handlers: dict[str, Callable[[ServerName, JsonDict], Awaitable[None]]] = {
             "m.typing": self._on_typing,
             "m.receipt": self._on_receipt,
@@ -195,81 +181,14 @@ class EduHandler:
 
     async def _on_device_list_update(self, origin: ServerName, content: JsonDict) -> None:
         user_id = _user_of(origin, content.get("user_id"))
-        device_id, stream_id = content.get("device_id"), content.get("stream_id")
-        if not isinstance(device_id, str) or not _is_int(stream_id):
-            raise EduError("device_id and stream_id are required")
-        if not await self._shares_room(user_id):
-            return  # we do not track this user's devices
-        head = await self._store.device_head(user_id)
-        if head is not None and stream_id <= head.stream_id:
-            return  # already seen
-        prev_ids = content.get("prev_id") or []
-        known = head is not None and (not prev_ids or head.stream_id in prev_ids)
-        stale = head is None or head.stale or not known
-        name, keys = content.get("device_display_name"), content.get("keys")
-        device = RemoteDevice(
-            DeviceId(device_id),
-            name if isinstance(name, str) else None,
-            keys if isinstance(keys, dict) else None,
-        )
-        await self._store.apply_device_update(
-            user_id, stream_id, device, deleted=content.get("deleted") is True, stale=stale
-        )
-        await self._changed(user_id)
-        if stale:
-            self._start_resync(origin, user_id)
+        await self._devices.on_device_list_update(origin, user_id, content)
 
     async def _on_signing_key_update(self, origin: ServerName, content: JsonDict) -> None:
         user_id = _user_of(origin, content.get("user_id"))
-        if await self._shares_room(user_id):
-            await self._changed(user_id)
-
-    def _start_resync(self, origin: ServerName, user_id: UserId) -> None:
-        if self._fetcher is None:
-            return
-        task = asyncio.create_task(self._resync(origin, user_id), name="device-list-resync")
-        self._resyncs.add(task)
-        task.add_done_callback(self._resyncs.discard)
-
-    async def _resync(self, origin: ServerName, user_id: UserId) -> None:
-        """Replace a stale device list with the origin's `user/devices` answer."""
-        if self._fetcher is None:
-            return
-        try:
-            answer = await self._fetcher.get_json(origin, USER_DEVICES_PATH + path_segment(user_id))
-            stream_id, devices = answer.get("stream_id"), answer.get("devices")
-            if not _is_int(stream_id) or not isinstance(devices, list):
-                raise EduError("malformed user/devices answer")
-            await self._store.replace_devices(user_id, stream_id, _devices(devices))
-        except Exception as exc:  # the list stays stale; the next update tries again
-            logger.info("device list resync failed user_server=%s reason=%s", origin, exc)
-            return
-        await self._changed(user_id)
-
-    async def _changed(self, user_id: UserId) -> None:
-        """Put the change on the device-list stream (local `/sync` and `/keys/changes`
-        report it to room-mates), then tell the subscribers."""
-        await self._device_lists.record_change(user_id)
-        await self.devices_changed.emit(RemoteDevicesChanged(user_id))
+        await self._devices.on_signing_key_update(origin, user_id, content)
 
     async def _shares_room(self, user_id: UserId) -> bool:
         return bool(await self._events.rooms_for_user(user_id, [Membership.JOIN]))
-
-
-def _devices(items: list[object]) -> list[RemoteDevice]:
-    found: list[RemoteDevice] = []
-    for item in items[:1000]:
-        if not isinstance(item, dict) or not isinstance(item.get("device_id"), str):
-            continue
-        name, keys = item.get("device_display_name"), item.get("keys")
-        found.append(
-            RemoteDevice(
-                DeviceId(item["device_id"]),
-                name if isinstance(name, str) else None,
-                keys if isinstance(keys, dict) else None,
-            )
-        )
-    return found
 
 
 def _user_of(origin: ServerName, value: object) -> UserId:

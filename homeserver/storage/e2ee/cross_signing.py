@@ -7,6 +7,7 @@ when keys are read; which ones a viewer may see is decided by `signatures_on`.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,16 @@ class NewSignature:
 
 # signatures[target_key_id][signer_user_id][signer_key_id] = signature
 Signatures = dict[str, dict[UserId, dict[str, str]]]
+
+
+def merge_signatures(key: JsonDict, extra: Mapping[UserId, Mapping[str, str]]) -> JsonDict:
+    """A copy of a signed key object with the stored signatures `extra` added."""
+    merged = copy.deepcopy(key)
+    if extra:
+        signatures: dict[str, dict[str, str]] = merged.setdefault("signatures", {})
+        for signer, by_key in extra.items():
+            signatures.setdefault(signer, {}).update(by_key)
+    return merged
 
 
 class CrossSigningStore:

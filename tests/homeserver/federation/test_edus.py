@@ -251,7 +251,7 @@ async def test_device_list_updates_reach_room_mates_on_the_other_server(
             break
     else:
         raise AssertionError("alice's device change never reached bob's sync")
-    inbound = hs2.live.app[STORES].federation_inbound
+    inbound = hs2.live.app[STORES].remote_devices
     [stored] = await inbound.devices(UserId(alice.user_id))
     assert stored.device_id == alice.device_id
     assert stored.keys == device.device_keys()
