@@ -1,8 +1,8 @@
 """Media metadata: local media, the blobs they point at, thumbnails and cached URL previews.
 
 Invariants: a `media` row with a `blob_id` is uploaded and its blob row exists; a blob row is
-deleted only when no media or thumbnail row references it (`release_blob`), and only then may
-its file be removed. Uploaded sizes are plaintext sizes.
+deleted only when no media or thumbnail row, local or remote (`remote.py`), references it
+(`release_blob`), and only then may its file be removed. Uploaded sizes are plaintext sizes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from core.identifiers import UserId
 from homeserver.storage.database import Connection, Database, Row
 from homeserver.storage.media.files import BlobRef, StoredBlob
 
-__all__ = ["MediaRecord", "MediaStore", "NewMedia", "NewThumbnail", "ThumbnailRecord"]
+__all__ = [
+    "MediaRecord",
+    "MediaStore",
+    "NewMedia",
+    "NewThumbnail",
+    "ThumbnailRecord",
+    "add_blob",
+]
 
 _MEDIA_COLUMNS = (
     "m.media_id, m.user_id, m.content_type, m.upload_name, m.created_ts, m.unused_expires_ts,"
@@ -101,7 +108,8 @@ def _media(row: Row) -> MediaRecord:
     )
 
 
-async def _add_blob(conn: Connection, blob: StoredBlob, now_ms: int) -> None:
+async def add_blob(conn: Connection, blob: StoredBlob, now_ms: int) -> None:
+    """Record a published blob (a no-op if it is known), in the caller's transaction."""
     await conn.execute(
         "INSERT INTO media_blobs (blob_id, size, encrypted, sha256, created_ts)"
         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (blob_id) DO NOTHING",
@@ -154,7 +162,7 @@ class MediaStore:
     async def insert_uploaded(self, media: NewMedia, blob: StoredBlob, now_ms: int) -> None:
         """Record a finished upload under a new ID, with its blob."""
         async with self._db.transaction() as conn:
-            await _add_blob(conn, blob, now_ms)
+            await add_blob(conn, blob, now_ms)
             await conn.execute(
                 "INSERT INTO media (media_id, user_id, content_type, upload_name, created_ts,"
                 " upload_ts, blob_id, size, url_preview, last_access_ts)"
@@ -172,7 +180,7 @@ class MediaStore:
     async def complete_pending(self, media: NewMedia, blob: StoredBlob, now_ms: int) -> bool:
         """Attach an upload to a reserved ID; False if it was uploaded (or expired) meanwhile."""
         async with self._db.transaction() as conn:
-            await _add_blob(conn, blob, now_ms)
+            await add_blob(conn, blob, now_ms)
             changed = await conn.execute(
                 "UPDATE media SET content_type = $2, upload_name = $3, upload_ts = $4,"
                 " blob_id = $5, size = $6, unused_expires_ts = NULL, last_access_ts = $4"
@@ -243,7 +251,7 @@ class MediaStore:
     async def add_thumbnail(self, thumb: NewThumbnail, blob: StoredBlob, now_ms: int) -> None:
         """Record a generated thumbnail (a concurrent identical one wins silently)."""
         async with self._db.transaction() as conn:
-            await _add_blob(conn, blob, now_ms)
+            await add_blob(conn, blob, now_ms)
             await conn.execute(
                 "INSERT INTO media_thumbnails (media_id, width, height, method, animated,"
                 " content_type, blob_id, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -305,7 +313,9 @@ class MediaStore:
         changed = await self._db.execute(
             "DELETE FROM media_blobs WHERE blob_id = $1"
             " AND NOT EXISTS (SELECT 1 FROM media WHERE blob_id = $1)"
-            " AND NOT EXISTS (SELECT 1 FROM media_thumbnails WHERE blob_id = $1)",
+            " AND NOT EXISTS (SELECT 1 FROM media_thumbnails WHERE blob_id = $1)"
+            " AND NOT EXISTS (SELECT 1 FROM remote_media WHERE blob_id = $1)"
+            " AND NOT EXISTS (SELECT 1 FROM remote_media_thumbnails WHERE blob_id = $1)",
             blob_id,
         )
         return changed == 1
