@@ -27,6 +27,7 @@ from homeserver.storage.federation.inbound import InboundStore
 from homeserver.storage.federation.outbox import OutboxStore
 from homeserver.storage.federation.server_keys import ServerKeyStore
 from homeserver.storage.media.metadata import MediaStore
+from homeserver.storage.media.remote import RemoteMediaStore
 from homeserver.storage.migrations import migrate
 from homeserver.storage.push.unread_counts import NotificationStore
 from homeserver.storage.rooms.aliases import AliasStore
@@ -63,6 +64,7 @@ class Stores:
     sync: SyncStore
     notifications: NotificationStore
     media: MediaStore
+    remote_media: RemoteMediaStore
     e2e_keys: E2eKeyStore
     cross_signing: CrossSigningStore
     device_lists: DeviceListStore
@@ -73,10 +75,11 @@ class Stores:
     federation_inbound: InboundStore
     device_announcements: DeviceAnnouncementStore
 
+    remote_devices: RemoteDeviceStore
+
     async def close(self) -> None:
         """Close the database."""
         await self.db.close()
-    remote_devices: RemoteDeviceStore
 
 
 async def open_database(url: str) -> Database:
@@ -125,6 +128,7 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         sync=SyncStore(db),
         notifications=NotificationStore(db),
         media=MediaStore(db),
+        remote_media=RemoteMediaStore(db),
         e2e_keys=E2eKeyStore(db),
         cross_signing=CrossSigningStore(db),
         device_lists=DeviceListStore(db),
@@ -134,5 +138,5 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         federation_outbox=OutboxStore(db),
         federation_inbound=InboundStore(db),
         device_announcements=DeviceAnnouncementStore(db),
-    )
         remote_devices=RemoteDeviceStore(db),
+    )
