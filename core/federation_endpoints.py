@@ -54,12 +54,15 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     # Queries
     Endpoint("query_profile", "GET", _F1 + "/query/profile"),
     Endpoint("query_directory", "GET", _F1 + "/query/directory"),
-)
-
+    # Content repository (our own media only)
+    Endpoint("federation_media_download", "GET", _F1 + "/media/download/{mediaId}"),
+    Endpoint("federation_media_thumbnail", "GET", _F1 + "/media/thumbnail/{mediaId}"),
     # End-to-end encryption: device lists and keys of the server's users
     Endpoint("user_devices", "GET", _F1 + "/user/devices/{userId}"),
     Endpoint("user_keys_query", "POST", _F1 + "/user/keys/query"),
     Endpoint("user_keys_claim", "POST", _F1 + "/user/keys/claim"),
+)
+
 
 def _index(table: tuple[Endpoint, ...]) -> Mapping[str, Endpoint]:
     by_name: dict[str, Endpoint] = {}

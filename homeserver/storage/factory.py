@@ -74,7 +74,6 @@ class Stores:
     federation_outbox: OutboxStore
     federation_inbound: InboundStore
     device_announcements: DeviceAnnouncementStore
-
     remote_devices: RemoteDeviceStore
 
     async def close(self) -> None:

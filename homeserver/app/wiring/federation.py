@@ -129,9 +129,9 @@ def build_federation(
     ephemeral: EphemeralServices,
     events_position: int,
     room_events: EventService,
+    remote_devices: RemoteDeviceUpdates,
 ) -> FederationServices:
     """The services the federation API calls."""
-    remote_devices: RemoteDeviceUpdates,
     fed = config.federation
     client = outbound.client if outbound is not None else None
     keys = outbound.keys if outbound is not None else None
@@ -157,7 +157,6 @@ def build_federation(
         events=stores.events,
         devices=remote_devices,
         clock=shared.clock,
-        fetcher=client,
         acls=acls,
     )
     rooms = _room_federation(stores, shared, signing_key, outbound, room_events, acls)
@@ -207,9 +206,9 @@ def _device_updates(
         announcements=stores.device_announcements,
         devices=stores.devices,
         keys=stores.e2e_keys,
+        cross_signing=stores.cross_signing,
         events=stores.events,
     )
-        cross_signing=stores.cross_signing,
 
 
 @dataclass(frozen=True, slots=True)
