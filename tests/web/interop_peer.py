@@ -1,8 +1,9 @@
 """The Python side of the web client's interop test (web/e2e/interop.test.mjs).
 
 Registers a user with the SDK's end-to-end encryption and runs a bot that joins the web user's
-encrypted DM, says so, answers each text with what it read, answers each file with its name and
-SHA-256 (after decrypting and checking it), then sends a text and a file of its own.
+encrypted DM, says so, answers each text with what it read, answers each file with its name,
+SHA-256 and signature trust (after decrypting it and checking its hash and the browser device's
+signature, which it requires), then sends a text and a file of its own, signed by its device.
 
 Usage: python tests/web/interop_peer.py HOMESERVER_URL USERNAME PASSWORD
 """
@@ -14,6 +15,7 @@ import hashlib
 import sys
 
 from sdk import E2EE, AsyncClient, Bot, Room, RoomEvent
+from sdk.crypto.errors import CryptoError
 from sdk.responses import SyncResponse
 
 PYTHON_FILE = b"contents written by the Python SDK\n"
@@ -23,7 +25,7 @@ async def main(url: str, username: str, password: str) -> None:
     """Run the peer until it is killed."""
     client = AsyncClient(url)
     await client.register(username, password)
-    await E2EE.install(client)
+    e2ee = await E2EE.install(client)
     bot = Bot(client)
     greeted: set[str] = set()
     pending: set[asyncio.Task[str]] = set()
@@ -42,10 +44,17 @@ async def main(url: str, username: str, password: str) -> None:
 
     @bot.on_file
     async def got(room: Room, event: RoomEvent) -> None:
-        data = await bot.download_file(event)
-        await bot.reply(room, f"python got {event.body} sha256 {hashlib.sha256(data).hexdigest()}")
+        try:
+            downloaded = await e2ee.download_file(event, require_signature=True)
+        except CryptoError as exc:
+            await bot.reply(room, f"python rejected {event.body}: {type(exc).__name__}")
+            return
+        digest = hashlib.sha256(downloaded.data).hexdigest()
+        await bot.reply(room, f"python got {event.body} sha256 {digest} {downloaded.trust.value}")
         await bot.reply(room, "hello from python")
-        await bot.send_file(room, PYTHON_FILE, filename="from-python.txt", mimetype="text/plain")
+        await e2ee.send_file(
+            room.room_id, PYTHON_FILE, filename="from-python.txt", mimetype="text/plain"
+        )
 
     client.add_sync_callback(on_sync)
     sys.stdout.write("READY\n")

@@ -2,7 +2,7 @@
 // key backup with a recovery key, restored on a new device in a third context.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { apiLogin, expectMessage, messages, person, register, sendText, setUp, shot, signIn, startDm, WAIT } from "./helpers.mjs";
+import { apiLogin, attach, expectMessage, fileBadge, messages, person, register, sendText, setUp, shot, signIn, startDm, WAIT } from "./helpers.mjs";
 
 let env;
 
@@ -47,6 +47,11 @@ test("SAS verification, then key backup restored on a new device", async () => {
       await p.page.getByText("Verified", { exact: true }).waitFor(WAIT);
     }
     await shot(gus, "crypto-02-verified");
+
+    // After the emoji check, a file Gus's device signs shows "Verified" in Hana's browser.
+    await attach(gus, "after-sas.txt", "text/plain", Buffer.from("signed by a verified device\n"));
+    await fileBadge(hana, "after-sas.txt", "Verified").waitFor(WAIT);
+    await shot(hana, "crypto-02b-verified-file");
 
     // Gus turns on key backup; the recovery key is shown once.
     const security = await openPanel(gus, "Security and key backup");

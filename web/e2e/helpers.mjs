@@ -32,9 +32,10 @@ export async function setUp() {
   };
 }
 
-/** A person in a fresh browser context; `blocked` collects Content-Security-Policy reports. */
-export async function person(browser, name, viewport = { width: 1280, height: 800 }, user = name) {
-  const context = await browser.newContext({ viewport });
+/** A person in a fresh browser context; `blocked` collects Content-Security-Policy reports.
+ * `options` go to the context (`serviceWorkers: "block"` lets `context.route` see every request). */
+export async function person(browser, name, viewport = { width: 1280, height: 800 }, user = name, options = {}) {
+  const context = await browser.newContext({ viewport, ...options });
   const page = await context.newPage();
   const blocked = [];
   page.on("pageerror", (err) => console.error(`[${name}] page error: ${err.message}`));
@@ -101,6 +102,17 @@ export async function startDm(a, b) {
   await accept.waitFor(WAIT);
   await accept.click();
   await b.page.getByRole("heading", { name: a.name, level: 2 }).waitFor(WAIT);
+}
+
+/** Attach a file through the composer's file chooser. */
+export async function attach(p, name, mimeType, buffer) {
+  const [chooser] = await Promise.all([p.page.waitForEvent("filechooser"), p.page.getByRole("button", { name: "Attach file" }).click()]);
+  await chooser.setFiles({ name, mimeType, buffer });
+}
+
+/** The trust badge (verified, unverified device, not signed, invalid) on the file `name`. */
+export function fileBadge(p, name, label) {
+  return bubble(p, name).getByRole("img", { name: new RegExp(`^${label}:`) });
 }
 
 /** Sign in over the API from node (a separate device) for set-up the UI does not offer. */

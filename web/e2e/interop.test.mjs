@@ -1,6 +1,7 @@
 // Interop: the web client and the Python SDK (tests/web/interop_peer.py, with its end-to-end
 // encryption) in one encrypted DM. A message and a file from the browser are read and checked by
-// Python, and a message and a file from Python are read and decrypted in the browser.
+// Python (the file's signature by the browser's device included), and a message and a file from
+// Python are read, decrypted and signature-checked in the browser.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -8,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
-import { expectMessage, messages, person, register, sendText, setUp, shot, WAIT } from "./helpers.mjs";
+import { expectMessage, fileBadge, messages, person, register, sendText, setUp, shot, WAIT } from "./helpers.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 let env;
@@ -52,13 +53,14 @@ test("a message and a file each way between the web client and the Python SDK", 
     await lee.page.getByRole("button", { name: "Start", exact: true }).click();
     await expectMessage(lee, "python is here");
 
-    // Browser → Python: a text, then a file whose hash Python reports after decrypting it.
+    // Browser → Python: a text, then a file whose hash Python reports after decrypting it and
+    // checking the browser device's signature (from a device Python has not verified).
     await sendText(lee, "hello python");
     await expectMessage(lee, "python read: hello python");
     const bytes = Buffer.from("a file made in the browser\n".repeat(50));
     const [chooser] = await Promise.all([lee.page.waitForEvent("filechooser"), lee.page.getByRole("button", { name: "Attach file" }).click()]);
     await chooser.setFiles({ name: "note.txt", mimeType: "text/plain", buffer: bytes });
-    await expectMessage(lee, `python got note.txt sha256 ${createHash("sha256").update(bytes).digest("hex")}`);
+    await expectMessage(lee, `python got note.txt sha256 ${createHash("sha256").update(bytes).digest("hex")} unverified_device`);
 
     // Python → browser: a text, and a file decrypted in the browser with the same bytes.
     await expectMessage(lee, "hello from python");
@@ -67,6 +69,7 @@ test("a message and a file each way between the web client and the Python SDK", 
     const [download] = await Promise.all([lee.page.waitForEvent("download"), link.click()]);
     assert.equal(download.suggestedFilename(), "from-python.txt");
     assert.equal(readFileSync(await download.path(), "utf8"), "contents written by the Python SDK\n");
+    await fileBadge(lee, "from-python.txt", "Unverified device").waitFor(WAIT);
     await shot(lee, "interop-01-python");
   } catch (err) {
     await shot(lee, "interop-failed").catch(() => undefined);

@@ -43,7 +43,7 @@ export function Message({ client, room, event, now, tick, onReply, onEdit }: Pro
       <article className={`max-w-[85%] rounded-2xl px-3 py-2 text-sm ${mine ? "bg-indigo-600 text-white" : "bg-slate-100 dark:bg-slate-800"}`} data-event-id={event.getId()}>
         {!mine && <p className="text-xs font-semibold opacity-80">{sender}</p>}
         {!redacted && event.replyEventId && <ReplyQuote room={room} eventId={event.replyEventId} />}
-        {redacted ? <p className="italic opacity-70">This message was deleted.</p> : <Body client={client} event={event} />}
+        {redacted ? <p className="italic opacity-70">This message was deleted.</p> : <Body client={client} event={event} tick={tick} />}
         <p className="mt-0.5 flex flex-wrap items-center justify-end gap-2 text-[0.7rem] opacity-80">
           {expiry !== undefined && <span aria-label={`disappears in ${formatCountdown(expiry - now)}`} className="inline-flex items-center gap-0.5"><TimerIcon /> {formatCountdown(expiry - now)}</span>}
           {event.isEncrypted() && <span role="img" aria-label="encrypted" className="inline-flex items-center"><LockIcon /></span>}
@@ -71,13 +71,14 @@ export function bodyText(event: MatrixEvent): string {
   return event.replyEventId ? stripReplyFallback(body) : body;
 }
 
-function Body({ client, event }: { client: MatrixClient; event: MatrixEvent }) {
+function Body({ client, event, tick }: { client: MatrixClient; event: MatrixEvent; tick: number }) {
   if (event.isDecryptionFailure()) return <UndecryptableNotice client={client} event={event} />;
   if (event.getType() === EventType.RoomMessageEncrypted) return <p className="italic opacity-70">Decrypting…</p>;
   const content = event.getContent();
   const msgtype = content.msgtype as string | undefined;
   if (msgtype && FILE_TYPES.has(msgtype)) {
-    return <FileView client={client} content={content} msgtype={msgtype as "m.image" | "m.file" | "m.video" | "m.audio"} />;
+    const message = { content, roomId: event.getRoomId() ?? "", sender: event.getSender() ?? "" };
+    return <FileView client={client} message={message} tick={tick} msgtype={msgtype as "m.image" | "m.file" | "m.video" | "m.audio"} />;
   }
   if (msgtype === "m.emote") return <p className="italic">* {event.sender?.name} {bodyText(event)}</p>;
   return <Markdown text={bodyText(event)} />;

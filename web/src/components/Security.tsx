@@ -24,9 +24,12 @@ export function Security({ client, onClose }: { client: MatrixClient; onClose: (
     refresh();
     client.on(CryptoEvent.KeyBackupStatus, refresh);
     client.on(CryptoEvent.UserTrustStatusChanged, refresh);
+    // This device's own cross-signature arrives with a device list update after a restore.
+    client.on(CryptoEvent.DevicesUpdated, refresh);
     return () => {
       client.off(CryptoEvent.KeyBackupStatus, refresh);
       client.off(CryptoEvent.UserTrustStatusChanged, refresh);
+      client.off(CryptoEvent.DevicesUpdated, refresh);
     };
   }, [client, refresh]);
 

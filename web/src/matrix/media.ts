@@ -1,13 +1,20 @@
-/** Sending and fetching files: encrypted in E2EE rooms, with upload progress. */
+/**
+ * Sending and fetching files: encrypted in E2EE rooms, with upload progress, and signed by this
+ * device (`io.tessera.signed_file`); a fetched file is hash-checked, decrypted and checked
+ * against its signature before any of it is shown.
+ */
 
 import type { MatrixClient } from "matrix-js-sdk";
 import {
+  AttachmentIntegrityError,
   decryptAttachment,
   encryptAttachment,
   type EncryptedFile,
   msgtypeFor,
   parseMxc,
 } from "../lib/attachments";
+import { checkSignedFile, FileSignatureInvalid, type FileTrust, SIGNED_FILE_KEY, signedFileClaims } from "../lib/signedFiles";
+import { deviceKeys, signFile } from "./signedFiles";
 
 /** Upload `file` to `roomId` as a message; `onProgress` gets a fraction 0..1. */
 export async function sendFile(
@@ -27,7 +34,8 @@ export async function sendFile(
     includeFilename: !sealed,
     progressHandler: ({ loaded, total }) => onProgress(total > 0 ? loaded / total : 0),
   });
-  const info: Record<string, unknown> = { size: file.size, mimetype: file.type || "application/octet-stream" };
+  const mimetype = file.type || "application/octet-stream";
+  const info: Record<string, unknown> = { size: file.size, mimetype };
   if (file.type.startsWith("image/")) Object.assign(info, await imageSize(file));
   const content: Record<string, unknown> = {
     msgtype: msgtypeFor(file.type),
@@ -38,6 +46,8 @@ export async function sendFile(
   };
   if (sealed) content.file = { ...sealed.info, url: uploaded.content_uri };
   else content.url = uploaded.content_uri;
+  const signed = await signFile(client, roomId, plain, mimetype);
+  if (signed) content[SIGNED_FILE_KEY] = signed;
   await client.sendMessage(roomId, content as never);
 }
 
@@ -52,8 +62,26 @@ async function imageSize(file: File): Promise<{ w?: number; h?: number }> {
   }
 }
 
-/** The bytes of a message's file as a blob (decrypted and hash-checked when encrypted). */
-export async function fetchFile(client: MatrixClient, content: Record<string, unknown>): Promise<Blob> {
+/** A message's file after every check: its bytes, or why it cannot be trusted. */
+export type LoadedFile =
+  | { trust: Exclude<FileTrust, "invalid">; blob: Blob; deviceId?: string }
+  | { trust: "invalid"; reason: string };
+
+/** Where a file message was sent and by whom, for its signature. */
+export interface FileMessage {
+  content: Record<string, unknown>;
+  roomId: string;
+  sender: string;
+}
+
+/**
+ * Download a message's file, check the ciphertext hash and decrypt it when encrypted, then check
+ * its signature (if signed) against the sender's device key.
+ *
+ * @throws Error when the file cannot be downloaded (a sentence to show).
+ */
+export async function loadFile(client: MatrixClient, message: FileMessage): Promise<LoadedFile> {
+  const { content } = message;
   const file = content.file as EncryptedFile | undefined;
   const url = file?.url ?? (typeof content.url === "string" ? content.url : "");
   const mxc = parseMxc(url);
@@ -63,9 +91,19 @@ export async function fetchFile(client: MatrixClient, content: Record<string, un
     { headers: { Authorization: `Bearer ${client.getAccessToken() ?? ""}` } },
   );
   if (!resp.ok) throw new Error("The file could not be downloaded.");
-  const data = await resp.arrayBuffer();
-  const info = content.info as { mimetype?: string } | undefined;
-  const type = info?.mimetype ?? "application/octet-stream";
-  if (!file) return new Blob([data], { type });
-  return new Blob([await decryptAttachment(data, file)], { type });
+  const info = content.info as { mimetype?: unknown } | undefined;
+  const mimetype = typeof info?.mimetype === "string" ? info.mimetype : undefined;
+  try {
+    const data = file ? await decryptAttachment(await resp.arrayBuffer(), file) : await resp.arrayBuffer();
+    const blob = new Blob([data], { type: mimetype ?? "application/octet-stream" });
+    const claims = signedFileClaims(content);
+    if (!claims) return { trust: "unsigned", blob };
+    const check = await checkSignedFile(claims, data, { roomId: message.roomId, sender: message.sender, mimetype }, deviceKeys(client, message.sender));
+    return { trust: check.trust, blob, deviceId: check.deviceId };
+  } catch (err) {
+    if (err instanceof AttachmentIntegrityError || err instanceof FileSignatureInvalid) return { trust: "invalid", reason: err.message };
+    // WebCrypto refusing the key or counter: the event's encryption details were tampered with.
+    if (err instanceof DOMException) return { trust: "invalid", reason: "The file's encryption details are damaged." };
+    throw err;
+  }
 }
