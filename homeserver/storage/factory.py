@@ -33,6 +33,7 @@ from homeserver.storage.push.unread_counts import NotificationStore
 from homeserver.storage.rooms.aliases import AliasStore
 from homeserver.storage.rooms.directory import DirectoryStore
 from homeserver.storage.rooms.events import EventStore
+from homeserver.storage.rooms.history import HistoryStore
 from homeserver.storage.rooms.reads import RoomReadStore
 from homeserver.storage.rooms.remote_events import RemoteEventStore
 from homeserver.storage.rooms.sync_reads import SyncStore
@@ -56,6 +57,7 @@ class Stores:
     ui_auth: UiAuthStore
     events: EventStore
     remote_events: RemoteEventStore
+    history: HistoryStore
     aliases: AliasStore
     receipts: ReceiptStore
     presence: PresenceStore
@@ -119,6 +121,7 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         ui_auth=UiAuthStore(db),
         events=EventStore(db),
         remote_events=RemoteEventStore(db),
+        history=HistoryStore(db),
         aliases=AliasStore(db),
         receipts=ReceiptStore(db),
         presence=PresenceStore(db),

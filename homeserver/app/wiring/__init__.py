@@ -101,5 +101,7 @@ def build_services(
     )
     if services.federation.remote_rooms is not None:
         rooms.membership.use_remote(services.federation.remote_rooms)
+    if services.federation.backfill is not None:
+        rooms.pagination.use_history(services.federation.backfill)
     subscriptions(services)
     return services

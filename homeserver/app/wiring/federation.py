@@ -23,6 +23,7 @@ from homeserver.config import Config
 from homeserver.keyfile import load_old_verify_keys
 from homeserver.services.accounts.profile import ProfileService
 from homeserver.services.federation import FederationServices
+from homeserver.services.federation.backfill import RoomBackfill
 from homeserver.services.federation.device_updates import DeviceListAnnouncer
 from homeserver.services.federation.edus import EduHandler, RemoteDeviceUpdates
 from homeserver.services.federation.event_reads import EventReads
@@ -191,6 +192,7 @@ def build_federation(
         invites=rooms.invites,
         reads=rooms.reads,
         remote_rooms=rooms.remote_rooms,
+        backfill=rooms.backfill,
     )
 
 
@@ -218,6 +220,7 @@ class _RoomFederation:
     invites: Invites
     reads: EventReads
     remote_rooms: FederatedRooms | None
+    backfill: RoomBackfill | None
 
 
 def _room_federation(
@@ -250,7 +253,7 @@ def _room_federation(
         verifier=verifier,
         requests=requests,
     )
-    remote_rooms = None
+    remote_rooms, backfill = None, None
     if outbound is not None and requests is not None:
         membership = RemoteMembership(
             server_name=server_name,
@@ -261,6 +264,16 @@ def _room_federation(
             clock=clock,
         )
         remote_rooms = FederatedRooms(membership, invites, outbound.queries)
+        backfill = RoomBackfill(
+            server_name=server_name,
+            events=events,
+            store=stores.events,
+            history=stores.history,
+            remote_store=stores.remote_events,
+            inbound=inbound,
+            verifier=verifier,
+            requests=requests,
+        )
     return _RoomFederation(
         inbound=inbound,
         handshakes=MembershipHandshakes(
@@ -275,4 +288,5 @@ def _room_federation(
         invites=invites,
         reads=EventReads(server_name=server_name, events=events, inbound=inbound, clock=clock),
         remote_rooms=remote_rooms,
+        backfill=backfill,
     )

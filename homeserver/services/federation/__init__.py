@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from homeserver.services.federation.backfill import RoomBackfill
 from homeserver.services.federation.device_updates import DeviceListAnnouncer
 from homeserver.services.federation.edus import EduHandler
 from homeserver.services.federation.event_reads import EventReads
@@ -53,6 +54,7 @@ class FederationServices:
         invites: Invites of our users by other servers, and co-signing ours.
         reads: Events and state served to other servers.
         remote_rooms: Joining and leaving rooms on other servers (None when off).
+        backfill: A room's older history fetched from other servers (None when off).
     """
 
     enabled: bool
@@ -70,6 +72,7 @@ class FederationServices:
     invites: Invites
     reads: EventReads
     remote_rooms: FederatedRooms | None
+    backfill: RoomBackfill | None = None
 
     async def close(self) -> None:
         """Close the outbound connections."""

@@ -1,6 +1,7 @@
-"""Requests this server makes of other servers about rooms: events, missing events, state,
-and the join, leave and invite handshakes (Server-Server API "Retrieving events", "Joining
-Rooms", "Leaving Rooms", "Inviting to a room").
+"""Requests this server makes of other servers about rooms: events, missing events,
+backfill, state, and the join, leave and invite handshakes (Server-Server API "Retrieving
+events", "Backfilling and retrieving missing events", "Joining Rooms", "Leaving Rooms",
+"Inviting to a room").
 
 Each answer is untrusted: only its shape is checked here (lists of objects, strings); the
 events in it go through the inbound checks before anything uses them. Failures are
@@ -104,6 +105,15 @@ class RemoteRequests:
         path = f"{_F1}/get_missing_events/{_path(room_id)}"
         answer = await self._client.post_json(destination, path, body)
         return _objects(destination, answer, "events")[:limit]
+
+    async def backfill(
+        self, destination: str, room_id: RoomId, from_ids: Sequence[EventId], limit: int
+    ) -> list[JsonDict]:
+        """Up to `limit` events at and before `from_ids` (`GET /backfill/{roomId}`)."""
+        path = f"{_F1}/backfill/{_path(room_id)}"
+        query: dict[str, QueryValue] = {"v": list(from_ids), "limit": limit}
+        answer = await self._client.get_json(destination, path, query)
+        return _objects(destination, answer, "pdus")[:limit]
 
     async def state_ids(
         self, destination: str, room_id: RoomId, event_id: EventId

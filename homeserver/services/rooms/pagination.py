@@ -10,13 +10,19 @@ short but still carries `end` so the client continues from where the scan stoppe
 Departed members read nothing after their departure: their range is capped at it. `end` is
 left out exactly when the range is exhausted (the start of the room, the present, the `to`
 bound, or the departure), as the spec says.
+
+History from before this server joined a room is not here until asked for: when a page going
+backwards (with no `to` bound) reaches the bottom of our timeline before it is full, the
+`OlderHistory` port (other servers' `/backfill`, wired when federation is on) places older
+events below it and the scan runs on into them, for at most `MAX_FILLS` batches per page. The
+start of the room is reached when the port has nothing more to give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from core.errors import M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import M_ROOM_MEMBER
@@ -24,7 +30,7 @@ from core.filters import EventFilter
 from core.identifiers import EventId, RoomId, UserId
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
-from homeserver.services.rooms.room_tokens import parse_position, position_token
+from homeserver.services.rooms.room_tokens import ROOM_START, parse_position, position_token
 from homeserver.services.rooms.state_lookup import StateLookup
 from homeserver.services.rooms.visibility import Placed, VisibilityService
 from homeserver.storage.rooms.events import EventStore, StateKey
@@ -33,7 +39,17 @@ from homeserver.storage.rooms.reads import RoomEvent, RoomReadStore
 DEFAULT_LIMIT: Final = 10
 MAX_LIMIT: Final = 1000
 MAX_SCAN: Final = 2000
+MAX_FILLS: Final = 3
 _BATCH: Final = 100
+
+
+class OlderHistory(Protocol):
+    """Fetches a room's history from before our earliest event."""
+
+    async def fill(self, room_id: RoomId, wanted: int) -> bool:
+        """Place a batch of older events (about `wanted`) below the room's timeline;
+        whether any were placed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +76,7 @@ class _Page:
     events: list[RoomEvent]
     position: int  # where the next page in the same direction starts
     exhausted: bool  # nothing is left between `position` and the bound
+    reached: int  # the position just past the last event scanned
 
 
 class PaginationService:
@@ -79,6 +96,11 @@ class PaginationService:
         self._lookup = lookup
         self._visibility = visibility
         self._serializer = serializer
+        self._history: OlderHistory | None = None
+
+    def use_history(self, history: OlderHistory) -> None:
+        """Fetch older history through `history` (set once federation is wired)."""
+        self._history = history
 
     async def messages(
         self, requester: Requester, room_id: RoomId, query: MessagesQuery
@@ -98,12 +120,15 @@ class PaginationService:
         user_id = requester.user_id
         if query.backwards:
             upper = ceiling if start is None else min(start, ceiling)
+            bound = ROOM_START if stop is None else stop
             page = await self._scan(
-                user_id, room_id, upper, stop or 0, limit, query.event_filter, backwards=True
+                user_id, room_id, upper, bound, limit, query.event_filter, backwards=True
             )
+            if stop is None:
+                page = await self._with_older(user_id, room_id, page, limit, query.event_filter)
             first = upper
         else:
-            first = start or 0
+            first = ROOM_START if start is None else start
             upper = ceiling if stop is None else min(stop, ceiling)
             page = await self._scan(
                 user_id, room_id, first, upper, limit, query.event_filter, backwards=False
@@ -144,7 +169,7 @@ class PaginationService:
             user_id,
             room_id,
             min(row.stream_ordering - 1, ceiling),
-            0,
+            ROOM_START,
             before_limit,
             event_filter,
             backwards=True,
@@ -168,6 +193,36 @@ class PaginationService:
             "end": position_token(after.position),
             "state": await self._state_at(last.state_group, shown, event_filter),
         }
+
+    async def _with_older(
+        self,
+        user_id: UserId,
+        room_id: RoomId,
+        page: _Page,
+        limit: int,
+        event_filter: EventFilter,
+    ) -> _Page:
+        """`page` run on into history fetched from other servers while it reached the bottom
+        of our timeline short of `limit`."""
+        events = list(page.events)
+        fills = 0
+        while page.exhausted and len(events) < limit and self._history is not None:
+            if fills == MAX_FILLS:
+                return _Page(events, page.reached, False, page.reached)
+            fills += 1
+            if not await self._history.fill(room_id, limit - len(events)):
+                break
+            page = await self._scan(
+                user_id,
+                room_id,
+                page.reached,
+                ROOM_START,
+                limit - len(events),
+                event_filter,
+                backwards=True,
+            )
+            events.extend(page.events)
+        return _Page(events, page.position, page.exhausted, page.reached)
 
     async def _visible_event(
         self, user_id: UserId, room_id: RoomId, event_id: EventId
@@ -199,7 +254,7 @@ class PaginationService:
         found: list[RoomEvent] = []
         position, scanned = start, 0
         if (backwards and start <= bound) or (not backwards and start >= bound):
-            return _Page(found, bound, True)
+            return _Page(found, bound, True, start)
         while len(found) < limit and scanned < MAX_SCAN:
             low, high = (bound, position) if backwards else (position, bound)
             rows = await self._store.room_events(room_id, low, high, _BATCH, backwards)
@@ -210,10 +265,10 @@ class PaginationService:
                 if row.event_id in visible and event_filter.matches(row.raw):
                     found.append(row)
                     if len(found) == limit:
-                        return _Page(found, position, False)
+                        return _Page(found, position, False, position)
             if len(rows) < _BATCH:
-                return _Page(found, bound, True)
-        return _Page(found, position, False)
+                return _Page(found, bound, True, position)
+        return _Page(found, position, False, position)
 
     async def _visible_ids(
         self, user_id: UserId, room_id: RoomId, rows: Sequence[RoomEvent]

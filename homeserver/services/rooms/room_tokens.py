@@ -8,7 +8,9 @@ Every event has a stream ordering N (a global, strictly increasing position, see
   Paginating `dir=b` from `t{N}` returns events with ordering <= N, newest first; paginating
   `dir=f` from `t{N}` returns events with ordering > N, oldest first. As a `to` bound, `t{M}`
   stops `dir=b` before events <= M and `dir=f` after events <= M.
-- `t0` is the start of every room.
+- History fetched from other servers after we joined a room (backfill) sits below 0:
+  `t-{N}` names a gap among those events, so a page going backwards runs on into them.
+  `ROOM_START` is below every position, the start of every room.
 - `/sync`'s `next_batch` (`s{N}_{…}`) is accepted and means `t{N}`; its `prev_batch` is
   `t{N}` with N one less than the first timeline event's ordering, so `dir=b` from it continues
   exactly where the timeline starts.
@@ -25,7 +27,10 @@ from typing import Final
 from core.errors import M_INVALID_PARAM, MatrixError
 
 # At most 18 digits, so every position fits a signed 64-bit column.
-_TOKEN: Final = re.compile(r"t([0-9]{1,18})|s([0-9]{1,18})(?:_[0-9]{1,18})*")
+_TOKEN: Final = re.compile(r"t(-?[0-9]{1,18})|s([0-9]{1,18})(?:_[0-9]{1,18})*")
+
+ROOM_START: Final = -(10**18 - 1)
+"""A position below every event of every room."""
 
 
 def parse_position(token: str) -> int:
@@ -42,4 +47,4 @@ def parse_position(token: str) -> int:
 
 def position_token(position: int) -> str:
     """The token of the gap after every event with stream ordering <= `position`."""
-    return f"t{max(position, 0)}"
+    return f"t{max(position, ROOM_START)}"

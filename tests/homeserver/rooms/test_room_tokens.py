@@ -5,19 +5,43 @@ from __future__ import annotations
 import pytest
 
 from core.errors import MatrixError
-from homeserver.services.rooms.room_tokens import parse_position, position_token
+from homeserver.services.rooms.room_tokens import ROOM_START, parse_position, position_token
 
 
 @pytest.mark.parametrize(
     ("token", "position"),
-    [("t0", 0), ("t42", 42), ("s42", 42), ("s42_1_2_3_4_5_6", 42), ("t" + "9" * 18, 10**18 - 1)],
+    [
+        ("t0", 0),
+        ("t42", 42),
+        ("t-7", -7),
+        ("s42", 42),
+        ("s42_1_2_3_4_5_6", 42),
+        ("t" + "9" * 18, 10**18 - 1),
+        ("t-" + "9" * 18, ROOM_START),
+    ],
 )
 def test_valid_tokens(token: str, position: int) -> None:
     assert parse_position(token) == position
 
 
 @pytest.mark.parametrize(
-    "token", ["", "t", "s", "t-1", "t1.5", "T1", "x1", "t1_2", "s1_", "s1_a", "t" + "9" * 19, " t1"]
+    "token",
+    [
+        "",
+        "t",
+        "s",
+        "t-",
+        "s-1",
+        "t--1",
+        "t1.5",
+        "T1",
+        "x1",
+        "t1_2",
+        "s1_",
+        "s1_a",
+        "t" + "9" * 19,
+        " t1",
+    ],
 )
 def test_invalid_tokens(token: str) -> None:
     with pytest.raises(MatrixError) as raised:
@@ -27,4 +51,5 @@ def test_invalid_tokens(token: str) -> None:
 
 def test_round_trip() -> None:
     assert parse_position(position_token(17)) == 17
-    assert position_token(-1) == "t0"
+    assert parse_position(position_token(-17)) == -17
+    assert position_token(ROOM_START - 5) == position_token(ROOM_START)
