@@ -38,12 +38,14 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     Endpoint("key_query_batch", "POST", _K2 + "/query", requires_auth=False),
     # Transactions
     Endpoint("federation_send", "PUT", _F1 + "/send/{txnId}"),
-    # Joining, leaving and inviting
+    # Joining, leaving, inviting and knocking
     Endpoint("make_join", "GET", _F1 + "/make_join/{roomId}/{userId}"),
     Endpoint("send_join", "PUT", _F2 + "/send_join/{roomId}/{eventId}"),
     Endpoint("make_leave", "GET", _F1 + "/make_leave/{roomId}/{userId}"),
     Endpoint("send_leave", "PUT", _F2 + "/send_leave/{roomId}/{eventId}"),
     Endpoint("invite", "PUT", _F2 + "/invite/{roomId}/{eventId}"),
+    Endpoint("make_knock", "GET", _F1 + "/make_knock/{roomId}/{userId}"),
+    Endpoint("send_knock", "PUT", _F1 + "/send_knock/{roomId}/{eventId}"),
     # Retrieving events and state
     Endpoint("get_event", "GET", _F1 + "/event/{eventId}"),
     Endpoint("room_state", "GET", _F1 + "/state/{roomId}"),

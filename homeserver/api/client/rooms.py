@@ -103,8 +103,9 @@ async def knock(request: web.Request) -> web.Response:
     """Spec: POST /_matrix/client/v3/knock/{roomIdOrAlias}."""
     requester = await authenticate(request)
     body = await read_json(request)
+    servers = [*request.query.getall("via", []), *request.query.getall("server_name", [])]
     room_id = await services(request).membership.knock(
-        requester, request.match_info["roomIdOrAlias"], optional_str(body, "reason")
+        requester, request.match_info["roomIdOrAlias"], optional_str(body, "reason"), servers
     )
     return json_response({"room_id": room_id})
 

@@ -1,5 +1,5 @@
-"""Joining, leaving and inviting across servers (Server-Server API "Joining Rooms",
-"Leaving Rooms", "Inviting to a room")."""
+"""Joining, leaving, knocking and inviting across servers (Server-Server API "Joining Rooms",
+"Leaving Rooms", "Knocking upon a room", "Inviting to a room")."""
 
 from __future__ import annotations
 
@@ -53,6 +53,29 @@ async def send_leave(request: web.Request) -> web.Response:
     handshakes = services(request).federation.handshakes
     return json_response(
         await handshakes.send(origin, "leave", match["roomId"], match["eventId"], body)
+    )
+
+
+@routes("make_knock")
+async def make_knock(request: web.Request) -> web.Response:
+    """Spec: GET /_matrix/federation/v1/make_knock/{roomId}/{userId}."""
+    origin = await authenticate_origin(request)
+    match = request.match_info
+    versions = request.query.getall("ver", [])
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.make(origin, "knock", match["roomId"], match["userId"], versions)
+    )
+
+
+@routes("send_knock")
+async def send_knock(request: web.Request) -> web.Response:
+    """Spec: PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}."""
+    origin = await authenticate_origin(request)
+    match, body = request.match_info, await federation_body(request)
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.send(origin, "knock", match["roomId"], match["eventId"], body)
     )
 
 

@@ -41,6 +41,7 @@ from homeserver.services.federation.server_keys import ServerKeysService
 from homeserver.services.federation.transactions import TransactionService
 from homeserver.services.rooms.directory import DirectoryService
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.restricted_joins import RestrictedJoins
 from homeserver.storage.factory import Stores
 
 __all__ = ["FederationOutbound", "build_federation", "build_outbound"]
@@ -261,6 +262,7 @@ def _room_federation(
             store=stores.events,
             inbound=inbound,
             requests=requests,
+            verifier=verifier,
             clock=clock,
         )
         remote_rooms = FederatedRooms(membership, invites, outbound.queries)
@@ -278,11 +280,13 @@ def _room_federation(
         inbound=inbound,
         handshakes=MembershipHandshakes(
             server_name=server_name,
+            signing_key=signing_key,
             events=events,
             store=stores.events,
             remote_store=stores.remote_events,
             inbound=inbound,
             verifier=verifier,
+            restricted=RestrictedJoins(server_name=server_name, store=stores.events),
             clock=clock,
         ),
         invites=invites,

@@ -17,6 +17,7 @@ from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.pagination import PaginationService
 from homeserver.services.rooms.reads import RoomReadService
 from homeserver.services.rooms.redaction import RedactionService
+from homeserver.services.rooms.restricted_joins import RestrictedJoins
 from homeserver.services.rooms.room_list import RoomListService
 from homeserver.services.rooms.state_lookup import StateLookup
 from homeserver.services.rooms.visibility import VisibilityService
@@ -66,6 +67,7 @@ def build_rooms(
         limiter=limiter,
         join_limit=config.rate_limits.join,
         server_name=server_name,
+        restricted=RestrictedJoins(server_name=server_name, store=stores.events),
     )
     visibility, room_reads, pagination, redaction = _read_paths(config, stores, shared, events)
     return RoomServices(

@@ -135,16 +135,18 @@ class RemoteRequests:
     async def make_membership(
         self, destination: str, kind: str, room_id: RoomId, user_id: UserId, versions: list[str]
     ) -> JsonDict:
-        """The event template of `make_join` or `make_leave` (`kind`)."""
+        """The event template of `make_join`, `make_knock` or `make_leave` (`kind`)."""
         path = f"{_F1}/make_{kind}/{_path(room_id, user_id)}"
-        query: dict[str, QueryValue] = {"ver": versions} if kind == "join" else {}
+        query: dict[str, QueryValue] = {"ver": versions} if kind != "leave" else {}
         return await self._client.get_json(destination, path, query)
 
     async def send_membership(
         self, destination: str, kind: str, room_id: RoomId, event_id: EventId, pdu: JsonDict
     ) -> JsonDict:
-        """`send_join` or `send_leave` (`kind`), version 2."""
-        path = f"{_F2}/send_{kind}/{_path(room_id, event_id)}"
+        """`send_join` or `send_leave` (`kind`), version 2, or `send_knock` (version 1, the
+        only one)."""
+        prefix = _F1 if kind == "knock" else _F2
+        path = f"{prefix}/send_{kind}/{_path(room_id, event_id)}"
         return await self._client.put_json(destination, path, pdu)
 
     async def invite(

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from core.auth_base import AUTHORISED_VIA
 from core.errors import (
     M_FORBIDDEN,
     M_NOT_FOUND,
@@ -21,6 +22,7 @@ from homeserver.services.common.params import checked_room_alias, checked_room_i
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.events import EventService, NewEvent, SentEvent
+from homeserver.services.rooms.restricted_joins import RestrictedJoins
 from homeserver.storage.accounts.profiles import ProfileStore
 from homeserver.storage.rooms.aliases import AliasStore
 from homeserver.storage.rooms.events import EventStore
@@ -41,6 +43,12 @@ class RemoteRooms(Protocol):
         self, user_id: UserId, room_id: RoomId, servers: Sequence[str], content: JsonDict
     ) -> None:
         """Leave (reject an invite to) a room through `servers`."""
+        ...
+
+    async def knock(
+        self, user_id: UserId, room_id: RoomId, servers: Sequence[str], content: JsonDict
+    ) -> None:
+        """Knock on a room through the first of `servers` that lets us."""
         ...
 
     async def cosign(self, pdu: Pdu) -> Pdu:
@@ -65,6 +73,7 @@ class MembershipService:
         limiter: RateLimiter,
         join_limit: Limit,
         server_name: str = "",
+        restricted: RestrictedJoins | None = None,
     ) -> None:
         self._events = events
         self._store = store
@@ -73,6 +82,7 @@ class MembershipService:
         self._limiter = limiter
         self._join_limit = join_limit
         self._server_name = server_name
+        self._restricted = restricted
         self._remote: RemoteRooms | None = None
 
     def use_remote(self, remote: RemoteRooms) -> None:
@@ -120,17 +130,29 @@ class MembershipService:
         current = await self._store.membership(requester.user_id, room_id)
         if current is not None and current[0] == Membership.JOIN:
             return room_id  # joining again is a no-op, as clients retry joins
+        extra = await self._authorised_via(requester.user_id, room_id)
         await self._member_event(
-            requester.user_id, room_id, requester.user_id, Membership.JOIN, reason
+            requester.user_id, room_id, requester.user_id, Membership.JOIN, reason, extra
         )
         return room_id
 
     async def knock(
-        self, requester: Requester, room_id_or_alias: str, reason: str | None
+        self,
+        requester: Requester,
+        room_id_or_alias: str,
+        reason: str | None,
+        servers: Sequence[str] = (),
     ) -> RoomId:
-        """Knock on a room; returns the room ID."""
+        """Knock on a room by ID or alias; returns the room ID. A room this server is not in
+        is knocked on through `servers`, the alias's servers and the room ID's."""
         self._limiter.check("join", requester.user_id, self._join_limit)
-        room_id = await self.resolve_room(room_id_or_alias)
+        room_id, alias_servers = await self._resolve_for_join(room_id_or_alias)
+        if self._remote is not None and not await self._resident(room_id):
+            hints = [*servers, *alias_servers, *await self._hints(requester.user_id, room_id)]
+            if any(server != self._server_name for server in hints):
+                content = await self._member_content(requester.user_id, Membership.KNOCK, reason)
+                await self._remote.knock(requester.user_id, room_id, hints, content)
+                return room_id
         await self._require_room(room_id)
         await self._member_event(
             requester.user_id, room_id, requester.user_id, Membership.KNOCK, reason
@@ -163,7 +185,7 @@ class MembershipService:
         if (
             self._remote is not None
             and current is not None
-            and current[0] == Membership.INVITE
+            and current[0] in (Membership.INVITE, Membership.KNOCK)
             and not await self._resident(room_id)
         ):
             hints = await self._hints(requester.user_id, room_id)
@@ -236,6 +258,17 @@ class MembershipService:
         """The rooms the requester has joined."""
         return await self._store.rooms_for_user(requester.user_id, (Membership.JOIN,))
 
+    async def _authorised_via(self, user_id: UserId, room_id: RoomId) -> JsonDict | None:
+        """`join_authorised_via_users_server` for a join through a restricted join rule (one
+        of our users able to invite vouches for it), None when the join needs none."""
+        if self._restricted is None:
+            return None
+        state = await self._events.current_state(room_id)
+        pdus = {p.event_id: p for p in await self._events.get_pdus(list(state.values()))}
+        state_map = {key: pdus[e] for key, e in state.items() if e in pdus}
+        authoriser = await self._restricted.authoriser(state_map, user_id)
+        return {AUTHORISED_VIA: authoriser} if authoriser is not None else None
+
     async def _require_room(self, room_id: RoomId) -> None:
         if await self._store.room_version(room_id) is None:
             raise MatrixError(M_NOT_FOUND, "Unknown room")
@@ -253,13 +286,21 @@ class MembershipService:
         return any(server_name_of(m) == self._server_name for m in members)
 
     async def _hints(self, user_id: UserId, room_id: RoomId) -> list[str]:
-        """Servers likely in the room: the inviter's, and the room ID's (before v12)."""
+        """Servers likely in the room: the inviter's, the senders' of the room state a knock
+        was answered with, and the room ID's (before v12)."""
         hints: list[str] = []
         current = await self._store.membership(user_id, room_id)
         if current is not None and current[0] in (Membership.INVITE, Membership.LEAVE):
             found = await self._events.get_pdus([current[1]])
             if found:
                 hints.append(server_name_of(found[0].sender))
+        if current is not None and current[0] == Membership.KNOCK:
+            found = await self._events.get_pdus([current[1]])
+            state = found[0].unsigned.get("knock_room_state") if found else None
+            for entry in state if isinstance(state, list) else []:
+                sender = entry.get("sender") if isinstance(entry, dict) else None
+                if isinstance(sender, str) and sender.startswith("@") and ":" in sender:
+                    hints.append(server_name_of(sender))
         if ":" in room_id:
             hints.append(server_name_of(room_id))
         return hints

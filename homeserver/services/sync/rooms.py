@@ -159,8 +159,10 @@ class RoomSections:
 
     async def stripped_state(self, room_id: RoomId, member_event: Pdu | None) -> list[JsonDict]:
         """`invite_state` / `knock_state`: a few stripped state events plus the member event
-        (for an invite from another server, the `invite_room_state` it came with)."""
-        sent = member_event.unsigned.get("invite_room_state") if member_event else None
+        (for an invite from another server, the `invite_room_state` it came with; for a knock
+        on a room on another server, the `knock_room_state` the resident server answered)."""
+        unsigned = member_event.unsigned if member_event else {}
+        sent = unsigned.get("invite_room_state", unsigned.get("knock_room_state"))
         if member_event is not None and isinstance(sent, list):
             return [*(e for e in sent if isinstance(e, dict)), strip_state_event(member_event)]
         state = await self._events.current_state(room_id)
