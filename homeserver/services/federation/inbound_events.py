@@ -294,7 +294,7 @@ class InboundEvents:
                 state = await self._states.state_after(other)
                 if state is not None:
                     sets.append(state)
-            resolved = await self._states.resolve(pdu.room_version, sets)
+            resolved = await self._states.resolve(pdu.room_version, sets, pending=[pdu])
         await self._events.persist_remote(
             pdu, await self.remote_state(pdu, before, resolved or after, current, resolved)
         )

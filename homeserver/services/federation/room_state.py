@@ -53,15 +53,23 @@ class RoomStates:
         by_id = {p.event_id: p for p in await self._events.get_pdus(list(state.values()))}
         return {key: by_id[e] for key, e in state.items() if e in by_id}
 
-    async def resolve(self, version: RoomVersion, sets: Sequence[StateIds]) -> StateIds:
+    async def resolve(
+        self, version: RoomVersion, sets: Sequence[StateIds], pending: Iterable[Pdu] = ()
+    ) -> StateIds:
         """The resolution of `sets` (the one set itself when there is one).
+
+        Args:
+            version: The room's version.
+            sets: The states to resolve.
+            pending: Events the sets may name that are not stored yet (the event being
+                taken in, whose state after it is one of the sets).
 
         Raises:
             MatrixError: `M_UNKNOWN` if an event the resolution needs is not held here.
         """
         if len(sets) == 1:
             return dict(sets[0])
-        loaded: dict[str, Pdu] = {}
+        loaded: dict[str, Pdu] = {p.event_id: p for p in pending}
         await self._load(loaded, {e for s in sets for e in s.values()})
         for _ in range(_MAX_LOAD_ROUNDS):
             missing = missing_auth_events(sets, loaded)
