@@ -37,6 +37,7 @@ from homeserver.storage.rooms.history import HistoryStore
 from homeserver.storage.rooms.reads import RoomReadStore
 from homeserver.storage.rooms.remote_events import RemoteEventStore
 from homeserver.storage.rooms.sync_reads import SyncStore
+from homeserver.storage.search.index import SearchStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class Stores:
     federation_inbound: InboundStore
     device_announcements: DeviceAnnouncementStore
     remote_devices: RemoteDeviceStore
+    search: SearchStore
 
     async def close(self) -> None:
         """Close the database."""
@@ -141,4 +143,5 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         federation_inbound=InboundStore(db),
         device_announcements=DeviceAnnouncementStore(db),
         remote_devices=RemoteDeviceStore(db),
+        search=SearchStore(db),
     )

@@ -1,0 +1,30 @@
+-- Full-text search over room events (spec: "Server Side Search").
+--
+-- The index holds search terms only, never the text: `search_fts` keeps one `tsvector` per
+-- event (keyed by its stream ordering) under a GIN index, built from the terms
+-- `core.search_text` computes (so both backends match the same words). Result bodies and
+-- highlights are read from the events themselves. `search_entries` says which events are in
+-- the index and how many terms each has; `search_orphans` is only ever filled on SQLite
+-- (see `0012_search.sql`). `search_progress` records how far the indexer has followed the
+-- events stream (`search`, upwards) and the history placed below it (`search_history`,
+-- downwards).
+CREATE TABLE search_fts (
+    rowid BIGINT PRIMARY KEY,
+    terms TSVECTOR NOT NULL
+);
+CREATE INDEX search_fts_terms ON search_fts USING GIN (terms);
+
+CREATE TABLE search_entries (
+    stream_ordering BIGINT PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    term_count INTEGER NOT NULL
+);
+
+CREATE TABLE search_orphans (
+    stream_ordering BIGINT PRIMARY KEY
+);
+
+CREATE TABLE search_progress (
+    name TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
+);

@@ -1,0 +1,1 @@
+"""Stores of search: the full-text index of room events."""
