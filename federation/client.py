@@ -1,23 +1,28 @@
-"""The outbound federation client: signed JSON requests to other servers over TLS.
+"""The outbound federation client: signed requests to other servers over TLS (JSON, and
+streamed responses for media).
 
 Invariants:
 - Every request goes to the target `ServerResolver` gives for the destination, with its `Host`
   header and its TLS server name (SNI and certificate check); certificates are verified against
   the system store or `ca_certificates_path` unless `verify_certificates` is off.
 - Connections are made only to addresses the `IpPolicy` allows: names through a
-  `GuardedResolver`, IP literals checked before the request. Redirects are not followed.
+  `GuardedResolver`, IP literals checked before the request. Redirects are not followed, but
+  for `open_url` (a media `Location` a server sent), which checks every hop the same way.
 - Every request is signed with X-Matrix (the signed `uri` is exactly the path and query sent).
-- Responses are read up to `max_response_bytes` and parsed by the strict JSON ingress; any
-  failure surfaces as a `FederationError` naming the destination, never as an aiohttp error.
+- JSON responses are read up to `max_response_bytes` and parsed by the strict JSON ingress;
+  streamed ones (`stream`, `open_url`) are bounded by their reader. Any failure to get an
+  answer surfaces as a `FederationError` naming the destination, never as an aiohttp error.
 - Only idempotent GETs are retried (connection errors, 5xx, 429), with capped exponential
   backoff on the injected clock; other methods leave retrying to their caller.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import quote, urlencode
@@ -33,7 +38,7 @@ from core.json_ingress import parse_json_object
 from core.signing import SigningKey
 from federation.discovery import DnsSrvResolver, ResolvedServer, ServerResolver, SrvResolver
 from federation.errors import FederationError
-from federation.http_util import BodyTooLargeError, read_limited
+from federation.http_util import REDIRECT_STATUSES, BodyTooLargeError, read_limited
 from federation.ip_policy import AddressBlockedError, GuardedResolver, IpPolicy
 from federation.ports import Clock
 from federation.well_known import WellKnownClient
@@ -44,6 +49,7 @@ __all__ = ["ClientSettings", "FederationClient", "path_segment"]
 logger = logging.getLogger(__name__)
 
 _USER_AGENT: Final = "Tessera (Matrix homeserver federation)"
+_MAX_ERROR_BYTES: Final = 64 * 1024
 QueryValue = str | int | bool | list[str]
 
 
@@ -228,10 +234,84 @@ class FederationClient:
             FederationError: If the destination is refused or unreachable, answers an error
                 status, or answers something other than a JSON object within the size limit.
         """
+        uri = path + ("?" + _encode_query(query) if query else "")
+        url, headers, target = await self._prepare(method, destination, uri, content)
+        body = None
+        if content is not None:
+            body = encode_canonical(content)
+            headers["Content-Type"] = "application/json"
+        return await self._send(method, destination, url, headers, body, target)
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        destination: str,
+        path: str,
+        query: Mapping[str, QueryValue] | None = None,
+        *,
+        timeout_s: float,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send one signed GET and hand its successful response to the caller to read (media).
+
+        The caller bounds what it reads, and reading failures inside the block are its own.
+
+        Raises:
+            FederationError: As `request`, for an error status or no answer.
+        """
+        uri = path + ("?" + _encode_query(query) if query else "")
+        url, headers, target = await self._prepare("GET", destination, uri, None)
+        async with _guarded(destination):
+            resp = await self._client_session().get(
+                url,
+                headers=headers,
+                server_hostname=target.tls_server_name,
+                allow_redirects=False,
+                timeout=self._timeout(timeout_s),
+            )
+        async with resp:
+            await _check_status(destination, resp)
+            yield resp
+
+    @asynccontextmanager
+    async def open_url(
+        self, destination: str, url: str, *, timeout_s: float, max_redirects: int = 3
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An unsigned GET of a URL a server sent us (a media `Location`), following at most
+        `max_redirects` redirects, every address checked by the IP policy.
+
+        Raises:
+            FederationError: Naming `destination`, for a bad URL, a refused address, an error
+                status, too many redirects or no answer.
+        """
+        target = URL(url)
+        for _ in range(max_redirects + 1):
+            if target.scheme not in ("http", "https") or not target.host:
+                raise FederationError(destination, "bad media location", permanent=True)
+            async with _guarded(destination):
+                self._policy.check_host(target.host)
+                resp = await self._client_session().get(
+                    target, allow_redirects=False, timeout=self._timeout(timeout_s)
+                )
+            async with resp:
+                location = resp.headers.get("Location")
+                if resp.status in REDIRECT_STATUSES and location:
+                    target = target.join(URL(location))
+                    continue
+                await _check_status(destination, resp)
+                yield resp
+                return
+        raise FederationError(destination, "too many redirects", permanent=True)
+
+    def _timeout(self, total_s: float) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=total_s, sock_connect=self._settings.connect_timeout_s)
+
+    async def _prepare(
+        self, method: str, destination: str, uri: str, content: JsonDict | None
+    ) -> tuple[URL, dict[str, str], ResolvedServer]:
+        """The URL, signed headers and target of a request, after every policy check."""
         allowed = self._settings.domain_allowlist
         if allowed is not None and destination not in allowed:
             raise FederationError(destination, "destination not in the allow list", permanent=True)
-        uri = path + ("?" + _encode_query(query) if query else "")
         try:
             target = await self.discovery.resolve(destination)
             self._policy.check_host(target.host)
@@ -247,11 +327,7 @@ class FederationClient:
             self._key, method, uri, self._settings.server_name, destination, content
         )
         headers = {"Host": target.host_header, "Authorization": authorization_header(auth)}
-        body = None
-        if content is not None:
-            body = encode_canonical(content)
-            headers["Content-Type"] = "application/json"
-        return await self._send(method, destination, _url(target, uri), headers, body, target)
+        return _url(target, uri), headers, target
 
     async def _send(
         self,
@@ -263,30 +339,24 @@ class FederationClient:
         target: ResolvedServer,
     ) -> JsonDict:
         limit = self._settings.max_response_bytes
-        try:
-            async with self._client_session().request(
+        async with (
+            _guarded(destination),
+            self._client_session().request(
                 method,
                 url,
                 data=body,
                 headers=headers,
                 server_hostname=target.tls_server_name,
                 allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                try:
-                    raw = await read_limited(resp, limit)
-                except BodyTooLargeError:
-                    raise FederationError(
-                        destination, "response too large", status=status, permanent=True
-                    ) from None
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, AddressBlockedError):
+            ) as resp,
+        ):
+            status = resp.status
+            try:
+                raw = await read_limited(resp, limit)
+            except BodyTooLargeError:
                 raise FederationError(
-                    destination, "address refused by IP policy", permanent=True
+                    destination, "response too large", status=status, permanent=True
                 ) from None
-            raise FederationError(destination, f"cannot connect: {type(exc).__name__}") from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise FederationError(destination, f"request failed: {type(exc).__name__}") from None
         return _response(destination, status, raw, limit)
 
 
@@ -305,6 +375,34 @@ def _encode_query(query: Mapping[str, QueryValue]) -> str:
         else:
             pairs.append((name, str(value)))
     return urlencode(pairs, quote_via=quote)
+
+
+@asynccontextmanager
+async def _guarded(destination: str) -> AsyncIterator[None]:
+    """Turn transport failures inside the block into `FederationError`s."""
+    try:
+        yield
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, AddressBlockedError):
+            raise FederationError(
+                destination, "address refused by IP policy", permanent=True
+            ) from None
+        raise FederationError(destination, f"cannot connect: {type(exc).__name__}") from None
+    except AddressBlockedError:
+        raise FederationError(destination, "address refused by IP policy", permanent=True) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise FederationError(destination, f"request failed: {type(exc).__name__}") from None
+
+
+async def _check_status(destination: str, resp: aiohttp.ClientResponse) -> None:
+    """Raise the `FederationError` of an error status (with the errcode of its body)."""
+    if 200 <= resp.status < 300:
+        return
+    raw = b""
+    async with _guarded(destination):
+        with contextlib.suppress(BodyTooLargeError):
+            raw = await read_limited(resp, _MAX_ERROR_BYTES)
+    _response(destination, resp.status, raw, _MAX_ERROR_BYTES)
 
 
 def _response(destination: str, status: int, raw: bytes, limit: int) -> JsonDict:

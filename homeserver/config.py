@@ -245,6 +245,7 @@ class MediaConfig:
     max_thumbnail_pixels: int = _checked(40_000_000, _positive)
     max_thumbnail_source_bytes: int = _checked(20 * _MIB, _positive)
     thumbnail_workers: int = _checked(2, _positive)
+    remote_fetch_timeout_ms: int = _checked(60_000, _positive)
     url_preview: UrlPreviewConfig = UrlPreviewConfig()
 
 

@@ -41,6 +41,7 @@ from homeserver.api.client import to_device as to_device_api
 from homeserver.api.client import typing as typing_api
 from homeserver.api.federation import events as federation_events
 from homeserver.api.federation import keys as federation_keys
+from homeserver.api.federation import media as federation_media
 from homeserver.api.federation import membership as federation_membership
 from homeserver.api.federation import query as federation_query
 from homeserver.api.federation import send as federation_send
@@ -123,6 +124,7 @@ _FEDERATION_ROUTE_MODULES = (
     federation_membership,
     federation_events,
     federation_user_keys,
+    federation_media,
 )
 
 

@@ -5,7 +5,9 @@ Every media response carries the spec's protective headers: a sandboxing
 `Cross-Origin-Resource-Policy: cross-origin`, and a `Content-Disposition` that is `inline` only
 for the spec's list of types safe to render inline (attachment otherwise), with the file name
 encoded per RFC 6266. Downloads support single byte ranges (`206`, `416`) and stream from the
-store; the deprecated unauthenticated endpoints answer as the freeze decides.
+store; the deprecated unauthenticated endpoints answer as the freeze decides. Other servers'
+media is served from this server's copy, fetched over federation first unless the request
+says `allow_remote=false`.
 """
 
 from __future__ import annotations
@@ -97,11 +99,20 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, size if last == "" else min(int(last) + 1, size)
 
 
-def _timeout_ms(request: web.Request) -> int:
+def timeout_ms(request: web.Request) -> int:
+    """The `timeout_ms` query parameter (how long to wait for a pending upload)."""
     return query_int(request.query, "timeout_ms", _DEFAULT_TIMEOUT_MS)
 
 
-def _spec(request: web.Request) -> ThumbnailSpec:
+def _allow_remote(request: web.Request) -> bool:
+    value = request.query.get("allow_remote", "true").lower()
+    if value not in ("true", "false"):
+        raise MatrixError(M_INVALID_PARAM, "allow_remote must be true or false")
+    return value == "true"
+
+
+def thumbnail_spec(request: web.Request) -> ThumbnailSpec:
+    """The thumbnail asked for by the query (`width`, `height`, `method`, `animated`)."""
     width = query_int(request.query, "width", maximum=_MAX_DIMENSION)
     height = query_int(request.query, "height", maximum=_MAX_DIMENSION)
     if width is None or height is None:
@@ -144,9 +155,13 @@ async def _file_response(request: web.Request, item: MediaDownload) -> web.Strea
     return web.Response(status=status, headers=headers, body=payload)
 
 
+def thumbnail_filename(content_type: str) -> str:
+    """The file name a thumbnail of `content_type` is served under."""
+    return f"thumbnail.{_THUMB_EXTENSIONS.get(content_type, 'png')}"
+
+
 def _thumbnail_response(thumb: Thumbnail) -> web.Response:
-    extension = _THUMB_EXTENSIONS.get(thumb.content_type, "png")
-    headers = media_headers(thumb.content_type, f"thumbnail.{extension}", inline=True)
+    headers = media_headers(thumb.content_type, thumbnail_filename(thumb.content_type), inline=True)
     return web.Response(body=thumb.data, headers=headers)
 
 
@@ -157,8 +172,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     item = await services(request).media.download(
         request.match_info["serverName"],
         request.match_info["mediaId"],
-        timeout_ms=_timeout_ms(request),
+        timeout_ms=timeout_ms(request),
         legacy=False,
+        allow_remote=_allow_remote(request),
     )
     return await _file_response(request, item)
 
@@ -170,9 +186,10 @@ async def thumbnail(request: web.Request) -> web.Response:
     thumb = await services(request).media.thumbnail(
         request.match_info["serverName"],
         request.match_info["mediaId"],
-        _spec(request),
-        timeout_ms=_timeout_ms(request),
+        thumbnail_spec(request),
+        timeout_ms=timeout_ms(request),
         legacy=False,
+        allow_remote=_allow_remote(request),
     )
     return _thumbnail_response(thumb)
 
@@ -183,8 +200,9 @@ async def legacy_download(request: web.Request) -> web.StreamResponse:
     item = await services(request).media.download(
         request.match_info["serverName"],
         request.match_info["mediaId"],
-        timeout_ms=_timeout_ms(request),
+        timeout_ms=timeout_ms(request),
         legacy=True,
+        allow_remote=_allow_remote(request),
     )
     return await _file_response(request, item)
 
@@ -195,8 +213,9 @@ async def legacy_thumbnail(request: web.Request) -> web.Response:
     thumb = await services(request).media.thumbnail(
         request.match_info["serverName"],
         request.match_info["mediaId"],
-        _spec(request),
-        timeout_ms=_timeout_ms(request),
+        thumbnail_spec(request),
+        timeout_ms=timeout_ms(request),
         legacy=True,
+        allow_remote=_allow_remote(request),
     )
     return _thumbnail_response(thumb)

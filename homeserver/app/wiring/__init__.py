@@ -43,7 +43,7 @@ def build_services(
     ephemeral = build_ephemeral(stores, shared)
     push = build_push(stores, shared, rooms.events)
     e2ee = build_e2ee(stores, shared, acc.ui_auth, outbound.client if outbound else None)
-    media = build_media(config, stores, shared)
+    media = build_media(config, stores, shared, outbound.client if outbound is not None else None)
     services = Services(
         info=server_info(config, shared),
         clock=clock,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from federation.client import FederationClient
+from federation.media import MediaFetcher
 from homeserver.app.wiring.shared import Shared
 from homeserver.config import Config
 from homeserver.services.media.admin import MediaAdminService
 from homeserver.services.media.blobs import MediaBlobs
+from homeserver.services.media.remote import RemoteMediaCache, RemoteMediaSettings
 from homeserver.services.media.render import ThumbnailSpec
 from homeserver.services.media.render_pool import ThumbnailPool
 from homeserver.services.media.repository import MediaService, MediaSettings
@@ -29,8 +32,11 @@ class MediaServices:
     url_previews: UrlPreviewService
 
 
-def build_media(config: Config, stores: Stores, shared: Shared) -> MediaServices:
-    """The content repository and everything around it."""
+def build_media(
+    config: Config, stores: Stores, shared: Shared, client: FederationClient | None
+) -> MediaServices:
+    """The content repository and everything around it; other servers' media is fetched
+    through `client` (None when federation is off: then there is none)."""
     cfg, clock = config.media, shared.clock
     master = media_master_key(cfg.master_key, config.media_key_file, create=cfg.encrypt_at_rest)
     files = FilesystemBlobStore(config.media_store_dir, master, encrypt=cfg.encrypt_at_rest)
@@ -55,7 +61,21 @@ def build_media(config: Config, stores: Stores, shared: Shared) -> MediaServices
         freeze_unauthenticated=cfg.freeze_unauthenticated,
         legacy_media_before_ms=cfg.legacy_media_before_ms,
     )
-    media = MediaService(settings, stores.media, blobs, thumbnails, shared.limiter, clock)
+    remote = RemoteMediaCache(
+        RemoteMediaSettings(
+            max_bytes=cfg.max_upload_bytes,
+            timeout_s=cfg.remote_fetch_timeout_ms / 1000,
+            frozen_before_ms=cfg.legacy_media_before_ms if cfg.freeze_unauthenticated else None,
+        ),
+        stores.remote_media,
+        blobs,
+        thumbnails,
+        MediaFetcher(client) if client is not None else None,
+        clock,
+    )
+    media = MediaService(
+        settings, stores.media, blobs, thumbnails, shared.limiter, clock, remote=remote
+    )
     return MediaServices(
         media=media,
         media_admin=MediaAdminService(

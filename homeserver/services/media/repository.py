@@ -1,9 +1,10 @@
 """The content repository (spec: "Content repository"): uploads, downloads and thumbnails.
 
 Invariants:
-- Only media of this server exist here (`mxc://SERVER_NAME/ID`, IDs of `[A-Za-z0-9_-]`, checked
-  before any lookup, as the spec's security considerations require); anything else is
-  `M_NOT_FOUND`. Fetching remote media over federation is not implemented yet.
+- Only media of this server is stored here (`mxc://SERVER_NAME/ID`, IDs of `[A-Za-z0-9_-]`,
+  checked before any lookup, as the spec's security considerations require). Other servers'
+  media is served by the `RemoteMedia` port (cached copies fetched over federation, see
+  `remote.py`), or is `M_NOT_FOUND` when there is none.
 - Upload bodies are streamed to the blob store as they arrive (`MediaBlobs.receive`), never held
   whole in memory; the size limit and the per-user quota are checked against the declared
   length before reading and against the real length after.
@@ -19,6 +20,7 @@ import re
 import secrets
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.errors import (
     M_CANNOT_OVERWRITE_MEDIA,
@@ -46,6 +48,10 @@ __all__ = [
     "MediaDownload",
     "MediaService",
     "MediaSettings",
+    "RemoteMedia",
+    "content_type_or_default",
+    "filename_or_none",
+    "valid_media_id",
 ]
 
 
@@ -109,6 +115,33 @@ class MediaDownload:
         return await self.opener(start, end)
 
 
+class RemoteMedia(Protocol):
+    """Other servers' media (`remote.RemoteMediaCache`)."""
+
+    async def download(
+        self, origin: str, media_id: str, *, wait_ms: int, legacy: bool, allow_fetch: bool
+    ) -> MediaDownload:
+        """The media item `mxc://origin/media_id`."""
+        ...
+
+    async def thumbnail(
+        self,
+        origin: str,
+        media_id: str,
+        spec: ThumbnailSpec,
+        *,
+        wait_ms: int,
+        legacy: bool,
+        allow_fetch: bool,
+    ) -> Thumbnail:
+        """A thumbnail of `mxc://origin/media_id`."""
+        ...
+
+    async def close(self) -> None:
+        """Stop fetches still running."""
+        ...
+
+
 def valid_media_id(media_id: str) -> bool:
     """Whether `media_id` has only the characters the spec allows (`A-Za-z0-9_-`)."""
     return _MEDIA_ID.match(media_id) is not None
@@ -130,6 +163,7 @@ class MediaService:
         thumbnails: ThumbnailService,
         limiter: RateLimiter,
         clock: Clock,
+        remote: RemoteMedia | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -137,10 +171,13 @@ class MediaService:
         self._thumbnails = thumbnails
         self._limiter = limiter
         self._clock = clock
+        self._remote = remote
         self._uploaded: dict[str, asyncio.Event] = {}
 
     async def close(self) -> None:
-        """Finish background thumbnail work and stop the thumbnail workers."""
+        """Stop remote fetches, finish background thumbnail work, stop the thumbnail workers."""
+        if self._remote is not None:
+            await self._remote.close()
         await self._thumbnails.close()
 
     def config(self) -> JsonDict:
@@ -157,7 +194,7 @@ class MediaService:
         media = NewMedia(
             media_id=new_media_id(),
             user_id=requester.user_id,
-            content_type=_content_type(upload.content_type),
+            content_type=content_type_or_default(upload.content_type),
             upload_name=_filename(upload.filename),
         )
 
@@ -201,7 +238,7 @@ class MediaService:
         media = NewMedia(
             media_id=media_id,
             user_id=requester.user_id,
-            content_type=_content_type(upload.content_type),
+            content_type=content_type_or_default(upload.content_type),
             upload_name=_filename(upload.filename),
         )
 
@@ -217,7 +254,9 @@ class MediaService:
 
     async def store_preview_image(self, data: bytes, content_type: str) -> MediaRecord:
         """Store an image fetched for a URL preview (owned by no user, outside quotas)."""
-        media = NewMedia(new_media_id(), None, _content_type(content_type), None, url_preview=True)
+        media = NewMedia(
+            new_media_id(), None, content_type_or_default(content_type), None, url_preview=True
+        )
         upload = await self._blobs.receive_bytes(data)
 
         async def record(blob: StoredBlob) -> bool:
@@ -232,14 +271,28 @@ class MediaService:
         return await self._thumbnails.dimensions(record)
 
     async def download(
-        self, server_name: str, media_id: str, *, timeout_ms: int, legacy: bool
+        self,
+        server_name: str,
+        media_id: str,
+        *,
+        timeout_ms: int,
+        legacy: bool,
+        allow_remote: bool = True,
     ) -> MediaDownload:
-        """A media item to serve (waiting up to `timeout_ms` for a pending upload).
+        """A media item to serve (waiting up to `timeout_ms` for a pending upload); another
+        server's media comes from its cached copy, fetched first unless `allow_remote` is off.
 
         Raises:
             MatrixError: `M_NOT_FOUND` (also for quarantined and, on frozen legacy endpoints,
-                new media), 504 `M_NOT_YET_UPLOADED` when the upload does not come in time.
+                new media), 504 `M_NOT_YET_UPLOADED` when the upload does not come in time,
+                and for remote media the errors of `RemoteMediaCache.download`.
         """
+        if server_name != self._settings.server_name:
+            if self._remote is None:
+                raise MatrixError(M_NOT_FOUND, "Media not found")
+            return await self._remote.download(
+                server_name, media_id, wait_ms=timeout_ms, legacy=legacy, allow_fetch=allow_remote
+            )
         record = await self._readable(server_name, media_id, timeout_ms, legacy)
         blob = record.blob
         if blob is None:  # _readable returns only uploaded media
@@ -252,9 +305,28 @@ class MediaService:
         return MediaDownload(media_id, record.content_type, record.upload_name, blob.size, opener)
 
     async def thumbnail(
-        self, server_name: str, media_id: str, spec: ThumbnailSpec, *, timeout_ms: int, legacy: bool
+        self,
+        server_name: str,
+        media_id: str,
+        spec: ThumbnailSpec,
+        *,
+        timeout_ms: int,
+        legacy: bool,
+        allow_remote: bool = True,
     ) -> Thumbnail:
-        """A thumbnail of a media item (see `ThumbnailService.get`)."""
+        """A thumbnail of a media item (see `ThumbnailService.get`, and for another server's
+        media `RemoteMediaCache.thumbnail`)."""
+        if server_name != self._settings.server_name:
+            if self._remote is None:
+                raise MatrixError(M_NOT_FOUND, "Media not found")
+            return await self._remote.thumbnail(
+                server_name,
+                media_id,
+                spec,
+                wait_ms=timeout_ms,
+                legacy=legacy,
+                allow_fetch=allow_remote,
+            )
         record = await self._readable(server_name, media_id, timeout_ms, legacy)
         await self._store.touch(media_id, self._clock.time_ms(), _TOUCH_EVERY_MS)
         return await self._thumbnails.get(record, spec)
@@ -341,8 +413,8 @@ class MediaService:
         )
 
 
-def _content_type(value: str | None) -> str:
-    """The Content-Type to store: the client's if well-formed, else the spec's default."""
+def content_type_or_default(value: str | None) -> str:
+    """The Content-Type to store: the given one if well-formed, else the spec's default."""
     if value is None or len(value) > 255 or not _CONTENT_TYPE.match(value.strip()):
         return _DEFAULT_TYPE
     return value.strip()
@@ -351,6 +423,15 @@ def _content_type(value: str | None) -> str:
 def _filename(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    if len(value) > _MAX_FILENAME or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if not _valid_filename(value):
         raise MatrixError(M_INVALID_PARAM, "Invalid filename")
     return value
+
+
+def filename_or_none(value: str | None) -> str | None:
+    """A file name another server sent, if it is one we would accept in an upload."""
+    return value if value and _valid_filename(value) else None
+
+
+def _valid_filename(value: str) -> bool:
+    return len(value) <= _MAX_FILENAME and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)

@@ -27,7 +27,7 @@ from homeserver.services.media.render import (
     plan,
 )
 from homeserver.services.media.render_pool import ThumbnailPool
-from homeserver.storage.media.files import StoredBlob
+from homeserver.storage.media.files import BlobRef, StoredBlob
 from homeserver.storage.media.metadata import MediaRecord, MediaStore, NewThumbnail, ThumbnailRecord
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,29 @@ class ThumbnailService:
         chosen = chosen or _closest(stored, want.width, want.height)
         data = await self._blobs.read_all(chosen.blob)
         return Thumbnail(chosen.content_type, chosen.width, chosen.height, data)
+
+    async def render_uncached(
+        self, blob: BlobRef, content_type: str, spec: ThumbnailSpec
+    ) -> Thumbnail:
+        """A thumbnail of bytes that are not local media (a copy of another server's), made
+        without reading or writing the local thumbnail cache.
+
+        Raises:
+            MatrixError: As `get`.
+        """
+        if base_type(content_type) not in THUMBNAILABLE_TYPES:
+            raise _cannot_thumbnail()
+        if blob.size > self._settings.max_source_bytes:
+            raise MatrixError(M_TOO_LARGE, "Content is too large to thumbnail")
+        source = await self._blobs.read_all(blob)
+        try:
+            result = await self._pool.render(source, (spec,))
+        except ImageTooLargeError:
+            raise MatrixError(M_TOO_LARGE, "Content is too large to thumbnail") from None
+        except ThumbnailRefusedError:
+            raise _cannot_thumbnail() from None
+        made = result.thumbnails[0]
+        return Thumbnail(made.content_type, made.width, made.height, made.data)
 
     async def dimensions(self, record: MediaRecord) -> tuple[int, int] | None:
         """An image's size (probing it if unknown), or None if it is not a usable image."""
