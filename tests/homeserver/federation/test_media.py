@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import BodyPartReader, MultipartReader
@@ -31,14 +32,23 @@ CSP = (
 )
 
 
+@dataclass
+class FederationAnswer:
+    """A federation media answer: the multipart parts, or the JSON error."""
+
+    status: int
+    content_type: str
+    parts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    error: dict[str, Any] = field(default_factory=dict)
+
+
 async def _federation_get(
     http: aiohttp.ClientSession,
     server: FederatedServer,
     uri: str,
     origin: FederatedServer | None,
-) -> tuple[int, str, list[tuple[dict[str, str], bytes]] | dict[str, object]]:
-    """GET `uri` on `server`'s federation listener, signed by `origin` (unsigned if None):
-    the status, the Content-Type and the multipart parts (or the JSON error)."""
+) -> FederationAnswer:
+    """GET `uri` on `server`'s federation listener, signed by `origin` (unsigned if None)."""
     headers = {"Host": server.name}
     if origin is not None:
         headers |= signed_headers(origin.signing_key, origin.name, server.name, "GET", uri)
@@ -48,15 +58,15 @@ async def _federation_get(
         ssl=server.ca.client_context(),
         server_hostname=server.name,
     ) as resp:
-        content_type = resp.headers.get("Content-Type", "")
-        if not content_type.startswith("multipart/"):
-            return resp.status, content_type, await resp.json(content_type=None)
-        parts: list[tuple[dict[str, str], bytes]] = []
+        answer = FederationAnswer(resp.status, resp.headers.get("Content-Type", ""))
+        if not answer.content_type.startswith("multipart/"):
+            answer.error = await resp.json(content_type=None)
+            return answer
         reader = MultipartReader(resp.headers, resp.content)
         while (part := await reader.next()) is not None:
             assert isinstance(part, BodyPartReader)
-            parts.append((dict(part.headers), bytes(await part.read())))
-        return resp.status, content_type, parts
+            answer.parts.append((dict(part.headers), bytes(await part.read())))
+        return answer
 
 
 def _size(data: bytes) -> tuple[int, int]:
@@ -148,15 +158,14 @@ async def test_the_federation_endpoints_serve_only_our_own_media_to_signed_reque
     _, media_id = await uploaded(http, hs1.url, alice, data, "image/png", "cat.png")
     uri = f"{MEDIA}/download/{media_id}"
 
-    status, _, error = await _federation_get(http, hs1, uri, None)
-    assert (status, error) == (401, {"errcode": "M_UNAUTHORIZED", "error": error["error"]})  # type: ignore[index]
+    unsigned = await _federation_get(http, hs1, uri, None)
+    assert (unsigned.status, unsigned.error["errcode"]) == (401, "M_UNAUTHORIZED")
 
-    status, content_type, parts = await _federation_get(http, hs1, uri, hs2)
-    assert status == 200, parts
-    assert content_type.startswith("multipart/mixed; boundary=")
-    assert isinstance(parts, list)
-    assert len(parts) == 2
-    (meta_headers, meta), (file_headers, body) = parts
+    answer = await _federation_get(http, hs1, uri, hs2)
+    assert answer.status == 200, answer.error
+    assert answer.content_type.startswith("multipart/mixed; boundary=")
+    assert len(answer.parts) == 2
+    (meta_headers, meta), (file_headers, body) = answer.parts
     assert meta_headers["Content-Type"].startswith("application/json")
     assert json.loads(meta) == {}
     assert file_headers["Content-Type"] == "image/png"
@@ -164,20 +173,19 @@ async def test_the_federation_endpoints_serve_only_our_own_media_to_signed_reque
     assert body == data
 
     thumb_uri = f"{MEDIA}/thumbnail/{media_id}?width=64&height=64&method=scale"
-    status, _, parts = await _federation_get(http, hs1, thumb_uri, hs2)
-    assert status == 200, parts
-    assert isinstance(parts, list)
-    assert parts[1][0]["Content-Type"] in ("image/png", "image/jpeg")
-    assert min(_size(parts[1][1])) >= 64
+    thumb = await _federation_get(http, hs1, thumb_uri, hs2)
+    assert thumb.status == 200, thumb.error
+    assert thumb.parts[1][0]["Content-Type"] in ("image/png", "image/jpeg")
+    assert min(_size(thumb.parts[1][1])) >= 64
 
-    status, _, error = await _federation_get(http, hs1, f"{MEDIA}/download/nope", hs2)
-    assert (status, error["errcode"]) == (404, "M_NOT_FOUND")  # type: ignore[call-overload]
+    unknown = await _federation_get(http, hs1, f"{MEDIA}/download/nope", hs2)
+    assert (unknown.status, unknown.error["errcode"]) == (404, "M_NOT_FOUND")
 
     # hs2 holds a copy of hs1's media but never serves it to another server.
     got = await download(http, hs2.url, bob, ("hs1.test", media_id))
     assert got.status == 200
-    status, _, error = await _federation_get(http, hs2, uri, hs1)
-    assert (status, error["errcode"]) == (404, "M_NOT_FOUND")  # type: ignore[call-overload]
+    withheld = await _federation_get(http, hs2, uri, hs1)
+    assert (withheld.status, withheld.error["errcode"]) == (404, "M_NOT_FOUND")
 
 
 async def test_concurrent_downloads_share_one_fetch(
