@@ -76,7 +76,7 @@ async def test_other_servers_read_our_users_devices_and_keys(
     assert devices["self_signing_key"] == cross.upload_body()["self_signing_key"]
     assert "user_signing_key" not in devices
 
-    query = {"device_keys": {alice.user_id: []}}
+    query: JsonDict = {"device_keys": {alice.user_id: []}}
     status, keys = await _ask(http, hs2, hs1, "POST", f"{F1}/user/keys/query", query)
     assert status == 200, keys
     got = keys["device_keys"][alice.user_id][alice.device_id]
@@ -95,14 +95,15 @@ async def test_other_servers_read_our_users_devices_and_keys(
 
     # Only hs1's own users are answered, and only to a server that signs its request.
     foreign = "@bob:hs2.test"
-    for method, uri, body in (
+    cases: list[tuple[str, str, JsonDict | None]] = [
         ("GET", f"{F1}/user/devices/{quote(foreign)}", None),
         ("POST", f"{F1}/user/keys/query", {"device_keys": {foreign: []}}),
         ("POST", f"{F1}/user/keys/claim", {"one_time_keys": {foreign: {"X": "signed_curve25519"}}}),
         ("POST", f"{F1}/user/keys/query", {"device_keys": {"not a user": []}}),
         ("POST", f"{F1}/user/keys/query", {"device_keys": []}),
-    ):
-        status, answer = await _ask(http, hs2, hs1, method, uri, body)
+    ]
+    for method, uri, request_body in cases:
+        status, answer = await _ask(http, hs2, hs1, method, uri, request_body)
         assert (status, answer.get("errcode")) == (400, "M_INVALID_PARAM"), (uri, answer)
     status, answer = await _ask(http, hs2, hs1, "GET", f"{F1}/user/devices/@nobody:hs1.test")
     assert (status, answer.get("errcode")) == (404, "M_NOT_FOUND")
