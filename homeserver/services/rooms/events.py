@@ -4,7 +4,9 @@ Events of one room are created one at a time (a lock per room), so each new even
 `prev_events`, depth and state follow from the previous one. The current state of each room
 this process writes to is cached, so the hot path reads no state from the database. Those
 room heads and states are kept up to date here after each commit rather than invalidated, so
-they assume this process is the only one writing to its rooms (see `homeserver.caching`).
+they assume this process is the only one writing to its rooms (see `homeserver.caching`); a
+head is only dropped while its commit is reported, so nobody woken by an event reads the state
+from before it.
 
 After each commit, in stream order, the event goes into the recent-events cache, wakes the
 `/sync` waiters of its room, and is emitted on `persisted` (an `EventPersisted` carrying its
@@ -252,6 +254,9 @@ class EventService:
     async def _committed(self, stream: int, pending: PendingEvent) -> None:
         """Called by the writer for each committed event, in stream order."""
         pdu = pending.pdu
+        # The cached head still names the state before this event until the sender advances
+        # it; dropped now, a reader woken below reads the committed head from the database.
+        self._heads.invalidate(pdu.room_id)
         self._remember(pdu)
         self._recent.append(stream, pdu, pending.txn)
         self._notifier.notify(self._wake_keys(pdu))
