@@ -17,7 +17,7 @@ import aiohttp
 from core.errors import JsonDict
 from core.identifiers import UserId
 from homeserver.app.app_keys import STORES
-from tests.homeserver.e2ee.helpers import Client, new_client, second_device
+from tests.homeserver.e2ee.helpers import Client, Device, new_client, second_device
 from tests.homeserver.e2ee.test_cross_signing import CrossSigning
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.homeserver.federation.test_joins import joined, sync_until
@@ -267,3 +267,80 @@ async def _sync_from(client: Client, since: str, found: Any, what: str) -> JsonD
         if found(body):
             return body
     raise AssertionError(f"{what} never reached {client.user_id}'s sync")
+
+
+async def _edus(
+    http: aiohttp.ClientSession,
+    origin: FederatedServer,
+    target: FederatedServer,
+    txn_id: str,
+    edus: list[JsonDict],
+) -> None:
+    body: JsonDict = {"origin": origin.name, "origin_server_ts": 1, "pdus": [], "edus": edus}
+    status, answer = await _ask(http, origin, target, "PUT", f"{F1}/send/{txn_id}", body)
+    assert (status, answer) == (200, {"pdus": {}})
+
+
+async def test_bad_device_and_signing_key_updates_are_dropped(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    hs1, hs2 = pair
+    alice = await new_client(http, hs1.url, "alice")
+    bob = await new_client(http, hs2.url, "bob")
+    await alice.upload_device_keys()
+    await _room(alice, bob)
+    await bob.query(alice.user_id)  # hs2 now tracks alice's list
+    store = hs2.live.app[STORES].remote_devices
+    head = await store.device_head(UserId(alice.user_id))
+    assert head is not None
+
+    forged = Device("@mallory:hs1.test", "EVIL").device_keys()
+    update = {
+        "user_id": alice.user_id,
+        "device_id": "EVIL",
+        "stream_id": head.stream_id + 1,
+        "prev_id": [head.stream_id],
+        "keys": forged,  # keys of another user
+    }
+    await _edus(
+        http,
+        hs1,
+        hs2,
+        "d1",
+        [
+            {"edu_type": "m.device_list_update", "content": {**update, "stream_id": "x"}},
+            {"edu_type": "m.device_list_update", "content": {**update, "user_id": bob.user_id}},
+            {"edu_type": "m.device_list_update", "content": update},
+        ],
+    )
+    stored = {d.device_id: d for d in await store.devices(UserId(alice.user_id))}
+    assert stored["EVIL"].keys is None  # listed, but the keys that name someone else are not kept
+    assert set((await bob.query(alice.user_id))["device_keys"][alice.user_id]) == {alice.device_id}
+    assert await store.devices(UserId(bob.user_id)) == []  # hs1 speaks only for its users
+
+    cross = CrossSigning.generate(alice.user_id)
+    wrong = CrossSigning.generate(alice.user_id)
+    body = cross.upload_body()
+    unsigned_ssk = {**body["self_signing_key"], "signatures": {}}
+    for n, content in enumerate(
+        (
+            {"user_id": alice.user_id, "master_key": body["master_key"]}
+            | {"self_signing_key": wrong.upload_body()["self_signing_key"]},
+            {"user_id": alice.user_id, "master_key": body["master_key"]}
+            | {"self_signing_key": unsigned_ssk},
+            {"user_id": alice.user_id, "master_key": {**body["master_key"], "usage": ["self"]}},
+        )
+    ):
+        await _edus(
+            http, hs1, hs2, f"s{n}", [{"edu_type": "m.signing_key_update", "content": content}]
+        )
+    assert (await bob.query(alice.user_id))["master_keys"] == {}
+    good = {
+        "user_id": alice.user_id,
+        "master_key": body["master_key"],
+        "self_signing_key": body["self_signing_key"],
+    }
+    await _edus(http, hs1, hs2, "s9", [{"edu_type": "m.signing_key_update", "content": good}])
+    keys = await bob.query(alice.user_id)
+    assert keys["master_keys"][alice.user_id] == body["master_key"]
+    assert keys["self_signing_keys"][alice.user_id] == body["self_signing_key"]
