@@ -21,6 +21,7 @@ from tests.homeserver.e2ee.helpers import Client, Device, new_client, second_dev
 from tests.homeserver.e2ee.test_cross_signing import CrossSigning
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.homeserver.federation.test_joins import joined, sync_until
+from tests.waiting import wait_for
 
 F1 = "/_matrix/federation/v1"
 UPLOAD_CROSS_SIGNING = "/keys/device_signing/upload"
@@ -344,3 +345,29 @@ async def test_bad_device_and_signing_key_updates_are_dropped(
     keys = await bob.query(alice.user_id)
     assert keys["master_keys"][alice.user_id] == body["master_key"]
     assert keys["self_signing_keys"][alice.user_id] == body["self_signing_key"]
+
+
+async def test_a_new_shared_room_has_a_cached_list_fetched_again(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    hs1, hs2 = pair
+    alice = await new_client(http, hs1.url, "alice")
+    bob = await new_client(http, hs2.url, "bob")
+    await alice.upload_device_keys()
+    await _room(alice, bob)
+    await bob.query(alice.user_id)
+    store = hs2.live.app[STORES].remote_devices
+
+    async def alice_stale() -> bool:
+        head = await store.device_head(UserId(alice.user_id))
+        assert head is not None
+        return head.stale
+
+    assert not await alice_stale()
+    # Updates sent while hs2 shared no room with alice would have been missed: a join into a
+    # room with her marks her cached list for a resync, which the next query makes.
+    await _room(alice, bob)
+    await wait_for(alice_stale, what="alice's list marked stale")
+    queried = await bob.query(alice.user_id)
+    assert list(queried["device_keys"][alice.user_id]) == [alice.device_id]
+    assert not await alice_stale()
