@@ -16,7 +16,7 @@ from core.identifiers import UserId
 from homeserver.clock import Clock
 from homeserver.services.common.requester import Requester
 from homeserver.services.media.blobs import MediaBlobs
-from homeserver.services.media.repository import valid_media_id
+from homeserver.services.media.naming import valid_media_id
 from homeserver.storage.media.metadata import MediaStore
 
 logger = logging.getLogger(__name__)

@@ -39,13 +39,13 @@ from federation.errors import FederationError
 from federation.media import MediaTooLargeError, RemoteFile
 from homeserver.clock import Clock
 from homeserver.services.media.blobs import MediaBlobs
-from homeserver.services.media.render import ThumbnailSpec
-from homeserver.services.media.repository import (
-    MediaDownload,
+from homeserver.services.media.naming import (
     content_type_or_default,
     filename_or_none,
     valid_media_id,
 )
+from homeserver.services.media.render import ThumbnailSpec
+from homeserver.services.media.repository import MediaDownload
 from homeserver.services.media.thumbnails import Thumbnail, ThumbnailService, base_type
 from homeserver.storage.media.files import BlobReader, StoredBlob
 from homeserver.storage.media.remote import (

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import secrets
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,7 +23,6 @@ from typing import Protocol
 from core.errors import (
     M_CANNOT_OVERWRITE_MEDIA,
     M_FORBIDDEN,
-    M_INVALID_PARAM,
     M_LIMIT_EXCEEDED,
     M_NOT_FOUND,
     M_NOT_YET_UPLOADED,
@@ -38,6 +35,12 @@ from homeserver.clock import Clock
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
 from homeserver.services.media.blobs import MediaBlobs
+from homeserver.services.media.naming import (
+    checked_filename,
+    content_type_or_default,
+    new_media_id,
+    valid_media_id,
+)
 from homeserver.services.media.render import ThumbnailSpec
 from homeserver.services.media.thumbnails import Thumbnail, ThumbnailService
 from homeserver.storage.media.files import BlobReader, StoredBlob
@@ -49,16 +52,9 @@ __all__ = [
     "MediaService",
     "MediaSettings",
     "RemoteMedia",
-    "content_type_or_default",
-    "filename_or_none",
-    "valid_media_id",
 ]
 
 
-_MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$")
-_DEFAULT_TYPE = "application/octet-stream"
-_MAX_FILENAME = 1024
 _MAX_WAIT_MS = 60_000
 _POLL_S = 1.0
 _TOUCH_EVERY_MS = 60_000
@@ -142,16 +138,6 @@ class RemoteMedia(Protocol):
         ...
 
 
-def valid_media_id(media_id: str) -> bool:
-    """Whether `media_id` has only the characters the spec allows (`A-Za-z0-9_-`)."""
-    return _MEDIA_ID.match(media_id) is not None
-
-
-def new_media_id() -> str:
-    """A fresh media ID: 24 URL-safe characters (144 random bits)."""
-    return secrets.token_urlsafe(18)
-
-
 class MediaService:
     """Uploads, downloads and thumbnails of local media."""
 
@@ -195,7 +181,7 @@ class MediaService:
             media_id=new_media_id(),
             user_id=requester.user_id,
             content_type=content_type_or_default(upload.content_type),
-            upload_name=_filename(upload.filename),
+            upload_name=checked_filename(upload.filename),
         )
 
         async def record(blob: StoredBlob) -> bool:
@@ -239,7 +225,7 @@ class MediaService:
             media_id=media_id,
             user_id=requester.user_id,
             content_type=content_type_or_default(upload.content_type),
-            upload_name=_filename(upload.filename),
+            upload_name=checked_filename(upload.filename),
         )
 
         async def record_blob(blob: StoredBlob) -> bool:
@@ -411,27 +397,3 @@ class MediaService:
         return (
             settings.freeze_unauthenticated and record.created_ts >= settings.legacy_media_before_ms
         )
-
-
-def content_type_or_default(value: str | None) -> str:
-    """The Content-Type to store: the given one if well-formed, else the spec's default."""
-    if value is None or len(value) > 255 or not _CONTENT_TYPE.match(value.strip()):
-        return _DEFAULT_TYPE
-    return value.strip()
-
-
-def _filename(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if not _valid_filename(value):
-        raise MatrixError(M_INVALID_PARAM, "Invalid filename")
-    return value
-
-
-def filename_or_none(value: str | None) -> str | None:
-    """A file name another server sent, if it is one we would accept in an upload."""
-    return value if value and _valid_filename(value) else None
-
-
-def _valid_filename(value: str) -> bool:
-    return len(value) <= _MAX_FILENAME and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
