@@ -225,7 +225,7 @@ async def test_device_list_and_cross_signing_changes_reach_the_other_server(
     alice = await new_client(http, hs1.url, "alice")
     bob = await new_client(http, hs2.url, "bob")
     await bob.upload_device_keys()
-    await _room(alice, bob)
+    room_id = await _room(alice, bob)
     before = await alice.query(bob.user_id)
     assert list(before["device_keys"][bob.user_id]) == [bob.device_id]
     since = (await alice.sync())["next_batch"]
@@ -255,9 +255,23 @@ async def test_device_list_and_cross_signing_changes_reach_the_other_server(
     # bob logs the phone out: alice's next query no longer lists it.
     since = body["next_batch"]
     await phone.ok("POST", "/logout", {})
-    await _sync_from(alice, since, lambda b: bob.user_id in _changed(b), "the logout")
+    body = await _sync_from(alice, since, lambda b: bob.user_id in _changed(b), "the logout")
     gone = await alice.query(bob.user_id)
     assert set(gone["device_keys"][bob.user_id]) == {bob.device_id}
+
+    # bob leaves the only room they shared: alice's sync and /keys/changes say so.
+    since = body["next_batch"]
+    await bob.leave(room_id)
+
+    def left(b: JsonDict) -> bool:
+        return bob.user_id in b.get("device_lists", {}).get("left", [])
+
+    body = await _sync_from(alice, since, left, "bob's leaving")
+    changes = await alice.ok(
+        "GET", "/keys/changes", None, **{"from": since, "to": body["next_batch"]}
+    )
+    assert bob.user_id in changes["left"]
+    assert bob.user_id not in changes["changed"]
 
 
 async def _sync_from(client: Client, since: str, found: Any, what: str) -> JsonDict:
