@@ -192,6 +192,8 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("public_rooms", "GET", _C3 + "/publicRooms", auth=False),
     _e("public_rooms_filtered", "POST", _C3 + "/publicRooms"),
     _e("user_directory_search", "POST", _C3 + "/user_directory/search"),
+    # Server-side search
+    _e("search", "POST", _C3 + "/search"),
     # Push rules
     _e("get_push_rules", "GET", _C3 + "/pushrules/", also=(_C3 + "/pushrules",)),
     _e(

@@ -250,6 +250,14 @@ class MediaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchConfig:
+    """Full-text search of room events (see the `search:` section of `example_config.yaml`)."""
+
+    enabled: bool = True
+    rate_limit: RateLimit = RateLimit(2.0, 20)
+
+
+@dataclass(frozen=True, slots=True)
 class WebClientConfig:
     """The web client served at `/` (see the `web_client:` section of `example_config.yaml`)."""
 
@@ -290,6 +298,7 @@ class Config:
     log_level: str = _checked("INFO", _log_level)
     media: MediaConfig = MediaConfig()
     federation: FederationConfig = FederationConfig()  # noqa: RUF009 (frozen, read-only maps)
+    search: SearchConfig = SearchConfig()
     web_client: WebClientConfig = WebClientConfig()
 
     @property

@@ -31,6 +31,7 @@ from homeserver.api.client import (
     register,
     room_reads,
     rooms,
+    search,
     send,
     sync,
     versions,
@@ -64,6 +65,7 @@ from homeserver.app.contexts import (
     federation_ctx,
     media_ctx,
     push_ctx,
+    search_ctx,
     storage_ctx,
 )
 from homeserver.app.process import SHUTDOWN_GRACE_S, StartupError, serve, startup_step
@@ -103,6 +105,7 @@ _ROUTE_MODULES = (
     pagination,
     redaction,
     directory,
+    search,
     typing_api,
     receipts,
     presence,
@@ -147,6 +150,7 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(ephemeral_ctx)
     app.cleanup_ctx.append(push_ctx)
+    app.cleanup_ctx.append(search_ctx)
     app.cleanup_ctx.append(media_ctx)
     app.cleanup_ctx.append(federation_ctx)
     app.on_shutdown.append(end_long_polls)

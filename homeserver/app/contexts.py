@@ -1,5 +1,5 @@
 """Long-lived resources and background jobs, owned by aiohttp's cleanup context: storage,
-typing and presence sweepers, push evaluation, media jobs, federation connections. Each starts before the first request
+typing and presence sweepers, push evaluation, search indexing, media jobs, federation connections. Each starts before the first request
 and stops on shutdown."""
 
 from __future__ import annotations
@@ -54,6 +54,17 @@ async def push_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def search_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The search indexer, catching up from its stored position (when search is on)."""
+    task = None
+    if app[CONFIG].search.enabled:
+        task = asyncio.create_task(app[SERVICES].search_index.run(), name="search-indexer")
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def media_ctx(app: web.Application) -> AsyncIterator[None]:

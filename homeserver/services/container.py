@@ -43,6 +43,8 @@ from homeserver.services.rooms.reads import RoomReadService
 from homeserver.services.rooms.redaction import RedactionService
 from homeserver.services.rooms.room_list import RoomListService
 from homeserver.services.rooms.visibility import VisibilityService
+from homeserver.services.search.indexer import SearchIndexer
+from homeserver.services.search.service import SearchService
 from homeserver.services.sync.service import SyncService
 
 
@@ -109,4 +111,6 @@ class Services:
     cross_signing: CrossSigningService
     to_device: ToDeviceService
     key_backup: KeyBackupService
+    search: SearchService
+    search_index: SearchIndexer
     federation: FederationServices

@@ -1,7 +1,7 @@
 """Wiring every service from the configuration and the stores (the composition root's core).
 
 One builder per service domain (`accounts`, `rooms`, `ephemeral`, `push`, `e2ee`, `media`,
-`sync`, `federation`), each returning a frozen record of its domain's services; `build_services` calls them
+`search`, `sync`, `federation`), each returning a frozen record of its domain's services; `build_services` calls them
 in dependency order, assembles the `Services` record and connects the signals in
 `subscriptions`. `homeserver.app` stays the composition root that calls this.
 """
@@ -16,6 +16,7 @@ from homeserver.app.wiring.federation import build_federation, build_outbound
 from homeserver.app.wiring.media import build_media
 from homeserver.app.wiring.push import build_push
 from homeserver.app.wiring.rooms import build_rooms
+from homeserver.app.wiring.search import build_search
 from homeserver.app.wiring.shared import build_shared, request_limits, server_info
 from homeserver.app.wiring.subscriptions import subscriptions
 from homeserver.app.wiring.sync import build_sync
@@ -43,6 +44,7 @@ def build_services(
     ephemeral = build_ephemeral(stores, shared)
     push = build_push(stores, shared, rooms.events)
     e2ee = build_e2ee(stores, shared, acc.ui_auth, outbound.client if outbound else None)
+    search = build_search(config, stores, shared, rooms)
     media = build_media(config, stores, shared, outbound.client if outbound is not None else None)
     services = Services(
         info=server_info(config, shared),
@@ -84,6 +86,8 @@ def build_services(
         federation_keys=e2ee.federation_keys,
         cross_signing=e2ee.cross_signing,
         key_backup=e2ee.key_backup,
+        search=search.search,
+        search_index=search.search_index,
         sync=build_sync(stores, shared, rooms, ephemeral, push, e2ee),
         federation=build_federation(
             config,

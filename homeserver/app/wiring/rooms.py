@@ -38,6 +38,8 @@ class RoomServices:
     redaction: RedactionService
     directory: DirectoryService
     room_list: RoomListService
+    serializer: EventSerializer
+    lookup: StateLookup
 
 
 def build_rooms(
@@ -69,7 +71,8 @@ def build_rooms(
         server_name=server_name,
         restricted=RestrictedJoins(server_name=server_name, store=stores.events),
     )
-    visibility, room_reads, pagination, redaction = _read_paths(config, stores, shared, events)
+    reads = _read_paths(config, stores, shared, events)
+    visibility, room_reads, pagination, redaction, serializer, lookup = reads
     return RoomServices(
         events=events,
         membership=membership,
@@ -87,6 +90,8 @@ def build_rooms(
         room_reads=room_reads,
         pagination=pagination,
         redaction=redaction,
+        serializer=serializer,
+        lookup=lookup,
         directory=DirectoryService(
             server_name=server_name,
             aliases=stores.aliases,
@@ -101,7 +106,14 @@ def build_rooms(
 
 def _read_paths(
     config: Config, stores: Stores, shared: Shared, events: EventService
-) -> tuple[VisibilityService, RoomReadService, PaginationService, RedactionService]:
+) -> tuple[
+    VisibilityService,
+    RoomReadService,
+    PaginationService,
+    RedactionService,
+    EventSerializer,
+    StateLookup,
+]:
     """The room read paths, all sharing one state lookup cache and one visibility filter."""
     lookup = StateLookup(stores.room_reads, shared.caches)
     visibility = VisibilityService(
@@ -132,4 +144,4 @@ def _read_paths(
         limiter=shared.limiter,
         message_limit=config.rate_limits.message,
     )
-    return visibility, room_reads, pagination, redaction
+    return visibility, room_reads, pagination, redaction, serializer, lookup

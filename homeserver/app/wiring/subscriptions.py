@@ -22,6 +22,9 @@ def subscriptions(services: Services) -> None:
     # push: new events wake the unread-count consumer; read receipts clear counts.
     s.events.persisted.connect(s.notifications.on_event_persisted)
     s.receipts.stored.connect(s.notifications.on_receipt)
+    # search: new events wake the indexer; a pruned redacted event leaves the index.
+    s.events.persisted.connect(s.search_index.on_event_persisted)
+    s.redaction.pruned.connect(s.search_index.on_event_pruned)
     # e2ee: logouts and device edits wake device-list syncs and drop cached key counts.
     s.tokens.devices_removed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
     s.tokens.devices_removed.connect(lambda change: s.e2e_keys.forget_user(change.user_id))

@@ -72,6 +72,17 @@ class MessagesQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Around:
+    """The events around one event: `before` newest first, `after` oldest first, and the
+    tokens to page on from either end."""
+
+    before: list[RoomEvent]
+    after: list[RoomEvent]
+    start: str
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Page:
     events: list[RoomEvent]
     position: int  # where the next page in the same direction starts
@@ -159,18 +170,48 @@ class PaginationService:
                 requester, `M_FORBIDDEN` if the requester may not read the room.
         """
         limit = _limit(limit)
-        access = await self._visibility.room_access(requester.user_id, room_id)
-        user_id = requester.user_id
-        row = await self._visible_event(user_id, room_id, event_id)
+        await self._visibility.room_access(requester.user_id, room_id)
+        row = await self._visible_event(requester.user_id, room_id, event_id)
+        before_limit = limit // 2
+        around = await self.around(
+            requester.user_id, row, before_limit, limit - before_limit, event_filter
+        )
+        last = around.after[-1] if around.after else row
+        shown = [*around.before, row, *around.after]
+        return {
+            "event": (await self._serializer.serialize([row]))[0],
+            "events_before": await self._serializer.serialize(around.before),
+            "events_after": await self._serializer.serialize(around.after),
+            "start": around.start,
+            "end": around.end,
+            "state": await self._state_at(last.state_group, shown, event_filter),
+        }
+
+    async def around(
+        self,
+        user_id: UserId,
+        row: RoomEvent,
+        before_limit: int,
+        after_limit: int,
+        event_filter: EventFilter | None = None,
+    ) -> Around:
+        """The visible events just before and after `row` (which the caller has shown the
+        user may see), within what the user may read of its room.
+
+        Raises:
+            MatrixError: `M_FORBIDDEN` if the user may not read the room.
+        """
+        event_filter = event_filter if event_filter is not None else EventFilter()
+        room_id = row.room_id
+        access = await self._visibility.room_access(user_id, room_id)
         latest = await self._store.latest_position()
         ceiling = latest if access.upto is None else min(latest, access.upto)
-        before_limit = limit // 2
         before = await self._scan(
             user_id,
             room_id,
             min(row.stream_ordering - 1, ceiling),
             ROOM_START,
-            before_limit,
+            _limit(before_limit),
             event_filter,
             backwards=True,
         )
@@ -179,20 +220,16 @@ class PaginationService:
             room_id,
             row.stream_ordering,
             max(ceiling, row.stream_ordering),
-            limit - before_limit,
+            _limit(after_limit),
             event_filter,
             backwards=False,
         )
-        last = after.events[-1] if after.events else row
-        shown = [*before.events, row, *after.events]
-        return {
-            "event": (await self._serializer.serialize([row]))[0],
-            "events_before": await self._serializer.serialize(before.events),
-            "events_after": await self._serializer.serialize(after.events),
-            "start": position_token(before.position),
-            "end": position_token(after.position),
-            "state": await self._state_at(last.state_group, shown, event_filter),
-        }
+        return Around(
+            before=before.events,
+            after=after.events,
+            start=position_token(before.position),
+            end=position_token(after.position),
+        )
 
     async def _with_older(
         self,

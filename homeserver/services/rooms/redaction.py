@@ -13,10 +13,14 @@ changes nothing stored. Transaction IDs are scoped per device *and* endpoint (sp
 "Transaction identifiers"), so they are stored with a prefix no `/send` ID can collide with.
 The two writes (the redaction event, then the pruning) are separate transactions; should the
 process die between them, the content is pruned by the next redaction of that event.
+
+After pruning, `pruned` is emitted with the content as it was, for the indexes that must take
+out what they derived from it (search) and can no longer read it from storage.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from core.errors import M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
@@ -27,6 +31,7 @@ from core.power_levels import can_redact
 from core.redaction import redact
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
+from homeserver.services.common.signals import Signal
 from homeserver.services.rooms.event_serializer import EventSerializer
 from homeserver.services.rooms.events import EventService, NewEvent
 from homeserver.services.rooms.visibility import Placed, VisibilityService
@@ -36,6 +41,16 @@ from homeserver.storage.rooms.reads import RoomEvent, RoomReadStore
 # A control character cannot come from a `/send` path segment that a client would pick, and
 # unlike NUL it is storable in a PostgreSQL TEXT column.
 _TXN_PREFIX: Final = "\x1fredact\x1f"
+
+
+@dataclass(frozen=True, slots=True)
+class EventPruned:
+    """A redacted event's stored JSON was replaced by its pruned form; `original` is the JSON
+    it had before (in memory only, for handlers to undo what they derived from it)."""
+
+    event_id: EventId
+    room_id: RoomId
+    original: JsonDict
 
 
 class RedactionService:
@@ -59,6 +74,7 @@ class RedactionService:
         self._serializer = serializer
         self._limiter = limiter
         self._limit = message_limit
+        self.pruned: Signal[EventPruned] = Signal("redaction.pruned")
 
     async def redact(
         self,
@@ -122,3 +138,4 @@ class RedactionService:
         pruned = redact(current.raw, pdu.room_version)
         await self._event_store.mark_redacted(target.event_id, redaction_id, pruned)
         self._events.replace_cached(Pdu(pruned, target.event_id, pdu.room_version))
+        await self.pruned.emit(EventPruned(target.event_id, target.room_id, current.raw))
