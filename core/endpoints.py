@@ -126,6 +126,7 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("whoami", "GET", _C3 + "/account/whoami"),
     _e("change_password", "POST", _C3 + "/account/password"),
     _e("deactivate", "POST", _C3 + "/account/deactivate"),
+    _e("openid_request_token", "POST", _C3 + "/user/{userId}/openid/request_token"),
     _e("get_account_data", "GET", _C3 + "/user/{userId}/account_data/{type}"),
     _e("set_account_data", "PUT", _C3 + "/user/{userId}/account_data/{type}"),
     _e("get_room_account_data", "GET", _C3 + "/user/{userId}/rooms/{roomId}/account_data/{type}"),
@@ -178,6 +179,7 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("get_joined_members", "GET", _ROOM + "/joined_members"),
     _e("messages", "GET", _ROOM + "/messages"),
     _e("context", "GET", _ROOM + "/context/{eventId}"),
+    _e("timestamp_to_event", "GET", _C1 + "/rooms/{roomId}/timestamp_to_event"),
     # Typing, receipts, read markers
     _e("typing", "PUT", _ROOM + "/typing/{userId}"),
     _e("receipt", "POST", _ROOM + "/receipt/{receiptType}/{eventId}"),

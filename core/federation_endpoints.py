@@ -53,9 +53,14 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     Endpoint("event_auth", "GET", _F1 + "/event_auth/{roomId}/{eventId}"),
     Endpoint("backfill", "GET", _F1 + "/backfill/{roomId}"),
     Endpoint("get_missing_events", "POST", _F1 + "/get_missing_events/{roomId}"),
+    Endpoint("federation_timestamp_to_event", "GET", _F1 + "/timestamp_to_event/{roomId}"),
     # Queries
     Endpoint("query_profile", "GET", _F1 + "/query/profile"),
     Endpoint("query_directory", "GET", _F1 + "/query/directory"),
+    # The published room directory, and OpenID tokens (asked by third parties: no signature)
+    Endpoint("federation_public_rooms", "GET", _F1 + "/publicRooms"),
+    Endpoint("federation_public_rooms_filtered", "POST", _F1 + "/publicRooms"),
+    Endpoint("openid_userinfo", "GET", _F1 + "/openid/userinfo", requires_auth=False),
     # Content repository (our own media only)
     Endpoint("federation_media_download", "GET", _F1 + "/media/download/{mediaId}"),
     Endpoint("federation_media_thumbnail", "GET", _F1 + "/media/thumbnail/{mediaId}"),

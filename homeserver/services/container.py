@@ -12,6 +12,7 @@ from homeserver.services.accounts.accounts import AccountService
 from homeserver.services.accounts.devices import DeviceService
 from homeserver.services.accounts.filters import FilterService
 from homeserver.services.accounts.login import LoginService
+from homeserver.services.accounts.openid import OpenIdService
 from homeserver.services.accounts.profile import ProfileService
 from homeserver.services.accounts.tokens import TokenService
 from homeserver.services.accounts.user_directory import UserDirectoryService
@@ -95,6 +96,7 @@ class Services:
     receipts: ReceiptService
     presence: PresenceService
     filters: FilterService
+    openid: OpenIdService
     sync: SyncService
     directory: DirectoryService
     room_list: RoomListService

@@ -8,6 +8,7 @@ from pathlib import Path
 from homeserver.caching import CacheRegistry
 from homeserver.storage.accounts.account_data import AccountDataStore
 from homeserver.storage.accounts.devices import DeviceStore
+from homeserver.storage.accounts.openid import OpenIdTokenStore
 from homeserver.storage.accounts.profiles import ProfileStore
 from homeserver.storage.accounts.token_cache import ACCESS_TOKENS, TokenCache
 from homeserver.storage.accounts.tokens import TokenRecord, TokenStore
@@ -53,6 +54,7 @@ class Stores:
     users: UserStore
     devices: DeviceStore
     tokens: TokenStore
+    openid_tokens: OpenIdTokenStore
     profiles: ProfileStore
     account_data: AccountDataStore
     ui_auth: UiAuthStore
@@ -118,6 +120,7 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
         users=UserStore(db, caches),
         devices=devices,
         tokens=TokenStore(db, devices, token_cache, caches),
+        openid_tokens=OpenIdTokenStore(db),
         profiles=ProfileStore(db),
         account_data=AccountDataStore(db),
         ui_auth=UiAuthStore(db),

@@ -1,4 +1,5 @@
-"""Account management: `/account/whoami`, `/account/password`, `/account/deactivate`."""
+"""Account management: `/account/whoami`, `/account/password`, `/account/deactivate`, and
+OpenID tokens for third parties (`/user/{userId}/openid/request_token`)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,12 @@ async def deactivate(request: web.Request) -> web.Response:
         requester, erase=optional_bool(body, "erase", False), auth=body.get("auth")
     )
     return json_response({"id_server_unbind_result": "no-support"})
+
+
+@routes("openid_request_token")
+async def openid_request_token(request: web.Request) -> web.Response:
+    """Spec: POST /_matrix/client/v3/user/{userId}/openid/request_token."""
+    requester = await authenticate(request)
+    await read_json(request)
+    openid = services(request).openid
+    return json_response(await openid.request_token(requester, request.match_info["userId"]))

@@ -1,7 +1,8 @@
 """Room aliases, room directory visibility, `/publicRooms` and the user directory search.
 
-Reading an alias, a room's visibility and `GET /publicRooms` need no access token, as in the
-spec; everything that changes something, `POST /publicRooms` and the searches do.
+Reading an alias, a room's visibility and `GET /publicRooms` of this server need no access
+token, as in the spec; everything that changes something, `POST /publicRooms`, the searches
+and reading another server's directory do (so the server is no anonymous relay).
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ async def get_public_rooms(request: web.Request) -> web.Response:
         since=request.query.get("since") or None,
         server=request.query.get("server") or None,
     )
+    if services(request).room_list.is_remote(room_list):
+        await authenticate(request)
     return json_response(await services(request).room_list.public_rooms(room_list))
 
 

@@ -1,4 +1,5 @@
-"""Timeline pagination: `GET /rooms/{roomId}/messages` and `GET /rooms/{roomId}/context/{eventId}`."""
+"""Timeline pagination: `GET /rooms/{roomId}/messages`, `GET /rooms/{roomId}/context/{eventId}`
+and `GET /rooms/{roomId}/timestamp_to_event` (where to start reading for a given time)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from core.errors import M_INVALID_PARAM, MatrixError
+from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, MatrixError
 from core.filters import EventFilter
 from core.json_ingress import parse_query_json
 from homeserver.api.http import authenticate, json_response, query_int, services
@@ -48,6 +49,17 @@ def parse_messages_query(query: Mapping[str, str]) -> MessagesQuery:
     )
 
 
+def parse_timestamp_query(query: Mapping[str, str]) -> tuple[int, bool]:
+    """`(ts, forwards)` of a `timestamp_to_event` query (both parameters are required)."""
+    ts = query_int(query, "ts")
+    direction = query.get("dir")
+    if ts is None or direction is None:
+        raise MatrixError(M_MISSING_PARAM, "ts and dir are required")
+    if direction not in ("b", "f"):
+        raise MatrixError(M_INVALID_PARAM, "dir must be 'b' or 'f'")
+    return ts, direction == "f"
+
+
 @routes("messages")
 async def messages(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/client/v3/rooms/{roomId}/messages."""
@@ -69,4 +81,14 @@ async def context(request: web.Request) -> web.Response:
     body = await services(request).pagination.context(
         requester, room_id, event_id, limit, event_filter
     )
+    return json_response(body)
+
+
+@routes("timestamp_to_event")
+async def timestamp_to_event(request: web.Request) -> web.Response:
+    """Spec: GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event."""
+    requester = await authenticate(request)
+    ts, forwards = parse_timestamp_query(request.query)
+    timestamps = services(request).federation.timestamps
+    body = await timestamps.closest(requester, request.match_info["roomId"], ts, forwards)
     return json_response(body)

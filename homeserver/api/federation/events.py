@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.errors import M_NOT_JSON, MatrixError
+from homeserver.api.client.pagination import parse_timestamp_query
 from homeserver.api.federation.auth import authenticate_origin, federation_body, federation_routes
 from homeserver.api.http import json_response, query_int, services
 
@@ -62,6 +63,17 @@ async def backfill(request: web.Request) -> web.Response:
     from_ids = request.query.getall("v", [])
     return json_response(
         await reads.backfill(origin, request.match_info["roomId"], from_ids, limit)
+    )
+
+
+@routes("federation_timestamp_to_event")
+async def timestamp_to_event(request: web.Request) -> web.Response:
+    """Spec: GET /_matrix/federation/v1/timestamp_to_event/{roomId}."""
+    origin = await authenticate_origin(request)
+    ts, forwards = parse_timestamp_query(request.query)
+    reads = services(request).federation.reads
+    return json_response(
+        await reads.timestamp_to_event(origin, request.match_info["roomId"], ts, forwards)
     )
 
 

@@ -40,7 +40,7 @@ def build_services(
     outbound = build_outbound(config, stores, shared, signing_key)
     remote = outbound.queries if outbound is not None else None
     acc = build_accounts(config, stores, shared, remote)
-    rooms = build_rooms(config, stores, shared, signing_key, remote)
+    rooms = build_rooms(config, stores, shared, signing_key, remote, remote)
     ephemeral = build_ephemeral(stores, shared)
     push = build_push(stores, shared, rooms.events)
     e2ee = build_e2ee(stores, shared, acc.ui_auth, outbound.client if outbound else None)
@@ -60,6 +60,7 @@ def build_services(
         profile=acc.profile,
         account_data=acc.account_data,
         filters=acc.filters,
+        openid=acc.openid,
         user_directory=acc.user_directory,
         events=rooms.events,
         membership=rooms.membership,
@@ -100,6 +101,7 @@ def build_services(
             ephemeral=ephemeral,
             events_position=events_position,
             room_events=rooms.events,
+            visibility=rooms.visibility,
             remote_devices=e2ee.remote_devices,
         ),
     )

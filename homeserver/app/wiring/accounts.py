@@ -11,6 +11,7 @@ from homeserver.services.accounts.accounts import AccountService
 from homeserver.services.accounts.devices import DeviceService
 from homeserver.services.accounts.filters import FilterService
 from homeserver.services.accounts.login import JwtSettings, LoginService
+from homeserver.services.accounts.openid import OpenIdService
 from homeserver.services.accounts.password_attempts import PasswordAttempts
 from homeserver.services.accounts.profile import ProfileService, RemoteProfiles
 from homeserver.services.accounts.tokens import TokenService
@@ -32,6 +33,7 @@ class AccountServices:
     account_data: AccountDataService
     filters: FilterService
     user_directory: UserDirectoryService
+    openid: OpenIdService
 
 
 def build_accounts(
@@ -84,6 +86,9 @@ def build_accounts(
         account_data=AccountDataService(stores.account_data, shared.notifier),
         filters=FilterService(stores.sync),
         user_directory=UserDirectoryService(stores.directory),
+        openid=OpenIdService(
+            server_name=shared.server_name, store=stores.openid_tokens, clock=clock
+        ),
     )
 
 

@@ -38,10 +38,12 @@ from homeserver.services.federation.remote_membership import FederatedRooms, Rem
 from homeserver.services.federation.remote_requests import RemoteRequests
 from homeserver.services.federation.server_acls import ServerAcls
 from homeserver.services.federation.server_keys import ServerKeysService
+from homeserver.services.federation.timestamps import EventTimestamps
 from homeserver.services.federation.transactions import TransactionService
 from homeserver.services.rooms.directory import DirectoryService
 from homeserver.services.rooms.events import EventService
 from homeserver.services.rooms.restricted_joins import RestrictedJoins
+from homeserver.services.rooms.visibility import VisibilityService
 from homeserver.storage.factory import Stores
 
 __all__ = ["FederationOutbound", "build_federation", "build_outbound"]
@@ -132,6 +134,7 @@ def build_federation(
     events_position: int,
     room_events: EventService,
     remote_devices: RemoteDeviceUpdates,
+    visibility: VisibilityService,
 ) -> FederationServices:
     """The services the federation API calls."""
     fed = config.federation
@@ -194,6 +197,12 @@ def build_federation(
         reads=rooms.reads,
         remote_rooms=rooms.remote_rooms,
         backfill=rooms.backfill,
+        timestamps=EventTimestamps(
+            history=stores.history,
+            visibility=visibility,
+            backfill=rooms.backfill,
+            requests=rooms.requests,
+        ),
     )
 
 
@@ -222,6 +231,7 @@ class _RoomFederation:
     reads: EventReads
     remote_rooms: FederatedRooms | None
     backfill: RoomBackfill | None
+    requests: RemoteRequests | None
 
 
 def _room_federation(
@@ -290,7 +300,14 @@ def _room_federation(
             clock=clock,
         ),
         invites=invites,
-        reads=EventReads(server_name=server_name, events=events, inbound=inbound, clock=clock),
+        reads=EventReads(
+            server_name=server_name,
+            events=events,
+            inbound=inbound,
+            history=stores.history,
+            clock=clock,
+        ),
         remote_rooms=remote_rooms,
         backfill=backfill,
+        requests=requests,
     )

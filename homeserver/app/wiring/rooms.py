@@ -18,7 +18,7 @@ from homeserver.services.rooms.pagination import PaginationService
 from homeserver.services.rooms.reads import RoomReadService
 from homeserver.services.rooms.redaction import RedactionService
 from homeserver.services.rooms.restricted_joins import RestrictedJoins
-from homeserver.services.rooms.room_list import RoomListService
+from homeserver.services.rooms.room_list import RemoteRoomDirectory, RoomListService
 from homeserver.services.rooms.state_lookup import StateLookup
 from homeserver.services.rooms.visibility import VisibilityService
 from homeserver.storage.factory import Stores
@@ -48,9 +48,11 @@ def build_rooms(
     shared: Shared,
     signing_key: SigningKey,
     remote_aliases: RemoteAliases | None = None,
+    remote_rooms: RemoteRoomDirectory | None = None,
 ) -> RoomServices:
     """The one event creator and everything built on it (remote aliases resolved through
-    `remote_aliases` when federation is on)."""
+    `remote_aliases`, other servers' room directories read through `remote_rooms`, when
+    federation is on)."""
     server_name, limiter = shared.server_name, shared.limiter
     events = EventService(
         server_name=server_name,
@@ -100,7 +102,9 @@ def build_rooms(
             events=events,
             remote=remote_aliases,
         ),
-        room_list=RoomListService(server_name=server_name, store=stores.directory),
+        room_list=RoomListService(
+            server_name=server_name, store=stores.directory, remote=remote_rooms
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from homeserver.services.federation.outbound import OutboundFederation
 from homeserver.services.federation.queries import FederationQueryService
 from homeserver.services.federation.remote_membership import FederatedRooms
 from homeserver.services.federation.server_keys import ServerKeysService
+from homeserver.services.federation.timestamps import EventTimestamps
 from homeserver.services.federation.transactions import TransactionService
 
 __all__ = ["FederationServices"]
@@ -54,6 +55,8 @@ class FederationServices:
         invites: Invites of our users by other servers, and co-signing ours.
         reads: Events and state served to other servers.
         remote_rooms: Joining and leaving rooms on other servers (None when off).
+        timestamps: The event nearest a time, for clients (other servers asked when our
+            history of the room falls short).
         backfill: A room's older history fetched from other servers (None when off).
     """
 
@@ -72,6 +75,7 @@ class FederationServices:
     invites: Invites
     reads: EventReads
     remote_rooms: FederatedRooms | None
+    timestamps: EventTimestamps
     backfill: RoomBackfill | None = None
 
     async def close(self) -> None:

@@ -113,7 +113,7 @@ class RoomBackfill:
             if not extremities or version is None:
                 return False
             limit = max(MIN_BATCH, min(wanted, MAX_BATCH))
-            for server in await self._servers(room_id):
+            for server in await self.servers(room_id):
                 try:
                     raws = await self._requests.backfill(server, room_id, extremities, limit)
                 except FederationError as exc:
@@ -125,7 +125,7 @@ class RoomBackfill:
                     return True
             return False
 
-    async def _servers(self, room_id: RoomId) -> list[ServerName]:
+    async def servers(self, room_id: RoomId) -> list[ServerName]:
         """The other servers in the room, the creator's first (it has all the history)."""
         joined = await self._store.room_members(room_id, Membership.JOIN)
         servers = sorted({server_name_of(u) for u in joined} - {self._server_name})
@@ -135,6 +135,30 @@ class RoomBackfill:
             first = server_name_of(creates[0].sender)
             servers = [first, *(s for s in servers if s != first)]
         return servers[:MAX_SERVERS]
+
+    async def fetch_event(
+        self, origin: ServerName, room_id: RoomId, event_id: EventId
+    ) -> Pdu | None:
+        """One event of the room from `origin` (`/event`), checked and kept as an outlier
+        with the auth events it needs; None if it does not check out."""
+        version = await self._inbound.room_version(room_id)
+        if version is None:
+            return None
+        held = await self._events.get_pdus([event_id])
+        if held:
+            return held[0] if held[0].room_id == room_id else None
+        checked = [
+            p
+            for p in await self._verified(
+                origin, await self._inbound.fetch(origin, [event_id]), version
+            )
+            if p.event_id == event_id and p.room_id == room_id
+        ]
+        if not checked:
+            return None
+        fetched = await self._auth_closure(origin, checked, version)
+        accepted = await self._inbound.outliers.accept([*fetched, checked[0].raw], version)
+        return accepted.get(event_id)
 
     async def _take(
         self, origin: ServerName, room_id: RoomId, version: RoomVersion, raws: list[JsonDict]

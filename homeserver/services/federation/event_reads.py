@@ -1,6 +1,7 @@
 """What other servers may read of our rooms (Server-Server API "Retrieving events",
 "Backfilling and retrieving missing events", "Room State", "Authorization"): one event,
-the state (or its IDs) at an event, an event's auth chain, backfill, and missing events.
+the state (or its IDs) at an event, an event's auth chain, backfill, missing events, and the
+event nearest a time (`timestamp_to_event`).
 
 Access: the room's server ACL must allow the requesting server, and that server must have a
 user in the room (joined or invited) in its current state, or the room must be
@@ -20,6 +21,7 @@ from homeserver.services.common.params import checked_event_id, checked_room_id
 from homeserver.services.federation.inbound_events import InboundEvents
 from homeserver.services.federation.membership_served import auth_chain_of
 from homeserver.services.rooms.events import EventService
+from homeserver.storage.rooms.history import HistoryStore
 
 __all__ = ["EventReads"]
 
@@ -37,11 +39,13 @@ class EventReads:
         server_name: ServerName,
         events: EventService,
         inbound: InboundEvents,
+        history: HistoryStore,
         clock: Clock,
     ) -> None:
         self._server_name = server_name
         self._events = events
         self._inbound = inbound
+        self._history = history
         self._clock = clock
 
     async def _allowed(self, origin: ServerName, room_id: RoomId) -> None:
@@ -110,6 +114,19 @@ class EventReads:
         start = [checked_event_id(e) for e in from_ids]
         found = await self._walk_back(room, start, set(), max(0, min(limit, MAX_BACKFILL)))
         return self._envelope([p.raw for p in sorted(found, key=lambda p: -p.depth)])
+
+    async def timestamp_to_event(
+        self, origin: ServerName, room_id: str, ts: int, forwards: bool
+    ) -> JsonDict:
+        """`GET /timestamp_to_event/{roomId}`: the first timeline event at or after `ts`
+        (`forwards`), or the last at or before it."""
+        room = checked_room_id(room_id)
+        await self._allowed(origin, room)
+        found = await self._history.nearest(room, ts, forwards)
+        if found is None:
+            way = "forward" if forwards else "backward"
+            raise MatrixError(M_NOT_FOUND, f"Unable to find event from {ts} in {way} direction")
+        return {"event_id": found.event_id, "origin_server_ts": found.origin_server_ts}
 
     async def missing_events(self, origin: ServerName, room_id: str, body: JsonDict) -> JsonDict:
         """`POST /get_missing_events/{roomId}`: ancestors of `latest_events` down to

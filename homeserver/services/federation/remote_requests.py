@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
 
 from core.errors import JsonDict
-from core.identifiers import EventId, RoomId, UserId
+from core.identifiers import EventId, RoomId, UserId, parse_event_id
 from federation.client import path_segment
 from federation.errors import FederationError
 
@@ -114,6 +114,22 @@ class RemoteRequests:
         query: dict[str, QueryValue] = {"v": list(from_ids), "limit": limit}
         answer = await self._client.get_json(destination, path, query)
         return _objects(destination, answer, "pdus")[:limit]
+
+    async def timestamp_to_event(
+        self, destination: str, room_id: RoomId, ts: int, forwards: bool
+    ) -> tuple[EventId, int]:
+        """`(event_id, origin_server_ts)` of the event nearest `ts` in one direction, as the
+        server sees it (`GET /timestamp_to_event/{roomId}`)."""
+        path = f"{_F1}/timestamp_to_event/{_path(room_id)}"
+        query: dict[str, QueryValue] = {"ts": ts, "dir": "f" if forwards else "b"}
+        answer = await self._client.get_json(destination, path, query)
+        event_id, found_ts = answer.get("event_id"), answer.get("origin_server_ts")
+        if not isinstance(found_ts, int) or isinstance(found_ts, bool):
+            raise FederationError(destination, "answer has no origin_server_ts")
+        try:
+            return parse_event_id(str(event_id)), found_ts
+        except ValueError:
+            raise FederationError(destination, "answer has no event_id") from None
 
     async def state_ids(
         self, destination: str, room_id: RoomId, event_id: EventId

@@ -6,8 +6,10 @@ keyset-based: a room that joins, leaves or changes size while a client pages nev
 the other rooms between pages. As in Synapse, a page reached through a token always offers
 the token back in the other direction.
 
-Only this server's own directory is served; other servers' directories need federation.
-Application-service networks do not exist here, so a `third_party_instance_id` lists nothing.
+A `server` other than ours is asked over federation (`RemoteRoomDirectory`, wired when
+federation is on) and its answer passed on as it checks out; other servers ask ours through
+the same service, with no `server`. Application-service networks do not exist here, so a
+`third_party_instance_id` lists nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.errors import M_INVALID_PARAM, JsonDict, MatrixError
 from homeserver.storage.rooms.directory import (
@@ -70,22 +73,41 @@ class PageToken:
         return cls(RoomListBound(count, room_id), direction == "f")
 
 
-class RoomListService:
-    """Serves the local public room directory."""
+class RemoteRoomDirectory(Protocol):
+    """Asks another server for a page of its public room directory."""
 
-    def __init__(self, *, server_name: str, store: DirectoryStore) -> None:
+    async def public_rooms(self, server: str, request: RoomListRequest) -> JsonDict:
+        """The server's answer, checked (`M_INVALID_PARAM` for a bad server name, 502 when
+        it cannot be asked)."""
+        ...
+
+
+class RoomListService:
+    """Serves the local public room directory, and other servers' through federation."""
+
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        store: DirectoryStore,
+        remote: RemoteRoomDirectory | None = None,
+    ) -> None:
         self._server_name = server_name
         self._store = store
+        self._remote = remote
+
+    def is_remote(self, request: RoomListRequest) -> bool:
+        """Whether `request` names another server's directory."""
+        return request.server is not None and request.server != self._server_name
 
     async def public_rooms(self, request: RoomListRequest) -> JsonDict:
         """One page of the directory: `chunk`, `next_batch`, `prev_batch`, and a total.
 
         Raises:
-            MatrixError: `M_INVALID_PARAM` for another server, a bad token or limit, or
-                `include_all_networks` together with `third_party_instance_id`.
+            MatrixError: `M_INVALID_PARAM` for another server when federation is off, a bad
+                token or limit, or `include_all_networks` together with
+                `third_party_instance_id`; 502 when another server cannot be asked.
         """
-        if request.server is not None and request.server != self._server_name:
-            raise MatrixError(M_INVALID_PARAM, "Only this server's room directory can be queried")
         if request.include_all_networks and request.third_party_instance_id is not None:
             raise MatrixError(
                 M_INVALID_PARAM, "include_all_networks cannot go with third_party_instance_id"
@@ -96,6 +118,10 @@ class RoomListService:
             raise MatrixError(
                 M_INVALID_PARAM, f"generic_search_term is longer than {MAX_SEARCH_TERM_LENGTH}"
             )
+        if request.server is not None and self.is_remote(request):
+            if self._remote is None:
+                raise MatrixError(M_INVALID_PARAM, "Other servers' directories are not reachable")
+            return await self._remote.public_rooms(request.server, request)
         token = PageToken.decode(request.since) if request.since else None
         total = await self._store.count_public_rooms()
         if request.third_party_instance_id is not None:

@@ -194,7 +194,10 @@ async def testpublic_rooms_server_networks_and_auth(server: LiveServer) -> None:
         status, body = await public_rooms(http, server, "?server=localhost")
         assert [room["room_id"] for room in body["chunk"]] == [room_id]
         status, body = await public_rooms(http, server, "?server=elsewhere.example")
-        assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
+        assert (status, body["errcode"]) == (401, "M_MISSING_TOKEN")  # no anonymous relay
+        url = f"{server.url}{CLIENT}/publicRooms?server=elsewhere.example"
+        status, body = await call(http, "GET", url, token=a)
+        assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")  # federation is off
 
         status, body = await search_rooms(http, server, a, {"include_all_networks": True})
         assert [room["room_id"] for room in body["chunk"]] == [room_id]
