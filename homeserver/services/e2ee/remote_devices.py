@@ -239,8 +239,8 @@ class RemoteDeviceLists:
         except MatrixError as exc:
             logger.info("bad cross-signing keys server=%s reason=%s", server, exc.message)
             keys = []
-        await self._store.replace_devices(user_id, stream_id, devices, keys)
-        await self._device_lists.notify_changed(user_id)
+        if await self._store.replace_devices(user_id, stream_id, devices, keys):
+            await self._device_lists.notify_changed(user_id)
 
     async def _checked_cross_signing(
         self, user_id: UserId, master: object, self_signing: object

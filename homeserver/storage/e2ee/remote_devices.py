@@ -103,10 +103,17 @@ class RemoteDeviceStore:
         stream_id: int,
         devices: Sequence[RemoteDevice],
         cross_signing: Sequence[RemoteCrossSigningKey],
-    ) -> None:
+    ) -> bool:
         """Replace the user's whole device list (a resync), store the cross-signing keys that
-        came with it and clear the stale mark."""
+        came with it and clear the stale mark; returns False (and changes nothing) when an
+        update newer than the resync's answer was applied meanwhile."""
         async with self._db.transaction() as conn:
+            head = await conn.fetch_one(
+                "SELECT stream_id, stale FROM remote_device_list_heads WHERE user_id = $1",
+                user_id,
+            )
+            if head is not None and not head["stale"] and int(head["stream_id"]) > stream_id:
+                return False
             await conn.execute("DELETE FROM remote_devices WHERE user_id = $1", user_id)
             await conn.execute_many(
                 "INSERT INTO remote_devices (user_id, device_id, display_name, keys)"
@@ -124,6 +131,7 @@ class RemoteDeviceStore:
             await _put_cross_signing(conn, user_id, cross_signing)
             await _set_head(conn, user_id, stream_id, False)
             await record_change(conn, user_id)
+        return True
 
     async def put_cross_signing(
         self, user_id: UserId, keys: Sequence[RemoteCrossSigningKey]
