@@ -47,7 +47,7 @@ class FederationServices:
         serve_well_known: The `m.server` published in `/.well-known/matrix/server`, if any.
         client: The outbound client, closed on shutdown (None when federation is off).
         transactions: Applies inbound transactions.
-        edus: Applies inbound EDUs (its `devices_changed` signal tells of remote devices).
+        edus: Applies inbound EDUs (device-list ones through the e2ee domain's cache).
         outbound: Sends our events and EDUs (None when federation is off).
         device_updates: Tells other servers of our users' device changes (None when off).
         inbound: The inbound PDU pipeline (also the transactions' `InboundPdus`).
