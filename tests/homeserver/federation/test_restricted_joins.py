@@ -5,12 +5,15 @@ with the spec's error, and a server that cannot vouch says so, letting another o
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import pytest
 
 from core.errors import JsonDict
+from core.hashes import compute_event_id, sign_event
+from core.room_versions import KNOWN_ROOM_VERSIONS
 from tests.homeserver.api.helpers import new_client
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.homeserver.federation.test_joins import (
@@ -63,6 +66,51 @@ async def make_join(
     return await resident.request(http, "GET", uri, headers=headers)
 
 
+async def forged_join(
+    resident: ApiClient, server: FederatedServer, room_id: str, version: str, user_id: str
+) -> JsonDict:
+    """A join of `user_id` naming the resident's user as authoriser, signed by `server`."""
+    events = await resident.ok("GET", f"/rooms/{quote(room_id)}/state")
+    state = {(e["type"], e["state_key"]): e["event_id"] for e in events}
+    last = await resident.ok("GET", f"/rooms/{quote(room_id)}/messages", dir="b", limit=1)
+    room_version = KNOWN_ROOM_VERSIONS[version]
+    auth = [state[("m.room.power_levels", "")], state[("m.room.join_rules", "")]]
+    auth.append(state[("m.room.member", resident.user_id)])
+    if not room_version.room_id_from_create_event:
+        auth.append(state[("m.room.create", "")])
+    raw: dict[str, Any] = {
+        "room_id": room_id,
+        "sender": user_id,
+        "type": "m.room.member",
+        "state_key": user_id,
+        "content": {"membership": "join", AUTHORISED_VIA: resident.user_id},
+        "origin_server_ts": 1_700_000_000_000,
+        "prev_events": [last["chunk"][0]["event_id"]],
+        "auth_events": auth,
+        "depth": 1000,
+    }
+    return sign_event(raw, server.name, server.signing_key, room_version)
+
+
+async def send_join(
+    http: aiohttp.ClientSession,
+    asker: FederatedServer,
+    resident: FederatedServer,
+    room_id: str,
+    event: JsonDict,
+    version: str,
+) -> tuple[int, JsonDict]:
+    event_id = compute_event_id(event, KNOWN_ROOM_VERSIONS[version])
+    uri = f"/_matrix/federation/v2/send_join/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
+    headers = signed_headers(asker.signing_key, asker.name, resident.name, "PUT", uri, event)
+    return await resident.request(http, "PUT", uri, headers=headers, body=event)
+
+
+async def members(client: ApiClient, room_id: str) -> dict[str, str]:
+    body = await client.ok("GET", f"/rooms/{quote(room_id)}/members")
+    return {e["state_key"]: e["content"]["membership"] for e in body["chunk"]}
+
+
 @pytest.mark.parametrize(
     ("version", "rule"),
     [
@@ -111,6 +159,12 @@ async def test_a_member_of_an_allowed_room_joins_through_the_resident_server(
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN"), body
     status, body = await make_join(http, hs2, hs1, room_id, carol.user_id)
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN"), body
+    # A join hs2 makes up for carol, naming alice as its authoriser, is neither signed nor
+    # taken in by hs1.
+    forged = await forged_join(alice, hs2, room_id, version, carol.user_id)
+    status, body = await send_join(http, hs2, hs1, room_id, forged, version)
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN"), body
+    assert carol.user_id not in await members(alice, room_id)
     if rule == "knock_restricted":
         status, body = await carol.request(
             "POST", f"/knock/{quote(room_id, safe='')}", {}, via="hs1.test"
