@@ -7,8 +7,10 @@ so a gap higher up, filled by `/state_ids`, is not mistaken for the edge). Those
 extremities go in one bounded `/backfill` to a server in the room (the creator's first, then
 the others), and what comes back is checked like any PDU from another server: format,
 signatures and content hash, auth against its own auth events (missing ones fetched from the
-same server, a few rounds deep), then auth against the state before it, which is the state
-after its prev events (from this batch, from our timeline, or at a gap from `/state_ids`).
+same server, a few rounds deep), then auth against the state before it: the state after its
+prev events when we hold them all (from this batch or our timeline), else the state the
+server gives for it with `/state_ids` (the batch's oldest events, or one whose prev event
+failed the checks), its events fetched and checked.
 
 Events that pass are placed under the timeline oldest first (`storage.rooms.history`): room
 state, memberships and forward extremities do not change and no `/sync` wakes. An event that
@@ -60,6 +62,8 @@ MAX_SERVERS: Final = 5
 AUTH_ROUNDS: Final = 3
 MAX_AUTH_FETCH: Final = 100
 """Auth events fetched one by one for one batch, over at most `AUTH_ROUNDS` rounds."""
+MAX_STATE_FETCH: Final = 500
+"""Events fetched one by one to learn the state before a batch's oldest event."""
 _PLACED: Final = (ACCEPTED, REJECTED, SOFT_FAILED)
 """Statuses of prev events that need no backfilling (rejected and soft-failed events never
 enter the timeline)."""
@@ -243,31 +247,26 @@ class RoomBackfill:
     async def _state_before(
         self, origin: ServerName, pdu: Pdu, after: Mapping[EventId, StateIds]
     ) -> tuple[StateIds, EventId | None] | None:
-        """The state before `pdu` and the prev event it equals the state after (when there
-        is one placed prev event), from this batch, our timeline, or the origin at a gap."""
+        """The state before `pdu`: resolved from the states after its prev events when we
+        hold them all (in this batch or our timeline; rejected ones left out), else as
+        `origin` tells it; with the prev event whose state after it is, when it has one
+        placed prev event."""
         prevs = list(pdu.prev_event_ids)
         if pdu.type == M_ROOM_CREATE and not prevs:
             return {}, None
         held = await self._remote.statuses([p for p in prevs if p not in after])
+        if any(p not in after and held.get(p) not in _PLACED for p in prevs):
+            told = await self._remote_state_before(origin, pdu)
+            return (told, None) if told is not None else None
         sets: list[StateIds] = []
-        placed: list[EventId] = []
         for prev in prevs:
-            status = held.get(prev)
-            state: StateIds | None
             if prev in after:
-                state = dict(after[prev])
-                placed.append(prev)
-            elif status == REJECTED:
-                continue
-            elif status in (ACCEPTED, SOFT_FAILED):
+                sets.append(dict(after[prev]))
+            elif held[prev] != REJECTED:
                 state = await self._inbound.states.state_after(prev)
-                if status == ACCEPTED:
-                    placed.append(prev)
-            else:
-                state = await self._inbound.state_at_gap(origin, pdu, prev)
-            if state is None:
-                return None
-            sets.append(state)
+                if state is None:
+                    return None
+                sets.append(state)
         if not sets:
             return None
         try:
@@ -275,8 +274,35 @@ class RoomBackfill:
         except MatrixError as exc:
             logger.info("backfilled event state unresolved event_id=%s: %s", pdu.event_id, exc)
             return None
-        base = placed[0] if len(prevs) == 1 and placed else None
-        return before, base
+        single = prevs[0] if len(prevs) == 1 else None
+        placed = single is not None and (single in after or held.get(single) == ACCEPTED)
+        return before, single if placed else None
+
+    async def _remote_state_before(self, origin: ServerName, pdu: Pdu) -> StateIds | None:
+        """The state before `pdu` as `origin` tells it (`/state_ids` at `pdu`), the events
+        we lack fetched and checked (a state we could not check in full is given up)."""
+        if self._requests is None:
+            return None
+        try:
+            state_ids, chain_ids = await self._requests.state_ids(origin, pdu.room_id, pdu.event_id)
+        except FederationError as exc:
+            logger.info("backfill state_ids failed origin=%s error=%s", origin, exc)
+            return None
+        needed = [EventId(e) for e in dict.fromkeys([*chain_ids, *state_ids])]
+        held = await self._remote.statuses(needed)
+        unknown = [e for e in needed if e not in held]
+        if len(unknown) > MAX_STATE_FETCH:
+            return None
+        raws = await self._inbound.fetch(origin, unknown)
+        await self._inbound.outliers.accept(raws, pdu.room_version)
+        found = {p.event_id: p for p in await self._events.get_pdus(needed)}
+        state: StateIds = {}
+        for event_id in state_ids:
+            event = found.get(EventId(event_id))
+            pair = event.state_pair() if event is not None else None
+            if event is not None and pair is not None:
+                state[pair] = event.event_id
+        return state
 
 
 def _strings(value: object) -> list[str]:

@@ -1,16 +1,21 @@
 """History from before a server joined: a user on that server pages back with `/messages`,
 and the server fetches the older events from a server in the room with `/backfill`, checks
 them and shows them in order, down to the room's creation; none of it reaches `/sync` as new
-or changes the room's state."""
+or changes the room's state. History that was tampered with on the serving side is not
+shown as it was altered: a badly signed event is left out, one whose content no longer
+matches its hash is shown redacted."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from urllib.parse import quote
 
 import aiohttp
+import asyncpg
 
 from core.errors import JsonDict
-from tests.homeserver.federation.servers import FederatedServer
+from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.homeserver.federation.test_joins import invited_and_joined, joined, members
 from tests.http_client import ApiClient
 
@@ -83,3 +88,53 @@ async def test_paging_forward_from_history_runs_into_the_present(
     assert everything["chunk"][0]["event_id"] == last["event_id"]
     bodies = [e["content"].get("body") for e in everything["chunk"]]
     assert [b for b in bodies if b] == [f"early {n}" for n in range(5)]
+
+
+async def _rewrite_event(server: FederatedServer, event_id: str, raw: JsonDict) -> None:
+    """Store `raw` as `event_id`'s JSON in the (stopped) server's database."""
+    url, text = server.config.database_url, json.dumps(raw)
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            db.execute("UPDATE events SET json = ? WHERE event_id = ?", (text, event_id))
+        return
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("UPDATE events SET json = $1 WHERE event_id = $2", text, event_id)
+    finally:
+        await conn.close()
+
+
+async def test_tampered_history_is_not_shown_as_altered(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    hs1, hs2 = pair
+    alice, bob, room_id = await invited_and_joined(http, hs1, hs2, "12", before_join=6)
+    history = await page_back(alice, room_id, 50)
+    early = {e["content"].get("body"): e for e in history if e["type"] == "m.room.message"}
+    raws = {}
+    for body in ("early 1", "early 2", "early 4"):
+        uri = f"/_matrix/federation/v1/event/{quote(early[body]['event_id'])}"
+        headers = signed_headers(hs2.signing_key, hs2.name, hs1.name, "GET", uri)
+        status, answer = await hs1.request(http, "GET", uri, headers=headers)
+        assert status == 200, answer
+        raws[body] = answer["pdus"][0]
+    await hs1.stop()
+    forged = {**raws["early 2"], "signatures": raws["early 1"]["signatures"]}
+    await _rewrite_event(hs1, early["early 2"]["event_id"], forged)
+    altered = {**raws["early 4"], "content": {"msgtype": "m.text", "body": "altered"}}
+    await _rewrite_event(hs1, early["early 4"]["event_id"], altered)
+    await hs1.restart()
+
+    events = await page_back(bob, room_id, 10)
+    ids = [e["event_id"] for e in events]
+    assert early["early 2"]["event_id"] not in ids
+    shown = [e for e in events if e["type"] == "m.room.message"]
+    assert [e["content"].get("body") for e in shown] == [
+        "early 5",
+        None,
+        "early 3",
+        "early 1",
+        "early 0",
+    ]
+    assert shown[1]["event_id"] == early["early 4"]["event_id"]
+    assert events[-1]["type"] == "m.room.create"
