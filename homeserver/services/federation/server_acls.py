@@ -13,7 +13,7 @@ import logging
 
 from core.errors import M_FORBIDDEN, MatrixError
 from core.event_types import M_ROOM_SERVER_ACL
-from core.identifiers import RoomId, ServerName
+from core.identifiers import ServerName, parse_room_id
 from core.server_acl import ServerAcl
 from homeserver.services.rooms.events import EventService
 
@@ -31,9 +31,9 @@ class ServerAcls:
     async def acl(self, room_id: str) -> ServerAcl | None:
         """The ACL in the current state of `room_id`; None for no ACL or an unknown room."""
         try:
-            state = await self._events.current_state(RoomId(room_id))
-        except MatrixError:
-            return None  # a room we do not know
+            state = await self._events.current_state(parse_room_id(room_id))
+        except (MatrixError, ValueError):
+            return None  # a malformed room ID (the caller refuses it) or a room we do not know
         event_id = state.get((M_ROOM_SERVER_ACL, ""))
         if event_id is None:
             return None
