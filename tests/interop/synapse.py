@@ -60,6 +60,13 @@ class SynapseServer:
         """Synapse's own log (INFO and up)."""
         return self.workdir / "homeserver.log"
 
+    def warnings_about(self, text: str) -> list[str]:
+        """Synapse's logged warnings and errors so far that mention `text`."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [
+            line for line in lines if text in line and (" WARNING " in line or " ERROR " in line)
+        ]
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period (idempotent)."""
         if self.proc.poll() is not None:

@@ -78,6 +78,7 @@ async def test_a_tessera_room_invites_and_is_joined_from_synapse(
     )
     await alice.invite(room_id, bob.user_id)
     await bob_sees.until(lambda: room_id in bob_sees.invites, "the invite")
+    assert synapse.warnings_about(bob.user_id) == []  # e.g. on the invite's room state
 
     await bob.ok("POST", f"/join/{quote(room_id, safe='')}", {}, server_name=tessera.name)
     await bob_sees.until_member(room_id, bob.user_id, "join")
@@ -174,6 +175,9 @@ async def test_a_synapse_invite_is_accepted_on_tessera(
     await bob.invite(room_id, alice.user_id)
     alice_invited = SyncWatcher(alice)
     await alice_invited.until(lambda: room_id in alice_invited.invites, "the invite")
+    invite_state = alice_invited.invites[room_id]
+    assert all(set(e) == {"type", "state_key", "content", "sender"} for e in invite_state)
+    assert {"m.room.create", "m.room.name"} <= {e["type"] for e in invite_state}
 
     await alice.join(room_id)
     alice_sees = await joined_from_tessera(room_id, alice, bob, bob_sees, version)

@@ -1,7 +1,8 @@
 """Following a client's `/sync` in the interop tests, on either server.
 
 `SyncWatcher` long-polls one client's `/sync` incrementally and keeps what arrived: the
-events of joined rooms (timeline and state), the rooms invited to and the rooms left.
+events of joined rooms (timeline and state), the stripped state of the rooms invited to, and
+the rooms left.
 `until` waits (through `tests.waiting.wait_for`) until a condition on those holds.
 """
 
@@ -24,7 +25,7 @@ class SyncWatcher:
         self.client = client
         self.since: str | None = None
         self.events: dict[str, list[JsonDict]] = {}
-        self.invites: set[str] = set()
+        self.invites: dict[str, list[JsonDict]] = {}
         self.left: set[str] = set()
 
     async def step(self) -> None:
@@ -37,7 +38,8 @@ class SyncWatcher:
             seen = self.events.setdefault(room_id, [])
             seen += room.get("state", {}).get("events", [])
             seen += room.get("timeline", {}).get("events", [])
-        self.invites |= set(rooms.get("invite", {}))
+        for room_id, room in rooms.get("invite", {}).items():
+            self.invites[room_id] = room.get("invite_state", {}).get("events", [])
         self.left |= set(rooms.get("leave", {}))
 
     async def until(self, condition: Callable[[], bool], what: str) -> None:

@@ -4,18 +4,18 @@ Inbound: another server invites one of our users. The event must be a well-forme
 signed invite of a local user by a user of the asking server; we add our signature and answer
 it. In a room we are in, it then goes through the inbound pipeline like any event; in a room
 we are not in, it is stored as the one event we hold of that room (no forward extremity), with
-the `invite_room_state` the inviter sent kept in its `unsigned`, which `/sync` shows as the
-invite's stripped state.
+the `invite_room_state` the inviter sent, checked and stripped (`stripped_state`), kept in its
+`unsigned`, which `/sync` shows as the invite's stripped state.
 
 Outbound: a local user invites a remote user; the invite is sent to the invitee's server for
-its signature before we persist it (`cosign`).
+its signature before we persist it (`cosign`), with a few state events of the room, the create
+event among them, as full PDUs (MSC4311).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from core.client_events import strip_state_event
 from core.errors import (
     M_BAD_JSON,
     M_FORBIDDEN,
@@ -25,10 +25,14 @@ from core.errors import (
     MatrixError,
 )
 from core.event_types import (
+    M_ROOM_AVATAR,
+    M_ROOM_CANONICAL_ALIAS,
     M_ROOM_CREATE,
+    M_ROOM_ENCRYPTION,
     M_ROOM_JOIN_RULES,
     M_ROOM_MEMBER,
     M_ROOM_NAME,
+    M_ROOM_TOPIC,
     Membership,
 )
 from core.events import Pdu
@@ -40,12 +44,21 @@ from federation.errors import FederationError
 from homeserver.services.federation.inbound_events import InboundEvents
 from homeserver.services.federation.pdu_checks import PduDropped, PduVerifier
 from homeserver.services.federation.remote_requests import RemoteRequests
+from homeserver.services.federation.stripped_state import room_state_pdus, stripped_room_state
 from homeserver.services.rooms.events import EventService
 from homeserver.storage.rooms.events import EventStore, RemoteState
 
 __all__ = ["Invites"]
 
-_STRIPPED_TYPES: Final = (M_ROOM_CREATE, M_ROOM_JOIN_RULES, M_ROOM_NAME)
+_INVITE_STATE_TYPES: Final = (
+    M_ROOM_CREATE,
+    M_ROOM_JOIN_RULES,
+    M_ROOM_NAME,
+    M_ROOM_AVATAR,
+    M_ROOM_TOPIC,
+    M_ROOM_CANONICAL_ALIAS,
+    M_ROOM_ENCRYPTION,
+)
 
 
 class Invites:
@@ -107,14 +120,10 @@ class Invites:
         ):
             raise MatrixError(M_BAD_JSON, "Not an invite of a local user by a user of yours")
         signed = add_event_signature(raw, self._server_name, self._key, version)
-        stripped = body.get("invite_room_state")
-        kept = {
-            **signed,
-            "unsigned": {
-                **pdu.unsigned,
-                "invite_room_state": stripped if isinstance(stripped, list) else [],
-            },
-        }
+        stripped = await stripped_room_state(
+            body.get("invite_room_state"), pdu.room_id, version, self._verifier
+        )
+        kept = {**signed, "unsigned": {**pdu.unsigned, "invite_room_state": stripped}}
         await self._keep(origin, Pdu(kept, pdu.event_id, version))
         return {"event": signed}
 
@@ -146,12 +155,11 @@ class Invites:
         if self._requests is None:
             raise MatrixError(M_FORBIDDEN, "Federation is disabled on this server")
         state = await self._events.current_state(pdu.room_id)
-        wanted = [state[(t, "")] for t in _STRIPPED_TYPES if (t, "") in state]
-        stripped = [strip_state_event(p) for p in await self._events.get_pdus(wanted)]
+        wanted = [state[(t, "")] for t in _INVITE_STATE_TYPES if (t, "") in state]
         body: JsonDict = {
             "event": pdu.raw,
             "room_version": pdu.room_version.identifier,
-            "invite_room_state": stripped,
+            "invite_room_state": room_state_pdus(await self._events.get_pdus(wanted)),
         }
         try:
             answer = await self._requests.invite(server, pdu.room_id, pdu.event_id, body)

@@ -28,7 +28,6 @@ from typing import Any, Final, Protocol
 
 from core.auth_base import AUTHORISED_VIA, AuthError
 from core.auth_rules import check_auth
-from core.client_events import strip_state_event
 from core.errors import (
     M_FORBIDDEN,
     M_INCOMPATIBLE_ROOM_VERSION,
@@ -51,6 +50,7 @@ from homeserver.services.federation.outliers import check_own_auth
 from homeserver.services.federation.pdu_checks import PduDropped, PduVerifier
 from homeserver.services.federation.remote_requests import RemoteRequests
 from homeserver.services.federation.room_state import with_event
+from homeserver.services.federation.stripped_state import stripped_room_state
 from homeserver.services.rooms.events import EventService
 from homeserver.storage.rooms.events import EventStore, RemoteState, StateIds
 
@@ -64,8 +64,6 @@ _PASSED_ON: Final = (
     M_INCOMPATIBLE_ROOM_VERSION,
 )
 """Refusals of a resident server the client is told as they are (400 each)."""
-MAX_ROOM_STATE: Final = 50
-"""Entries of `knock_room_state` kept."""
 
 
 class _Refused(Exception):
@@ -238,7 +236,7 @@ class RemoteMembership:
     async def _keep_knock(self, pdu: Pdu, answer: JsonDict, version: RoomVersion) -> None:
         """Keep our knock with the room's state as the resident server told it."""
         raws = answer.get("knock_room_state")
-        stripped = await self._stripped(raws if isinstance(raws, list) else [], pdu, version)
+        stripped = await stripped_room_state(raws, pdu.room_id, version, self._verifier)
         if await self._store.room_version(pdu.room_id) is None:
             create = next((e for e in stripped if e["type"] == M_ROOM_CREATE), None)
             creator = UserId(create["sender"]) if create is not None else pdu.sender
@@ -248,42 +246,11 @@ class RemoteMembership:
         unsigned = {**pdu.unsigned, "knock_room_state": stripped}
         await self._keep_outside(Pdu({**pdu.raw, "unsigned": unsigned}, pdu.event_id, version))
 
-    async def _stripped(
-        self, raws: list[object], knock: Pdu, version: RoomVersion
-    ) -> list[JsonDict]:
-        """The room state entries of a knock answer as stripped state events: full PDUs must
-        be validly signed events of the room; bare stripped events are kept as they are."""
-        kept: list[JsonDict] = []
-        for raw in raws[:MAX_ROOM_STATE]:
-            if not isinstance(raw, dict):
-                continue
-            if "signatures" not in raw:
-                if _is_stripped(raw):
-                    kept.append({k: raw[k] for k in ("type", "state_key", "content", "sender")})
-                continue
-            try:
-                pdu = await self._verifier.verify(raw, version)
-            except PduDropped as exc:
-                logger.info("knock room state entry dropped reason=%s", exc)
-                continue
-            if pdu.room_id == knock.room_id and pdu.state_key is not None:
-                kept.append(strip_state_event(pdu))
-        return kept
-
     async def _keep_outside(self, pdu: Pdu) -> None:
         async with self._events.room_lock(pdu.room_id):
             await self._events.persist_remote(
                 pdu, RemoteState(before={}, changed=[pdu], extremity=False)
             )
-
-
-def _is_stripped(raw: JsonDict) -> bool:
-    return (
-        isinstance(raw.get("type"), str)
-        and isinstance(raw.get("state_key"), str)
-        and isinstance(raw.get("sender"), str)
-        and isinstance(raw.get("content"), dict)
-    )
 
 
 def _client_error(kind: str, refusals: list[_Refused]) -> MatrixError:
