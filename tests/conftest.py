@@ -21,7 +21,7 @@ from aiohttp import web
 
 from homeserver.app import build_app, make_runner
 from homeserver.clock import Clock
-from homeserver.config import Config, RateLimit, RateLimits, WebClientConfig
+from homeserver.config import Config, RateLimit, RateLimits, SearchConfig, WebClientConfig
 from homeserver.storage.factory import Stores, open_stores
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -82,6 +82,7 @@ def make_config(database_url: str, data_dir: Path, **changes: object) -> Config:
             message=GENEROUS,
             join=GENEROUS,
         ),
+        search=SearchConfig(rate_limit=GENEROUS),
         web_client=WebClientConfig(enabled=False),
     )
     return replace(config, **changes)  # type: ignore[arg-type]

@@ -256,6 +256,7 @@ QUERY_NAMES: dict[str, tuple[str, ...]] = {
     "registration_token_validity": ("token",),
     "register": ("kind",),
     "upload": ("filename",),
+    "search": ("next_batch",),
 }
 DEFAULT_QUERY_NAMES = ("access_token", "limit")
 _DEEP_FILTER = _deep(1_000, '{"room":', "}", "{}")

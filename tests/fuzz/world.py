@@ -147,6 +147,19 @@ BODIES: dict[str, Any] = {
         "include_all_networks": False,
     },
     "user_directory_search": {"search_term": "fuzz", "limit": 10},
+    "search": {
+        "search_categories": {
+            "room_events": {
+                "search_term": "fuzz message",
+                "keys": ["content.body", "content.name"],
+                "filter": {"limit": 5, "rooms": ["$ROOM"]},
+                "order_by": "rank",
+                "event_context": {"before_limit": 1, "after_limit": 1, "include_profile": True},
+                "include_state": True,
+                "groupings": {"group_by": [{"key": "room_id"}, {"key": "sender"}]},
+            }
+        }
+    },
     "set_push_rule": {
         "actions": ["notify", {"set_tweak": "sound", "value": "default"}],
         "conditions": [{"kind": "event_match", "key": "content.body", "pattern": "x*"}],

@@ -20,8 +20,11 @@ computed from the event's text, so it has to happen while the text can still be 
 - `delete` is for the retention purge and any other path that removes events: call it before
   the events' JSON is deleted or pruned.
 One lock serialises batches and removals, so an event read before its pruning and indexed after
-it is taken out again. A removal whose terms can no longer be computed leaves an orphan
-document on SQLite; `run` rebuilds the index from the events when it starts with orphans.
+it is taken out again; a batch that finds a redaction's target already pruned leaves it to
+`on_event_pruned`, which is waiting for the lock with the terms. A removal whose terms can no
+longer be computed leaves an orphan document on SQLite. At start, `run` takes out redacted
+events still indexed (a pruning whose signal was lost) and rebuilds the index from the events
+if that, or anything earlier, left orphans.
 """
 
 from __future__ import annotations
@@ -109,6 +112,10 @@ class SearchIndexer:
     async def run(self) -> None:
         """Index new events until cancelled, resuming from the stored position (and
         rebuilding first if an earlier removal left orphans)."""
+        async with self._lock:
+            # Redacted events still indexed (their pruning was not seen): out they go.
+            stale = await self._store.redacted_entries()
+            await self._store.apply([], [Removal(event_id, None) for event_id in stale])
         orphans = await self._store.orphan_count()
         if orphans:
             logger.warning("search index has orphans=%d: rebuilding it from the events", orphans)
@@ -176,8 +183,14 @@ class SearchIndexer:
             row = rows.get(target)
             if row is None:
                 removals.append(Removal(target, None))
-            elif row.room_id == room_id:  # a redaction acts in its own room only
-                removals.append(Removal(target, _terms_of(row.raw)))
+                continue
+            if row.room_id != room_id:  # a redaction acts in its own room only
+                continue
+            found = _terms_of(row.raw)
+            if found is None and row.redacted_by is not None:
+                # Pruned here: `on_event_pruned` brings the terms (it waits for this batch).
+                continue
+            removals.append(Removal(target, found))
         return removals
 
     async def _redacts(self, room_id: RoomId, raw: JsonDict) -> EventId | None:

@@ -249,6 +249,15 @@ class SearchStore:
             )
         return 1
 
+    async def redacted_entries(self) -> list[EventId]:
+        """Indexed events that have been redacted since (normally taken out at once)."""
+        rows = await self._db.fetch_all(
+            "SELECT s.event_id FROM search_entries s"
+            " JOIN events e ON e.stream_ordering = s.stream_ordering"
+            " WHERE e.redacted_by IS NOT NULL"
+        )
+        return [EventId(r["event_id"]) for r in rows]
+
     async def orphan_count(self) -> int:
         """How many documents are in the index without an entry (see the module docstring)."""
         return int(await self._db.fetch_val("SELECT COUNT(*) FROM search_orphans") or 0)
@@ -265,14 +274,13 @@ class SearchStore:
         where, args = self._where(match)
         if match.after is not None:
             score, position = match.after
-            first = len(args) + 1
+            mark = len(args) + 1
             if match.recent:
-                where += f" AND m.doc < ${first + 1}"
+                where += f" AND m.doc < ${mark}"
+                args.append(position)
             else:
-                where += (
-                    f" AND (m.score > ${first} OR (m.score = ${first} AND m.doc < ${first + 1}))"
-                )
-            args += [score, position]
+                where += f" AND (m.score > ${mark} OR (m.score = ${mark} AND m.doc < ${mark + 1}))"
+                args += [score, position]
         order = "m.doc DESC" if match.recent else "m.score, m.doc DESC"
         rows = await self._db.fetch_all(
             f"SELECT m.doc, m.score, e.event_id, e.room_id {self._from()}"

@@ -10,17 +10,17 @@ import aiohttp
 
 from homeserver.api.http import SERVICES
 from homeserver.app.app_keys import STORES
-from homeserver.config import Config, SearchConfig
-from tests.conftest import GENEROUS, LiveServer, make_config
+from homeserver.config import Config
+from tests.conftest import LiveServer, make_config
 from tests.homeserver.api.helpers import register
 from tests.homeserver.rooms.reads_helpers import User
 from tests.waiting import wait_for
 
 
 def search_config(database_url: str, data_dir: Path, **search: object) -> Config:
-    """A test config with search's rate limit out of the way."""
+    """A test config with search's rate limit out of the way and `search` settings."""
     config = make_config(database_url, data_dir)
-    return replace(config, search=SearchConfig(rate_limit=GENEROUS, **search))  # type: ignore[arg-type]
+    return replace(config, search=replace(config.search, **search))  # type: ignore[arg-type]
 
 
 class Searcher(User):
@@ -35,7 +35,7 @@ class Searcher(User):
 
     async def found(self, term: str, **criteria: object) -> Any:
         """The `room_events` of a search that must succeed."""
-        status, body = await self.search(term, **criteria)
+        status, body = await self.search(term, None, **criteria)
         assert status == 200, body
         return body["search_categories"]["room_events"]
 

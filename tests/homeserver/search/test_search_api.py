@@ -153,7 +153,8 @@ async def test_context_groups_and_state(server: LiveServer) -> None:
         context = result["context"]
         assert [e["content"]["body"] for e in context["events_before"]] == ["before 3", "before 2"]
         assert [e["content"]["body"] for e in context["events_after"]] == ["after 0"]
-        assert context["start"] and context["end"]
+        assert context["start"]
+        assert context["end"]
         assert context["profile_info"][alice.user_id] == {"displayname": "Al"}
         assert bob.user_id in context["profile_info"]
         assert set(found["state"]) == {first, second}
