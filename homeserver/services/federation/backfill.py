@@ -59,6 +59,8 @@ EDGE_SCAN: Final = 50
 """The lowest timeline events looked at for prev events we lack."""
 MAX_EXTREMITIES: Final = 20
 MAX_SERVERS: Final = 5
+ASK_DEADLINE_S: Final = 20.0
+"""How long one fill waits for `/backfill` answers in all (a client's page waits on it)."""
 AUTH_ROUNDS: Final = 3
 MAX_AUTH_FETCH: Final = 100
 """Auth events fetched one by one for one batch, over at most `AUTH_ROUNDS` rounds."""
@@ -117,12 +119,15 @@ class RoomBackfill:
             if not extremities or version is None:
                 return False
             limit = max(MIN_BATCH, min(wanted, MAX_BATCH))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + ASK_DEADLINE_S
             for server in await self.servers(room_id):
                 try:
-                    raws = await self._requests.backfill(server, room_id, extremities, limit)
-                except FederationError as exc:
+                    async with asyncio.timeout_at(deadline):
+                        raws = await self._requests.backfill(server, room_id, extremities, limit)
+                except (FederationError, TimeoutError) as exc:
                     logger.info(
-                        "backfill failed server=%s room_id=%s error=%s", server, room_id, exc
+                        "backfill failed server=%s room_id=%s error=%r", server, room_id, exc
                     )
                     continue
                 if await self._take(server, room_id, version, raws) > 0:

@@ -13,6 +13,7 @@ so the client can read it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
@@ -20,7 +21,7 @@ from core.identifiers import EventId, RoomId
 from federation.errors import FederationError
 from homeserver.services.common.params import checked_room_id
 from homeserver.services.common.requester import Requester
-from homeserver.services.federation.backfill import RoomBackfill
+from homeserver.services.federation.backfill import ASK_DEADLINE_S, RoomBackfill
 from homeserver.services.federation.remote_requests import RemoteRequests
 from homeserver.services.rooms.visibility import VisibilityService
 from homeserver.storage.rooms.history import HistoryStore
@@ -83,11 +84,15 @@ class EventTimestamps:
         backfill, requests = self._backfill, self._requests
         if backfill is None or requests is None:
             return None
+        deadline = asyncio.get_running_loop().time() + ASK_DEADLINE_S
         for server in await backfill.servers(room):
             try:
-                event_id, found_ts = await requests.timestamp_to_event(server, room, ts, forwards)
-            except FederationError as exc:
-                logger.info("timestamp_to_event failed server=%s error=%s", server, exc)
+                async with asyncio.timeout_at(deadline):
+                    event_id, found_ts = await requests.timestamp_to_event(
+                        server, room, ts, forwards
+                    )
+            except (FederationError, TimeoutError) as exc:
+                logger.info("timestamp_to_event failed server=%s error=%r", server, exc)
                 continue
             if (found_ts < ts if forwards else found_ts > ts) or (
                 local is not None and abs(found_ts - ts) >= abs(local[1] - ts)

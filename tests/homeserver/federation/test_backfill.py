@@ -138,3 +138,20 @@ async def test_tampered_history_is_not_shown_as_altered(
     ]
     assert shown[1]["event_id"] == early["early 4"]["event_id"]
     assert events[-1]["type"] == "m.room.create"
+
+
+async def test_history_waits_for_an_unreachable_server(
+    pair: list[FederatedServer], http: aiohttp.ClientSession
+) -> None:
+    hs1, hs2 = pair
+    _alice, bob, room_id = await invited_and_joined(http, hs1, hs2, "12", before_join=3)
+    await hs1.stop()
+    alone = await page_back(bob, room_id, 10)
+    assert [e for e in alone if e["type"] == "m.room.message"] == []
+    assert alone[0]["type"] == "m.room.member"
+
+    await hs1.restart()
+    events = await page_back(bob, room_id, 10)
+    bodies = [e["content"]["body"] for e in events if e["type"] == "m.room.message"]
+    assert bodies == ["early 2", "early 1", "early 0"]
+    assert events[-1]["type"] == "m.room.create"
