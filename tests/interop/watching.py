@@ -1,8 +1,8 @@
 """Following a client's `/sync` in the interop tests, on either server.
 
 `SyncWatcher` long-polls one client's `/sync` incrementally and keeps what arrived: the
-events of joined rooms (timeline and state), the stripped state of the rooms invited to, and
-the rooms left.
+events of joined rooms (timeline and state), their typing users and read receipts, the
+stripped state of the rooms invited to, and the rooms left.
 `until` waits (through `tests.waiting.wait_for`) until a condition on those holds.
 """
 
@@ -27,6 +27,8 @@ class SyncWatcher:
         self.events: dict[str, list[JsonDict]] = {}
         self.invites: dict[str, list[JsonDict]] = {}
         self.left: set[str] = set()
+        self.typing: dict[str, list[str]] = {}
+        self.receipts: dict[str, dict[str, dict[str, JsonDict]]] = {}
 
     async def step(self) -> None:
         """One `/sync` (a long poll once the first is done), recorded."""
@@ -38,9 +40,24 @@ class SyncWatcher:
             seen = self.events.setdefault(room_id, [])
             seen += room.get("state", {}).get("events", [])
             seen += room.get("timeline", {}).get("events", [])
+            self._ephemeral(room_id, room.get("ephemeral", {}).get("events", []))
         for room_id, room in rooms.get("invite", {}).items():
             self.invites[room_id] = room.get("invite_state", {}).get("events", [])
         self.left |= set(rooms.get("leave", {}))
+
+    def _ephemeral(self, room_id: str, events: list[JsonDict]) -> None:
+        for event in events:
+            if event["type"] == "m.typing":
+                self.typing[room_id] = list(event["content"].get("user_ids", []))
+            elif event["type"] == "m.receipt":
+                receipts = self.receipts.setdefault(room_id, {})
+                for event_id, kinds in event["content"].items():
+                    for kind, users in kinds.items():
+                        receipts.setdefault(event_id, {}).setdefault(kind, {}).update(users)
+
+    def read_by(self, room_id: str, event_id: str, kind: str = "m.read") -> set[str]:
+        """The users seen with a receipt of `kind` on an event."""
+        return set(self.receipts.get(room_id, {}).get(event_id, {}).get(kind, {}))
 
     async def until(self, condition: Callable[[], bool], what: str) -> None:
         """Sync until `condition` holds."""
