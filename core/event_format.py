@@ -38,12 +38,16 @@ MAX_PREV_EVENTS: Final = 20
 _HASHED_ROOM_ID: Final = re.compile(r"^![A-Za-z0-9_-]{43}$")
 
 
-def check_pdu_format(pdu: JsonDict, room_version: RoomVersion) -> None:
+def check_pdu_format(
+    pdu: JsonDict, room_version: RoomVersion, *, graph_limits: bool = True
+) -> None:
     """Reject a PDU that does not follow the event format of `room_version`.
 
     Args:
         pdu: The event in federation format, as received.
         room_version: The version of the room it claims to belong to.
+        graph_limits: Whether to hold `prev_events` and `auth_events` to their limits; the
+            spec forbids it for events answered by `/backfill` (older events may break them).
 
     Raises:
         MatrixError: `M_TOO_LARGE` if its canonical JSON exceeds 65536 bytes, `M_BAD_JSON`
@@ -52,7 +56,7 @@ def check_pdu_format(pdu: JsonDict, room_version: RoomVersion) -> None:
     """
     _check_size_and_encoding(pdu, room_version)
     _check_identifiers(pdu, room_version)
-    _check_graph_fields(pdu, room_version)
+    _check_graph_fields(pdu, room_version, graph_limits)
     _check_hashes_and_signatures(pdu)
     if not isinstance(pdu.get("content"), dict):
         raise _bad("'content' must be an object")
@@ -139,11 +143,11 @@ def _check_room_id(room_id: str) -> None:
         raise _bad(f"'room_id' is longer than {MAX_ID_BYTES} bytes")
 
 
-def _check_event_id_list(pdu: JsonDict, key: str, limit: int) -> None:
+def _check_event_id_list(pdu: JsonDict, key: str, limit: int | None) -> None:
     value = pdu.get(key)
     if not isinstance(value, list):
         raise _bad(f"'{key}' must be a list of event IDs")
-    if len(value) > limit:
+    if limit is not None and len(value) > limit:
         raise _bad(f"'{key}' holds more than {limit} events")
     for item in value:
         if not isinstance(item, str):
@@ -154,13 +158,13 @@ def _check_event_id_list(pdu: JsonDict, key: str, limit: int) -> None:
             raise _bad(f"invalid event ID in '{key}': {exc}") from exc
 
 
-def _check_graph_fields(pdu: JsonDict, room_version: RoomVersion) -> None:
-    _check_event_id_list(pdu, "auth_events", MAX_AUTH_EVENTS)
+def _check_graph_fields(pdu: JsonDict, room_version: RoomVersion, limited: bool) -> None:
+    _check_event_id_list(pdu, "auth_events", MAX_AUTH_EVENTS if limited else None)
     room_id = pdu.get("room_id")
     hashed = room_version.room_id_from_create_event
     if hashed and isinstance(room_id, str) and "$" + room_id[1:] in pdu["auth_events"]:
         raise _bad("'auth_events' must not list the create event in this room version")
-    _check_event_id_list(pdu, "prev_events", MAX_PREV_EVENTS)
+    _check_event_id_list(pdu, "prev_events", MAX_PREV_EVENTS if limited else None)
     depth = pdu.get("depth")
     if not _is_int(depth) or not 0 <= depth <= CANONICAL_INT_MAX:
         raise _bad(f"'depth' must be an integer from 0 to {CANONICAL_INT_MAX}")

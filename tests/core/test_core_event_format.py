@@ -112,6 +112,14 @@ def test_limits_are_inclusive() -> None:
     check_pdu_format(valid_pdu(depth=2**53 - 1), V10)
 
 
+def test_backfilled_events_are_not_held_to_the_graph_limits() -> None:
+    wide = valid_pdu(auth_events=[EVENT_ID] * 11, prev_events=[EVENT_ID] * 21)
+    assert_rejected(wide)
+    check_pdu_format(wide, V10, graph_limits=False)
+    with pytest.raises(MatrixError):
+        check_pdu_format(valid_pdu(prev_events=["not-an-event-id"] * 21), V10, graph_limits=False)
+
+
 @pytest.mark.parametrize("key", ["type", "state_key"])
 def test_type_and_state_key_are_limited_to_255_bytes(key: str) -> None:
     topic = {"type": "m.room.topic", "content": {"topic": "t"}}

@@ -183,10 +183,10 @@ class RoomBackfill:
                 fresh[event_id] = raw
         held = await self._remote.statuses(fresh)
         fresh = {e: raw for e, raw in fresh.items() if held.get(e) in (None, OUTLIER)}
-        checked = await self._verified(origin, list(fresh.values()), version)
+        checked = await self._verified(origin, list(fresh.values()), version, graph_limits=False)
         fetched = await self._auth_closure(origin, checked, version)
         accepted = await self._inbound.outliers.accept(
-            [*fetched, *(p.raw for p in checked)], version
+            [*fetched, *(p.raw for p in checked)], version, graph_limits=False
         )
         batch = sorted(
             (accepted[e] for e in fresh if e in accepted), key=lambda p: (p.depth, p.event_id)
@@ -201,12 +201,17 @@ class RoomBackfill:
         return await self._history.place(placing)
 
     async def _verified(
-        self, origin: ServerName, raws: Sequence[JsonDict], version: RoomVersion
+        self,
+        origin: ServerName,
+        raws: Sequence[JsonDict],
+        version: RoomVersion,
+        *,
+        graph_limits: bool = True,
     ) -> list[Pdu]:
         checked: list[Pdu] = []
         for raw in raws:
             try:
-                checked.append(await self._verifier.verify(raw, version))
+                checked.append(await self._verifier.verify(raw, version, graph_limits=graph_limits))
             except PduDropped as exc:
                 logger.info("backfilled event dropped origin=%s error=%s", origin, exc)
         return checked

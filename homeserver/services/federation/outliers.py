@@ -79,13 +79,15 @@ class OutlierIntake:
         self._remote = remote_store
         self._clock = clock
 
-    async def accept(self, raws: Sequence[JsonDict], version: RoomVersion) -> dict[EventId, Pdu]:
+    async def accept(
+        self, raws: Sequence[JsonDict], version: RoomVersion, *, graph_limits: bool = True
+    ) -> dict[EventId, Pdu]:
         """Check and store `raws` as outliers; returns those accepted (not rejected) or
-        already held, by event ID."""
+        already held, by event ID (`graph_limits` as in `PduVerifier.verify`)."""
         checked: dict[EventId, Pdu] = {}
         for raw in raws:
             try:
-                pdu = await self._verifier.verify(raw, version)
+                pdu = await self._verifier.verify(raw, version, graph_limits=graph_limits)
             except PduDropped as exc:
                 logger.info("outlier dropped error=%s", exc)
                 continue

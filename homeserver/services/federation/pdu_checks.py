@@ -61,14 +61,18 @@ class PduVerifier:
         """Check signatures with `keyring` (None when federation is off: nothing passes)."""
         self._keyring = keyring
 
-    async def verify(self, raw: JsonDict, version: RoomVersion) -> Pdu:
-        """The checked PDU (redacted if its content hash does not match).
+    async def verify(
+        self, raw: JsonDict, version: RoomVersion, *, graph_limits: bool = True
+    ) -> Pdu:
+        """The checked PDU (redacted if its content hash does not match); `graph_limits`
+        False for `/backfill` answers, which the spec exempts from the limits on
+        `prev_events` and `auth_events`.
 
         Raises:
             PduDropped: For a malformed or oversized PDU or a missing or bad signature.
         """
         try:
-            check_pdu_format(raw, version)
+            check_pdu_format(raw, version, graph_limits=graph_limits)
         except MatrixError as exc:
             raise PduDropped(f"bad format: {exc.message}") from None
         event_id = event_id_of(raw, version)
