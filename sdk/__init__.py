@@ -6,7 +6,8 @@ The front door: everything a bot or client author needs is importable from `sdk`
 
 Exported here: the client (`AsyncClient`, `RetryPolicy`), the bot framework (`Bot`), the event
 views (`RoomEvent` and its kin), the client's view of rooms (`ClientState`, `Room`, `Member`), the
-local `Store`, the sync and media response types (`SavedMedia` for streamed downloads), the
+local `Store` and its search index of decrypted messages (`LocalSearch`), the sync and media
+response types (`SavedMedia` for streamed downloads), the
 callback and `Progress` types, the crypto extension points (`CryptoHooks`, `AttachmentCrypto`,
 `StreamingAttachmentCrypto`), every exception class, and `E2EE`.
 
@@ -76,6 +77,7 @@ from sdk.hooks import (
 )
 from sdk.http import RetryPolicy
 from sdk.responses import DownloadResponse, MessagesResponse, SyncResponse
+from sdk.search import IndexSealer, LocalSearch, SearchError
 from sdk.state import ClientState, Member, Room
 from sdk.store import Store
 from sdk.transfer import Progress
@@ -99,11 +101,13 @@ __all__ = [
     "EventCallback",
     "ForbiddenError",
     "GuestAccessForbiddenError",
+    "IndexSealer",
     "InvalidParamError",
     "InvalidUsernameError",
     "InviteCallback",
     "LimitExceededError",
     "LocalProtocolError",
+    "LocalSearch",
     "MalformedResponseError",
     "MatrixRequestError",
     "Member",
@@ -118,6 +122,7 @@ __all__ = [
     "RoomEvent",
     "SavedMedia",
     "SdkError",
+    "SearchError",
     "ServerError",
     "StateEvent",
     "Store",

@@ -151,6 +151,34 @@ class RoomsApi(ClientBase):
         request = requests.build("redact", params=params, body=body)
         return parse_event_id(await self._http.json(request))
 
+    async def server_search(
+        self,
+        term: str,
+        *,
+        rooms: list[str] | tuple[str, ...] | None = None,
+        limit: int = 10,
+        order_by: str = "rank",
+        next_batch: str | None = None,
+        extra: JsonDict | None = None,
+    ) -> JsonDict:
+        """The server's full-text search of rooms that are not encrypted (`POST /search`);
+        the body as the server answers it. Encrypted rooms: `AsyncClient.search`.
+
+        Args:
+            term: What to look for.
+            rooms: Only these rooms (all the user's rooms if None).
+            limit: Results per page.
+            order_by: `rank` or `recent`.
+            next_batch: The `next_batch` of the previous page.
+            extra: Further `room_events` criteria (`keys`, `event_context`, `groupings`, …).
+        """
+        event_filter: JsonDict = {"limit": limit}
+        if rooms is not None:
+            event_filter["rooms"] = list(rooms)
+        criteria: JsonDict = {"search_term": term, "order_by": order_by, "filter": event_filter}
+        criteria.update(extra or {})
+        return await self._http.json(requests.search(criteria, next_batch=next_batch))
+
     async def set_displayname(self, displayname: str) -> None:
         """Set our display name."""
         await self._http.json(requests.set_displayname(self._require_user(), displayname))

@@ -26,7 +26,13 @@ from typing import Any
 import aiohttp
 
 from core.errors import JsonDict
-from core.event_types import M_ROOM_CREATE, M_ROOM_ENCRYPTED, M_ROOM_ENCRYPTION, M_ROOM_MESSAGE
+from core.event_types import (
+    M_ROOM_CREATE,
+    M_ROOM_ENCRYPTED,
+    M_ROOM_ENCRYPTION,
+    M_ROOM_MESSAGE,
+    M_ROOM_REDACTION,
+)
 from sdk import requests
 from sdk.api_keys import KeysApi
 from sdk.api_media import MediaApi
@@ -37,13 +43,22 @@ from sdk.errors import (
     DecryptionError,
     EncryptionRequiredError,
     LimitExceededError,
+    LocalProtocolError,
     MatrixRequestError,
     NotFoundError,
 )
 from sdk.events import RoomEvent, UndecryptableEvent, undecryptable
-from sdk.hooks import CryptoHooks, EventCallback, InviteCallback, SyncCallback, ToDeviceCallback
+from sdk.hooks import (
+    CryptoHooks,
+    EventCallback,
+    IndexSealing,
+    InviteCallback,
+    SyncCallback,
+    ToDeviceCallback,
+)
 from sdk.http import HttpTransport, RetryPolicy
 from sdk.responses import SyncResponse, parse_event_id, parse_sync
+from sdk.search import IndexSealer, LocalSearch
 from sdk.state import SyncChanges
 from sdk.store import Store
 
@@ -57,6 +72,7 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
 
     Attributes:
         crypto: The end-to-end encryption layer, once installed.
+        local_search: The index of decrypted messages, once `enable_search` was called.
         store: The local store, if one was given.
         state: What the client knows from sync.
         last_sync_changes: What the latest sync changed (for the crypto layer).
@@ -80,6 +96,7 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
         """
         super().__init__(HttpTransport(homeserver_url, session=session, retry=retry), store)
         self.crypto: CryptoHooks | None = None
+        self.local_search: LocalSearch | None = None
         self.last_sync_changes: SyncChanges | None = None
         self._callbacks = Callbacks()
         self._store_behind = False
@@ -201,14 +218,29 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
             await self._callbacks.emit_to_device(to_device)
         for room_id in response.rooms.invite:
             await self._callbacks.emit_invite(self.state.rooms[room_id])
-        if not self._callbacks.wants_events:
+        if not self._callbacks.wants_events and self.local_search is None:
             return
         timelines = [(r, s.timeline) for r, s in response.rooms.join.items()]
         timelines += [(r, s.timeline) for r, s in response.rooms.leave.items()]
+        searchable: list[RoomEvent] = []
         for room_id, timeline in timelines:
             room = self.state.rooms[room_id]
             for event in timeline.events:
-                await self._callbacks.emit_event(room, await self.decrypt_event(event))
+                shown = await self.decrypt_event(event)
+                if shown.decrypted or shown.type == M_ROOM_REDACTION:
+                    searchable.append(shown)
+                await self._callbacks.emit_event(room, shown)
+        await self._index(searchable)
+
+    async def _index(self, events: list[RoomEvent]) -> None:
+        """Feed decrypted messages and redactions to the local index; it is a cache, so a
+        failure is logged rather than failing the sync."""
+        if self.local_search is None or not events:
+            return
+        try:
+            await self.local_search.add(events)
+        except Exception as exc:
+            logger.warning("local search indexing failed error=%s", type(exc).__name__)
 
     async def decrypt_event(self, event: RoomEvent) -> RoomEvent:
         """The decrypted view of an `m.room.encrypted` event, or an `UndecryptableEvent`
@@ -272,6 +304,50 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
             delay = self._http.retry.backoff(failures)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
+
+    # Local search ----------------------------------------------------------------------------
+
+    async def enable_search(self, sealer: IndexSealer | None = None) -> LocalSearch:
+        """Keep a full-text index of the messages this client decrypts, in its store, for
+        `search` (the server cannot search encrypted rooms).
+
+        Args:
+            sealer: Seals the index; by default the crypto layer's (sealed when its store has
+                a passphrase), so decrypted text is never on disk in the clear when the keys
+                are not either.
+
+        Raises:
+            LocalProtocolError: The client has no store.
+        """
+        if self.store is None:
+            raise LocalProtocolError("a local store is needed for the search index")
+        if sealer is None and isinstance(self.crypto, IndexSealing):
+            sealer = self.crypto.index_sealer()
+        self.local_search = await LocalSearch.open(self.store, sealer)
+        return self.local_search
+
+    async def search(
+        self,
+        term: str,
+        *,
+        rooms: list[str] | tuple[str, ...] | None = None,
+        limit: int = 10,
+        order_by: str = "rank",
+        next_batch: str | None = None,
+    ) -> JsonDict:
+        """Search the messages this client decrypted; answered in the shape of the server's
+        `POST /search` (`search_categories.room_events`: `results`, `count`, `highlights`,
+        `next_batch`). For rooms that are not encrypted, `server_search` asks the server.
+
+        Raises:
+            LocalProtocolError: `enable_search` was not called.
+            sdk.search.SearchError: A bad `order_by` or `next_batch`.
+        """
+        if self.local_search is None:
+            raise LocalProtocolError("call enable_search first")
+        return await self.local_search.search(
+            term, rooms=rooms, limit=limit, order_by=order_by, next_batch=next_batch
+        )
 
     # Callbacks -------------------------------------------------------------------------------
 

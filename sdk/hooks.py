@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 from core.errors import JsonDict
 from sdk.events import RoomEvent, ToDeviceEvent
 from sdk.responses import SyncResponse
+from sdk.search import IndexSealer
 from sdk.state import Room
 from sdk.transfer import ChunkTransform
 
@@ -26,6 +27,7 @@ __all__ = [
     "CryptoHooks",
     "EncryptingTransform",
     "EventCallback",
+    "IndexSealing",
     "InviteCallback",
     "StreamingAttachmentCrypto",
     "SyncCallback",
@@ -94,6 +96,15 @@ class StreamingAttachmentCrypto(Protocol):
 
     def attachment_decryptor(self, file_info: JsonDict) -> ChunkTransform:
         """A decryptor for a downloaded `EncryptedFile`; its `finish` checks the hash."""
+        ...
+
+
+@runtime_checkable
+class IndexSealing(Protocol):
+    """A crypto layer that also seals the local search index (optional part of it)."""
+
+    def index_sealer(self) -> IndexSealer | None:
+        """The sealer of the local search index, or None if the crypto state is not sealed."""
         ...
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "messages",
     "parse_mxc",
     "register",
+    "search",
     "send_message",
     "send_state",
     "send_to_device",
@@ -281,6 +282,15 @@ def messages(
     if event_filter is not None:
         query["filter"] = event_filter
     return build("messages", params={"roomId": room_id}, query=query)
+
+
+def search(criteria: JsonDict, *, next_batch: str | None = None) -> Request:
+    """`POST /search` for the `room_events` category with the spec's `criteria`
+    (`search_term`, `keys`, `filter`, `order_by`, …). A search changes nothing: retrying is
+    harmless."""
+    query = {"next_batch": next_batch} if next_batch is not None else {}
+    body: JsonDict = {"search_categories": {"room_events": criteria}}
+    return build("search", query=query, body=body, idempotent=True)
 
 
 def set_displayname(user_id: str, displayname: str) -> Request:

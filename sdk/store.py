@@ -2,7 +2,8 @@
 
 It keeps the account it belongs to (user and device ID, never the access token), the sync token,
 each room's record and current state events, global account data, and a namespaced key-value
-table for other SDK layers (the crypto layer keeps its Olm/Megolm state there).
+table for other SDK layers (the crypto layer keeps its Olm/Megolm state there). Layers that need
+tables of their own (the local search index, `sdk.search`) use `transaction` and `fetch_all`.
 
 Invariants: `save_sync` writes the token together with the room changes of the same sync in one
 transaction, so a restart resumes from a token whose state is on disk. Every write holds one lock,
@@ -16,11 +17,11 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import aiosqlite
 
@@ -87,6 +88,16 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The store's connection, for other SDK layers (the local search index): what is
+        done through it commits together, under the store's write lock."""
+        return self._transaction()
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a read-only query (for other SDK layers)."""
+        async with self._db.execute(sql, params) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:

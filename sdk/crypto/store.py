@@ -10,12 +10,17 @@ passphrase and a random salt kept beside the data, with the entry's name as asso
 values cannot be swapped between entries); a check value detects a wrong passphrase
 (`WrongPassphrase`). vodozemac pickles inside the values are additionally encrypted with a
 `pickle_key` derived from the same secret. Without a passphrase values are plaintext JSON and
-pickles use a fixed key: the file is then protected only by its permissions (0600).
+pickles use a fixed key: the file is then protected only by its permissions (0600). The local
+search index (`sdk.search`) is sealed with a key derived from the same passphrase
+(`index_sealer`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Iterable, Mapping
@@ -30,7 +35,14 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from core.base64 import decode_unpadded, encode_unpadded
 from sdk.crypto.errors import CryptoStoreError, WrongPassphrase
 
-__all__ = ["Changes", "CryptoStore", "EntryKey", "KeyValueBackend", "MemoryBackend"]
+__all__ = [
+    "Changes",
+    "CryptoStore",
+    "EntryKey",
+    "IndexSealer",
+    "KeyValueBackend",
+    "MemoryBackend",
+]
 
 EntryKey = tuple[str, str]
 Changes = Mapping[EntryKey, bytes | None]
@@ -79,6 +91,39 @@ def _subkey(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
+class IndexSealer:
+    """Seals the local search index: AES-256-GCM for stored events (bound to a name), and a
+    keyed hash (HMAC-SHA-256, 80 bits in Base32) standing for each search term."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(_subkey(key, b"values"))
+        self._terms = _subkey(key, b"terms")
+
+    def __repr__(self) -> str:
+        return "IndexSealer(...)"
+
+    def seal(self, name: bytes, value: bytes) -> bytes:
+        """`value` encrypted with `name` as associated data."""
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, value, name)
+
+    def open(self, name: bytes, sealed: bytes) -> bytes:
+        """What `seal` sealed under `name`.
+
+        Raises:
+            CryptoStoreError: The value was altered or sealed under another name or key.
+        """
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], name)
+        except InvalidTag as exc:
+            raise CryptoStoreError("search index entry does not open") from exc
+
+    def term(self, term: str) -> str:
+        """The index's stand-in for a search term."""
+        digest = hmac.new(self._terms, term.encode(), hashlib.sha256).digest()[:10]
+        return base64.b32encode(digest).decode().lower()
+
+
 def _name(entry: EntryKey) -> bytes:
     return f"{entry[0]}\0{entry[1]}".encode()
 
@@ -86,11 +131,18 @@ def _name(entry: EntryKey) -> bytes:
 class CryptoStore:
     """The crypto layer's view of a key-value backend, sealed if a passphrase was given."""
 
-    def __init__(self, backend: KeyValueBackend, aead: AESGCM | None, pickle_key: bytes) -> None:
+    def __init__(
+        self,
+        backend: KeyValueBackend,
+        aead: AESGCM | None,
+        pickle_key: bytes,
+        index_key: bytes | None = None,
+    ) -> None:
         """Use `open` instead."""
         self._backend = backend
         self._aead = aead
         self._pickle_key = pickle_key
+        self._index_key = index_key
 
     def __repr__(self) -> str:
         return f"CryptoStore(encrypted={self._aead is not None})"
@@ -104,6 +156,11 @@ class CryptoStore:
     def encrypted(self) -> bool:
         """Whether values are sealed with a passphrase-derived key."""
         return self._aead is not None
+
+    def index_sealer(self) -> IndexSealer | None:
+        """What seals the local search index (`sdk.search`) under the same passphrase: None
+        for an unsealed store."""
+        return IndexSealer(self._index_key) if self._index_key is not None else None
 
     @classmethod
     async def open(cls, backend: KeyValueBackend, passphrase: str | None = None) -> CryptoStore:
@@ -130,7 +187,12 @@ class CryptoStore:
         salt = decode_unpadded(kdf["salt"])
         master = await asyncio.to_thread(_derive_master, passphrase, salt)
         aead = AESGCM(_subkey(master, b"tessera store values"))
-        store = cls(backend, aead, _subkey(master, b"tessera pickle key"))
+        store = cls(
+            backend,
+            aead,
+            _subkey(master, b"tessera pickle key"),
+            _subkey(master, b"tessera search index"),
+        )
         if "check" not in meta:
             await backend.kv_save({(_META, "check"): store._seal((_META, "check"), _CHECK)})
         else:

@@ -34,7 +34,7 @@ from sdk.crypto.errors import CryptoError, MissingRoomKey
 from sdk.crypto.machine.olm_machine import OlmMachine
 from sdk.crypto.machine.rooms import DecryptedRoomEvent, RoomSettings
 from sdk.crypto.protocol.devices import Device, DeviceTrust
-from sdk.crypto.store import CryptoStore, KeyValueBackend, MemoryBackend
+from sdk.crypto.store import CryptoStore, IndexSealer, KeyValueBackend, MemoryBackend
 from sdk.errors import LocalProtocolError, MatrixRequestError, SdkError
 from sdk.events import RoomEvent
 from sdk.responses import SyncResponse
@@ -101,6 +101,11 @@ class E2EE(FilesMixin, RecoveryMixin, VerificationMixin):
         client.crypto = e2ee
         client.add_sync_callback(e2ee._after_sync)
         return e2ee
+
+    def index_sealer(self) -> IndexSealer | None:
+        """Seals the client's local search index like the crypto state (`sdk.hooks.IndexSealing`):
+        None when the crypto state has no passphrase."""
+        return self.store.index_sealer()
 
     # --- sdk.hooks.CryptoHooks ---------------------------------------------------------
 
