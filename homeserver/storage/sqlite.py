@@ -67,22 +67,23 @@ class _SqliteConnection:
         await self._conn.executemany(_translate(sql), rows)
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
-        check_args(args)
-        async with self._conn.execute(_translate(sql), args) as cursor:
-            row = await cursor.fetchone()
-        return dict(row) if row is not None else None
+        rows = await self._rows(sql, args)
+        return dict(rows[0]) if rows else None
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
-        check_args(args)
-        async with self._conn.execute(_translate(sql), args) as cursor:
-            rows = await cursor.fetchall()
-        return [dict(row) for row in rows]
+        return [dict(row) for row in await self._rows(sql, args)]
 
     async def fetch_val(self, sql: str, *args: Any) -> Any:
+        rows = await self._rows(sql, args)
+        return rows[0][0] if rows else None
+
+    async def _rows(self, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
+        """Run a query and fetch its rows in one trip to the connection's thread (a trip
+        costs more than a small query: a queue hand-off, a wake-up of the event loop and the
+        GIL changing hands twice). Single-row reads are keyed or `LIMIT 1`, so fetching all
+        rows reads no more than stepping once would."""
         check_args(args)
-        async with self._conn.execute(_translate(sql), args) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row is not None else None
+        return list(await self._conn.execute_fetchall(_translate(sql), args))
 
     def note_position(self, stream: str, position: int) -> None:
         if self._positions is not None:
@@ -211,15 +212,15 @@ class SqliteDatabase:
         async with self._lock:
             conn = _SqliteConnection(self._conn, None)
             try:
-                await _to_the_end(self._conn.execute("BEGIN IMMEDIATE"))
+                await _to_the_end(self._conn.execute_fetchall("BEGIN IMMEDIATE"))
                 yield conn
             except BaseException:
                 # Also when BEGIN ran but its caller was cancelled: never leave a transaction
                 # open on the shared writer for the next caller's BEGIN to trip over.
                 if self._conn.in_transaction:
-                    await _to_the_end(self._conn.execute("ROLLBACK"))
+                    await _to_the_end(self._conn.execute_fetchall("ROLLBACK"))
                 raise
-            await _to_the_end(self._conn.execute("COMMIT"))
+            await _to_the_end(self._conn.execute_fetchall("COMMIT"))
             advance_positions(self.positions, conn.noted)
 
     async def run_script(self, script: str) -> None:

@@ -29,13 +29,10 @@ async def next_position(conn: Connection, stream: str) -> int:
 async def next_positions(conn: Connection, stream: str, count: int) -> int:
     """Advance `stream` by `count` inside the caller's transaction; returns the last new
     position (the block is `last - count + 1 .. last`)."""
-    await conn.execute(
-        "INSERT INTO stream_counters (stream, position) VALUES ($1, 0)"
-        " ON CONFLICT (stream) DO NOTHING",
-        stream,
-    )
     value = await conn.fetch_val(
-        "UPDATE stream_counters SET position = position + $2 WHERE stream = $1 RETURNING position",
+        "INSERT INTO stream_counters (stream, position) VALUES ($1, $2)"
+        " ON CONFLICT (stream) DO UPDATE SET position = stream_counters.position + $2"
+        " RETURNING position",
         stream,
         count,
     )
