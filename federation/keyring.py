@@ -14,6 +14,10 @@ Invariants:
   every room version from 5 on.
 - Concurrent lookups of one server share one fetch; a server whose fetch failed is not asked
   again for `failure_cooldown_s`.
+- Keys read from the `KeyStore` are kept in memory (at most `CACHE_SIZE`), so the signatures
+  of every inbound request and PDU are checked without a database read; a kept key is used
+  only while it is valid at the time asked (else the store is read again), and keys this
+  keyring stores replace the kept copies.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 _SERVER_PATH: Final = "/_matrix/key/v2/server"
 _QUERY_PATH: Final = "/_matrix/key/v2/query"
+CACHE_SIZE: Final = 4096
 
 
 class KeyLookupError(SignatureError):
@@ -100,6 +105,7 @@ class Keyring:
         self._cooldown_s = failure_cooldown_s
         self._inflight: dict[tuple[str, ServerName], asyncio.Future[None]] = {}
         self._failed_at: dict[tuple[str, ServerName], float] = {}
+        self._kept: dict[tuple[ServerName, str], StoredServerKey] = {}
 
     async def verify_json_for_server(
         self, server_name: ServerName, obj: JsonDict, at_ts: int
@@ -159,8 +165,24 @@ class Keyring:
     async def _stored(
         self, server_name: ServerName, key_id: str, at_ts: int
     ) -> StoredServerKey | None:
+        kept = self._kept.get((server_name, key_id))
+        if kept is not None and kept.valid_until_ts >= at_ts:
+            return kept
         found = (await self._store.get_server_keys(server_name, [key_id])).get(key_id)
+        if found is not None:
+            self._keep(found)
         return found if found is not None and found.valid_until_ts >= at_ts else None
+
+    def _keep(self, key: StoredServerKey) -> None:
+        self._kept.pop((key.server_name, key.key_id), None)
+        if len(self._kept) >= CACHE_SIZE:
+            del self._kept[next(iter(self._kept))]  # the longest kept
+        self._kept[(key.server_name, key.key_id)] = key
+
+    async def _put(self, keys: Sequence[StoredServerKey]) -> None:
+        await self._store.put_server_keys(keys)
+        for key in keys:
+            self._kept.pop((key.server_name, key.key_id), None)  # read back as stored
 
     async def _once(self, task: tuple[str, ServerName], fetch: _Fetch) -> None:
         """Run `fetch` unless the same one is running (then wait for it) or recently failed."""
@@ -195,7 +217,7 @@ class Keyring:
         except (FederationError, KeyDocumentError) as exc:
             logger.warning("server key fetch failed server=%s error=%s", server_name, exc)
             return False
-        await self._store.put_server_keys(keys)
+        await self._put(keys)
         return True
 
     async def _fetch_from_notary(
@@ -238,7 +260,7 @@ class Keyring:
                     exc,
                 )
         if accepted:
-            await self._store.put_server_keys(accepted)
+            await self._put(accepted)
         return bool(accepted)
 
     async def _check_notary_signature(self, notary: Notary, document: JsonDict) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -165,6 +165,43 @@ async def test_a_cached_key_past_its_validity_is_fetched_again(
     world.origin.document = server_key_document(ORIGIN, key, clock.now_ms + HOUR)
     await keyring.verify_json_for_server(ORIGIN, _event(key, clock.now_ms), clock.now_ms)
     assert world.origin.server_hits == 2
+
+
+class CountingStore(MemoryKeyStore):
+    """A `MemoryKeyStore` that counts reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_server_keys(
+        self, server_name: ServerName, key_ids: Collection[str]
+    ) -> Mapping[str, StoredServerKey]:
+        self.reads += 1
+        return await super().get_server_keys(server_name, key_ids)
+
+
+async def test_a_stored_key_is_kept_in_memory_while_it_is_valid(
+    world: World, make_client: MakeClient, clock: TestClock
+) -> None:
+    key = generate_signing_key("k1")
+    world.origin.document = server_key_document(ORIGIN, key, clock.now_ms + HOUR)
+    store = CountingStore()
+    keyring = _keyring(world, make_client, clock, store)
+    await keyring.verify_json_for_server(ORIGIN, _event(key, clock.now_ms), clock.now_ms)
+    reads = store.reads
+    for _ in range(5):
+        await keyring.verify_json_for_server(ORIGIN, _event(key, clock.now_ms), clock.now_ms)
+    assert store.reads == reads
+    # Needed past its validity: read from the store again, and fetched anew.
+    clock.advance(2 * HOUR)
+    world.origin.document = server_key_document(ORIGIN, key, clock.now_ms + HOUR)
+    await keyring.verify_json_for_server(ORIGIN, _event(key, clock.now_ms), clock.now_ms)
+    assert store.reads > reads
+    assert world.origin.server_hits == 2
+    reads = store.reads  # the fetched key was read back as stored, and is kept again
+    await keyring.verify_json_for_server(ORIGIN, _event(key, clock.now_ms), clock.now_ms)
+    assert store.reads == reads
 
 
 async def test_validity_is_capped_at_seven_days(
