@@ -46,7 +46,7 @@ class RoomStates:
             group = await self._remote.outlier_state_group(event_id)
         if group is None:
             return None
-        return await self._store.state_ids_for_group(group)
+        return await self._events.state_ids_for_group(group)
 
     async def pdu_map(self, state: Mapping[StateKey, EventId]) -> dict[StateKey, Pdu]:
         """The events of a state map, keyed like it (events we cannot read are left out)."""

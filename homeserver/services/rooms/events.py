@@ -47,6 +47,7 @@ from homeserver.storage.rooms.events import (
 
 _PDU_CACHE_SIZE = 50_000
 _STATE_CACHE_SIZE = 10_000
+_GROUP_CACHE_SIZE = 512
 PDU_CACHE: Final = "event_pdus"
 
 Cosign = Callable[[Pdu], Awaitable[Pdu]]
@@ -118,6 +119,8 @@ class EventService:
             "room_state", _STATE_CACHE_SIZE
         )
         self._heads: LruCache[RoomId, RoomHead] = caches.lru("room_heads", _STATE_CACHE_SIZE)
+        # A state group never changes once written, so its state needs no invalidation.
+        self._groups: LruCache[int, StateIds] = caches.lru("state_groups", _GROUP_CACHE_SIZE)
         self._writer = EventWriter(store, clock, self._committed)
 
     async def send(
@@ -338,14 +341,20 @@ class EventService:
         return head
 
     async def state_ids_for_group(self, group: int | None) -> StateIds:
-        """The full state of a state group."""
-        return await self._store.state_ids_for_group(group)
+        """The full state of a state group (a copy the caller may change)."""
+        if group is None:
+            return {}
+        state = self._groups.get(group)
+        if state is None:
+            state = await self._store.state_ids_for_group(group)
+            self._groups.put(group, state)
+        return dict(state)
 
     async def _state_for(self, room_id: RoomId, group: int | None) -> StateIds:
         cached = self._state.get(room_id)
         if cached is not None and cached[0] == group:
             return cached[1]
-        state = await self._store.state_ids_for_group(group)
+        state = await self.state_ids_for_group(group)
         self._state.put(room_id, (group, state))
         return state
 
