@@ -6,7 +6,11 @@ PDUs: a position-driven consumer of the events stream (see `services.common.sign
 queues every event sent by one of our users for the other servers with joined members in the
 room (plus the server of a remote user the event kicks or bans), and stores the queued items
 together with its new position, so a restart neither loses nor repeats a batch. When it has
-never run, it starts at the head of the stream: history is not replayed to anyone.
+never run, it starts at the head of the stream: history is not replayed to anyone. A batch of
+other servers' events only (which never queue anything, whatever the room's members are when
+it is read again) does not write its position at once, sparing a commit per received event;
+the position is stored with the next batch that queues something, after
+`POSITION_SAVE_EVERY` events, or at shutdown.
 
 EDUs (handlers connected in `app.wiring.subscriptions`; each ignores remote users, whose own
 server relays them): typing (`m.typing`) and public read receipts (`m.receipt`) to the servers
@@ -43,6 +47,7 @@ __all__ = ["OutboundFederation"]
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE: Final = 100
+POSITION_SAVE_EVERY: Final = 1_000
 
 
 class OutboundFederation:
@@ -78,7 +83,13 @@ class OutboundFederation:
         self._start_position = start_position
         self._batch_size = batch_size
         self._position: int | None = None
+        self._saved: int | None = None
         self._wake = asyncio.Event()
+
+    @property
+    def position(self) -> int | None:
+        """The events stream position read up to (None before the first batch)."""
+        return self._position
 
     async def on_event_persisted(self, event: EventPersisted) -> None:
         """`EventService.persisted` handler: read on from the stored position soon."""
@@ -97,31 +108,49 @@ class OutboundFederation:
                 self.process_pending,
                 self._wake,
                 self._clock,
-                lambda: self._position,
+                lambda: self.position,
             )
         finally:
             await self._sender.close()
+            await self._save_position()
 
     async def process_pending(self) -> int:
         """Queue one batch of new events; returns how many events were read."""
         self._wake.clear()
         if self._position is None:
-            stored = await self._store.position(PDU_SENDER)
-            self._position = stored if stored is not None else self._start_position
+            self._saved = await self._store.position(PDU_SENDER)
+            self._position = self._saved if self._saved is not None else self._start_position
         batch = await self._store.events_after(self._position, self._batch_size)
         if not batch:
             return 0
         items: list[NewOutbound] = []
+        local = False
         for event in batch:
             if server_name_of(event.sender) != self._server_name:
                 continue
+            local = True
             for destination in sorted(await self._destinations_of(event)):
                 items.append(NewOutbound(destination, PDU, _as_sent(event.raw), event.room_id))
         upto = batch[-1].stream_ordering
-        await self._store.add_with_position(items, self._clock.time_ms(), PDU_SENDER, upto)
+        saved = self._saved
+        if local or saved is None or upto - saved >= POSITION_SAVE_EVERY:
+            await self._store.add_with_position(items, self._clock.time_ms(), PDU_SENDER, upto)
+            self._saved = upto
         self._position = upto
         self._sender.wake({item.destination for item in items})
         return len(batch)
+
+    async def _save_position(self) -> None:
+        """Store a position that batches of remote events moved past (at shutdown)."""
+        position = self._position
+        if position is None or position == self._saved:
+            return
+        try:
+            await self._store.add_with_position([], self._clock.time_ms(), PDU_SENDER, position)
+        except Exception:  # the next start reads those events again, which queues nothing
+            logger.exception("federation pdu feed could not store its position")
+            return
+        self._saved = position
 
     async def relay(self, served: ServedMembership) -> None:
         """`MembershipHandshakes.accepted` handler: queue a PDU another server's user sent
