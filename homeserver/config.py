@@ -29,10 +29,12 @@ from homeserver.config_federation import FederationConfig
 __all__ = [
     "Config",
     "ConfigError",
+    "DatabaseEncryptionConfig",
     "JwtConfig",
     "MediaConfig",
     "RateLimit",
     "RateLimits",
+    "RetentionConfig",
     "UrlPreviewConfig",
 ]
 
@@ -250,11 +252,45 @@ class MediaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseEncryptionConfig:
+    """Encryption at rest for the database (see the `database_encryption:` section of
+    `example_config.yaml`)."""
+
+    enabled: bool = True
+    master_key: str | None = field(default=None, repr=False, metadata={CHECK_KEY: _master_key})
+    master_key_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchConfig:
     """Full-text search of room events (see the `search:` section of `example_config.yaml`)."""
 
     enabled: bool = True
     rate_limit: RateLimit = RateLimit(2.0, 20)
+
+
+_non_negative: Callable[[int], int] = _rule("must be 0 or more", lambda v: v >= 0)
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """Message retention and room lifetimes (see the `retention:` section of
+    `example_config.yaml`)."""
+
+    enabled: bool = True
+    default_max_lifetime_ms: int | None = _checked(7 * _DAY_MS, _positive)
+    allowed_lifetime_min_ms: int | None = _checked(_DAY_MS, _non_negative)
+    allowed_lifetime_max_ms: int | None = _optional(_positive_int)
+    purge_interval_ms: int = _checked(60_000, _positive)
+    dm_room_lifetime_ms: int | None = _checked(7 * _DAY_MS, _positive)
+
+    def _config_problem(self) -> tuple[str, str] | None:
+        """The (field, problem) of a rule spanning fields, if one is broken."""
+        low, high = self.allowed_lifetime_min_ms, self.allowed_lifetime_max_ms
+        if low is not None and high is not None and low > high:
+            return "allowed_lifetime_min_ms", "must not be larger than allowed_lifetime_max_ms"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +306,8 @@ class Config:
     """Everything the homeserver process is configured with; see `example_config.yaml`.
 
     Attributes are the YAML keys. Defaults derived from other keys are properties: `base_url`,
-    `database_url`, `signing_key_file`, `media_store_dir` and `media_key_file`.
+    `database_url`, `signing_key_file`, `media_store_dir`, `media_key_file` and
+    `database_key_file`.
     """
 
     server_name: str = _checked("localhost", parse_server_name)
@@ -297,8 +334,10 @@ class Config:
     cors_origins: tuple[str, ...] = _each(("*",), _origin)
     log_level: str = _checked("INFO", _log_level)
     media: MediaConfig = MediaConfig()
+    database_encryption: DatabaseEncryptionConfig = DatabaseEncryptionConfig()
     federation: FederationConfig = FederationConfig()  # noqa: RUF009 (frozen, read-only maps)
     search: SearchConfig = SearchConfig()
+    retention: RetentionConfig = RetentionConfig()
     web_client: WebClientConfig = WebClientConfig()
 
     @property
@@ -338,3 +377,8 @@ class Config:
     def media_key_file(self) -> Path:
         """`media.master_key_path`, or `data_dir/media.key`."""
         return self.media.master_key_path or self.data_dir / "media.key"
+
+    @property
+    def database_key_file(self) -> Path:
+        """`database_encryption.master_key_path`, or `data_dir/database.key`."""
+        return self.database_encryption.master_key_path or self.data_dir / "database.key"
