@@ -16,6 +16,8 @@ from tests.http_client import ApiClient
 from tests.waiting import wait_for
 
 _POLL_MS = 1000
+# Every event of a room since the last sync, not only the latest few (no gaps to fill).
+_FILTER = {"room": {"timeline": {"limit": 500}}}
 
 
 class SyncWatcher:
@@ -33,7 +35,7 @@ class SyncWatcher:
     async def step(self) -> None:
         """One `/sync` (a long poll once the first is done), recorded."""
         timeout_ms = 0 if self.since is None else _POLL_MS
-        body = await self.client.sync(self.since, timeout_ms=timeout_ms)
+        body = await self.client.sync(self.since, timeout_ms=timeout_ms, filter=_FILTER)
         self.since = body["next_batch"]
         rooms = body.get("rooms", {})
         for room_id, room in rooms.get("join", {}).items():
