@@ -21,7 +21,15 @@ from aiohttp import web
 
 from homeserver.app import build_app, make_runner
 from homeserver.clock import Clock
-from homeserver.config import Config, RateLimit, RateLimits, SearchConfig, WebClientConfig
+from homeserver.config import (
+    Config,
+    RateLimit,
+    RateLimits,
+    RetentionConfig,
+    SearchConfig,
+    WebClientConfig,
+)
+from homeserver.storage.at_rest import AtRestSettings
 from homeserver.storage.factory import Stores, open_stores
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -56,9 +64,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
-async def stores(database_url: str) -> AsyncIterator[Stores]:
-    """Migrated stores on each backend (a test module may override it to add data)."""
-    opened = await open_stores(database_url)
+async def stores(database_url: str, tmp_path: Path) -> AsyncIterator[Stores]:
+    """Migrated stores on each backend, sealing at rest with a fresh master key (a test module
+    may override it to add data)."""
+    at_rest = AtRestSettings(enabled=True, key_file=tmp_path / "database.key")
+    opened = await open_stores(database_url, at_rest=at_rest)
     try:
         yield opened
     finally:
@@ -69,7 +79,8 @@ GENEROUS = RateLimit(per_second=1000.0, burst=1000)
 
 
 def make_config(database_url: str, data_dir: Path, **changes: object) -> Config:
-    """A config for tests: registration open, rate limits out of the way, no web client."""
+    """A config for tests: registration open, rate limits out of the way, no web client, no
+    retention policy (self-destructing messages still work)."""
     config = Config(
         server_name="localhost",
         data_dir=data_dir,
@@ -83,6 +94,8 @@ def make_config(database_url: str, data_dir: Path, **changes: object) -> Config:
             join=GENEROUS,
         ),
         search=SearchConfig(rate_limit=GENEROUS),
+        # Off unless a test turns it on: events with fixed old timestamps would expire.
+        retention=RetentionConfig(enabled=False),
         web_client=WebClientConfig(enabled=False),
     )
     return replace(config, **changes)  # type: ignore[arg-type]

@@ -9,18 +9,23 @@ from contextlib import asynccontextmanager
 
 from core.errors import M_FORBIDDEN, M_INVALID_USERNAME, MatrixError
 from core.identifiers import parse_server_name, parse_user_id, server_name_of
+from homeserver.app.contexts import at_rest_settings
 from homeserver.app.wiring import build_services
 from homeserver.clock import SystemClock
-from homeserver.config import Config
+from homeserver.config import Config, ConfigError
 from homeserver.keyfile import load_or_create_signing_key
 from homeserver.services.accounts.registration_tokens import RegistrationTokenService, TokenStatus
 from homeserver.storage.accounts.ui_auth import RegistrationToken
+from homeserver.storage.at_rest import DatabaseKeyError
 from homeserver.storage.factory import Stores, open_stores
 
 
 @asynccontextmanager
 async def _opened(config: Config) -> AsyncIterator[Stores]:
-    stores = await open_stores(config.database_url)
+    try:
+        stores = await open_stores(config.database_url, at_rest=at_rest_settings(config))
+    except DatabaseKeyError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         yield stores
     finally:

@@ -1,6 +1,7 @@
-"""Long-lived resources and background jobs, owned by aiohttp's cleanup context: storage,
-typing and presence sweepers, push evaluation, search indexing, media jobs, federation connections. Each starts before the first request
-and stops on shutdown."""
+"""Long-lived resources and background jobs, owned by aiohttp's cleanup context: storage (and
+the pass sealing plaintext rows), typing and presence sweepers, push evaluation, search
+indexing, media jobs, federation connections. Each starts before the first request and stops on
+shutdown."""
 
 from __future__ import annotations
 
@@ -12,26 +13,59 @@ from aiohttp import web
 
 from homeserver.api.http import SERVICES
 from homeserver.app.app_keys import CLOCK, CONFIG, SIGNING_KEY, STORES
-from homeserver.app.process import SHUTDOWN_GRACE_S, safe_database_url, startup_step
+from homeserver.app.process import (
+    SHUTDOWN_GRACE_S,
+    StartupError,
+    safe_database_url,
+    startup_step,
+)
 from homeserver.app.wiring import build_services
+from homeserver.config import Config
+from homeserver.storage.at_rest import AtRestSettings, DatabaseKeyError
 from homeserver.storage.factory import open_stores
+from homeserver.storage.reseal import reseal_plaintext_rows
 
 logger = logging.getLogger(__name__)
 
 
+def at_rest_settings(config: Config) -> AtRestSettings:
+    """The database's encryption at rest, from the `database_encryption` section."""
+    cfg = config.database_encryption
+    return AtRestSettings(
+        enabled=cfg.enabled, key_file=config.database_key_file, master_key=cfg.master_key
+    )
+
+
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The database (migrated to the current schema) and every service built on it."""
+    """The database (migrated to the current schema, its master key checked) and every service
+    built on it; plaintext rows left from before encryption are sealed in the background."""
     config = app[CONFIG]
-    with startup_step(f"open the database {safe_database_url(config.database_url)}"):
-        stores = await open_stores(config.database_url)
+    try:
+        with startup_step(f"open the database {safe_database_url(config.database_url)}"):
+            stores = await open_stores(config.database_url, at_rest=at_rest_settings(config))
+    except DatabaseKeyError as exc:
+        raise StartupError(str(exc)) from exc
     app[STORES] = stores
     position = await stores.sync.events_position()
     app[SERVICES] = build_services(config, stores, app[CLOCK], app[SIGNING_KEY], position)
     logger.info("storage ready database=%s", config.database_url.split("://", 1)[0])
+    reseal = asyncio.create_task(_reseal(app), name="database-reseal")
     yield
+    reseal.cancel()
+    await asyncio.gather(reseal, return_exceptions=True)
     logger.info("closing storage: writing queued events")
     await app[SERVICES].events.close()
     await stores.close()
+
+
+async def _reseal(app: web.Application) -> None:
+    """Seal rows written in plaintext before encryption at rest was on (see `reseal.py`)."""
+    stores = app[STORES]
+    try:
+        await reseal_plaintext_rows(stores.db, stores.sealer)
+    except Exception:
+        # It runs again at the next start; until then plaintext rows read as they are.
+        logger.exception("sealing plaintext rows failed")
 
 
 async def ephemeral_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from homeserver.storage.accounts.token_cache import ACCESS_TOKENS, TokenCache
 from homeserver.storage.accounts.tokens import TokenRecord, TokenStore
 from homeserver.storage.accounts.ui_auth import UiAuthStore
 from homeserver.storage.accounts.users import UserStore
+from homeserver.storage.at_rest import AtRestSettings, open_sealer
 from homeserver.storage.database import Database
 from homeserver.storage.e2ee.cross_signing import CrossSigningStore
 from homeserver.storage.e2ee.device_lists import DeviceListStore
@@ -38,6 +39,7 @@ from homeserver.storage.rooms.history import HistoryStore
 from homeserver.storage.rooms.reads import RoomReadStore
 from homeserver.storage.rooms.remote_events import RemoteEventStore
 from homeserver.storage.rooms.sync_reads import SyncStore
+from homeserver.storage.sealing import Sealer
 from homeserver.storage.search.index import SearchStore
 
 
@@ -46,11 +48,13 @@ class Stores:
     """Every store, sharing one `Database`.
 
     `caches` is the process's cache registry: the stores registered theirs in it, and the
-    services register theirs in the same one.
+    services register theirs in the same one. `sealer` seals and opens the values the stores
+    keep encrypted at rest.
     """
 
     db: Database
     caches: CacheRegistry
+    sealer: Sealer
     users: UserStore
     devices: DeviceStore
     tokens: TokenStore
@@ -102,12 +106,25 @@ async def open_database(url: str) -> Database:
     raise ValueError("database URL must start with sqlite:/// or postgresql://")
 
 
-async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
-    """Open the database, run migrations and build the stores (registering their caches
-    in `caches`, a new registry if None)."""
+async def open_stores(
+    url: str, caches: CacheRegistry | None = None, at_rest: AtRestSettings | None = None
+) -> Stores:
+    """Open the database, run migrations, check its master key and build the stores
+    (registering their caches in `caches`, a new registry if None).
+
+    Args:
+        url: The database URL.
+        caches: The process's cache registry.
+        at_rest: Encryption at rest; None opens only a database that was never sealed, and
+            writes plaintext.
+
+    Raises:
+        DatabaseKeyError: The master key is missing, unreadable or not the database's.
+    """
     db = await open_database(url)
     try:
         await migrate(db)
+        sealer = await open_sealer(db, at_rest)
     except BaseException:
         await db.close()
         raise
@@ -117,34 +134,35 @@ async def open_stores(url: str, caches: CacheRegistry | None = None) -> Stores:
     return Stores(
         db=db,
         caches=caches,
+        sealer=sealer,
         users=UserStore(db, caches),
         devices=devices,
         tokens=TokenStore(db, devices, token_cache, caches),
         openid_tokens=OpenIdTokenStore(db),
         profiles=ProfileStore(db),
-        account_data=AccountDataStore(db),
+        account_data=AccountDataStore(db, sealer),
         ui_auth=UiAuthStore(db),
-        events=EventStore(db),
-        remote_events=RemoteEventStore(db),
-        history=HistoryStore(db),
+        events=EventStore(db, sealer),
+        remote_events=RemoteEventStore(db, sealer),
+        history=HistoryStore(db, sealer),
         aliases=AliasStore(db),
         receipts=ReceiptStore(db),
         presence=PresenceStore(db),
-        directory=DirectoryStore(db),
-        room_reads=RoomReadStore(db),
-        sync=SyncStore(db),
-        notifications=NotificationStore(db),
+        directory=DirectoryStore(db, sealer),
+        room_reads=RoomReadStore(db, sealer),
+        sync=SyncStore(db, sealer),
+        notifications=NotificationStore(db, sealer),
         media=MediaStore(db),
         remote_media=RemoteMediaStore(db),
         e2e_keys=E2eKeyStore(db),
-        cross_signing=CrossSigningStore(db),
+        cross_signing=CrossSigningStore(db, sealer),
         device_lists=DeviceListStore(db),
-        to_device=ToDeviceStore(db),
-        key_backup=KeyBackupStore(db),
+        to_device=ToDeviceStore(db, sealer),
+        key_backup=KeyBackupStore(db, sealer),
         server_keys=ServerKeyStore(db),
-        federation_outbox=OutboxStore(db),
+        federation_outbox=OutboxStore(db, sealer),
         federation_inbound=InboundStore(db),
         device_announcements=DeviceAnnouncementStore(db),
-        remote_devices=RemoteDeviceStore(db),
-        search=SearchStore(db),
+        remote_devices=RemoteDeviceStore(db, sealer),
+        search=SearchStore(db, sealer),
     )

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # 16 digits in a row may be a number beyond ±(2**53 - 1) (itself 16 digits long).
 _LONG_NUMBER = re.compile(r"[0-9]{16}")
 
-__all__ = ["dump_json", "load_json", "readable_rows"]
+__all__ = ["dump_json", "encode_event", "load_json", "readable_rows"]
 
 
 def dump_json(value: Any, *, sort_keys: bool = False) -> str:
@@ -46,6 +46,11 @@ def dump_json(value: Any, *, sort_keys: bool = False) -> str:
     if problem is not None:
         raise MatrixError(M_BAD_JSON, problem)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
+
+
+def encode_event(raw: Any) -> str:
+    """The stored text of an event's JSON, already checked by the strict ingress (compact)."""
+    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
 
 
 def load_json(text: str | bytes | None, *, table: str, key: object) -> Any | None:

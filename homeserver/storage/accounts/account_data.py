@@ -11,7 +11,7 @@ from typing import Final
 from core.errors import JsonDict
 from core.identifiers import RoomId, UserId
 from homeserver.storage.database import Database
-from homeserver.storage.json_rows import dump_json, load_json, readable_rows
+from homeserver.storage.sealing import ACCOUNT_DATA, Sealer
 from homeserver.storage.streams import next_position
 
 GLOBAL: Final = None
@@ -19,21 +19,21 @@ _GLOBAL_ROW = ""
 
 
 class AccountDataStore:
-    """Reads and writes `account_data`."""
+    """Reads and writes `account_data` (contents sealed by `sealer`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def get(self, user_id: UserId, room_id: RoomId | None, data_type: str) -> JsonDict | None:
         """One account data object (global when `room_id` is None), or None."""
+        key = (user_id, room_id or _GLOBAL_ROW, data_type)
         raw = await self._db.fetch_val(
             "SELECT content FROM account_data"
             " WHERE user_id = $1 AND room_id = $2 AND data_type = $3",
-            user_id,
-            room_id or _GLOBAL_ROW,
-            data_type,
+            *key,
         )
-        value = load_json(raw, table="account_data", key=data_type)
+        value = self._sealer.load(ACCOUNT_DATA, key, raw)
         return value if isinstance(value, dict) else None
 
     async def put(
@@ -41,6 +41,8 @@ class AccountDataStore:
     ) -> int:
         """Store an object (global when `room_id` is None), replacing any earlier one; returns
         its stream position."""
+        key = (user_id, room_id or _GLOBAL_ROW, data_type)
+        stored = self._sealer.dump(ACCOUNT_DATA, key, content)
         async with self._db.transaction() as conn:
             position = await next_position(conn, "account_data")
             await conn.execute(
@@ -48,10 +50,8 @@ class AccountDataStore:
                 " VALUES ($1, $2, $3, $4, $5)"
                 " ON CONFLICT (user_id, room_id, data_type) DO UPDATE"
                 " SET content = excluded.content, stream_id = excluded.stream_id",
-                user_id,
-                room_id or _GLOBAL_ROW,
-                data_type,
-                dump_json(content),
+                *key,
+                stored,
                 position,
             )
         return position
@@ -62,12 +62,12 @@ class AccountDataStore:
         """`(room_id, type, content)` of everything changed after stream position `since`
         (`room_id` None for global account data)."""
         rows = await self._db.fetch_all(
-            "SELECT room_id, data_type, content FROM account_data"
+            "SELECT user_id, room_id, data_type, content FROM account_data"
             " WHERE user_id = $1 AND stream_id > $2 ORDER BY stream_id",
             user_id,
             since,
         )
-        readable = readable_rows(rows, "content", table="account_data", key="data_type")
+        readable = self._sealer.readable(rows, ACCOUNT_DATA)
         return [
             (
                 RoomId(r["room_id"]) if r["room_id"] != _GLOBAL_ROW else GLOBAL,

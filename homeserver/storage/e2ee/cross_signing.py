@@ -8,7 +8,6 @@ when keys are read; which ones a viewer may see is decided by `signatures_on`.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from core.errors import JsonDict
 from core.identifiers import UserId
 from homeserver.storage.database import Database
 from homeserver.storage.e2ee.device_lists import record_change
+from homeserver.storage.sealing import CROSS_SIGNING_KEYS, Sealer
 
 MASTER = "master"
 SELF_SIGNING = "self_signing"
@@ -57,23 +57,30 @@ def merge_signatures(key: JsonDict, extra: Mapping[UserId, Mapping[str, str]]) -
     return merged
 
 
-class CrossSigningStore:
-    """Reads and writes `e2e_cross_signing_keys` and `e2e_cross_signing_signatures`."""
+def sealed_key_json(sealer: Sealer, user_id: UserId, key_type: str, key_json: JsonDict) -> str:
+    """The stored `key_json` of a user's cross-signing key: canonical JSON, sealed."""
+    return sealer.seal(CROSS_SIGNING_KEYS, (user_id, key_type), encode_canonical(key_json).decode())
 
-    def __init__(self, db: Database) -> None:
+
+class CrossSigningStore:
+    """Reads and writes `e2e_cross_signing_keys` (key JSON sealed by `sealer`) and
+    `e2e_cross_signing_signatures`."""
+
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def get_keys(self, user_id: UserId) -> dict[str, CrossSigningKey]:
-        """The user's current cross-signing keys by type."""
+        """The user's current cross-signing keys by type (unreadable ones skipped)."""
         rows = await self._db.fetch_all(
-            "SELECT key_type, public_key, key_json FROM e2e_cross_signing_keys WHERE user_id = $1",
+            "SELECT user_id, key_type, public_key, key_json FROM e2e_cross_signing_keys"
+            " WHERE user_id = $1",
             user_id,
         )
         return {
-            r["key_type"]: CrossSigningKey(
-                r["key_type"], r["public_key"], json.loads(r["key_json"])
-            )
-            for r in rows
+            r["key_type"]: CrossSigningKey(r["key_type"], r["public_key"], key_json)
+            for r, key_json in self._sealer.readable(rows, CROSS_SIGNING_KEYS)
+            if isinstance(key_json, dict)
         }
 
     async def set_keys(self, user_id: UserId, keys: Sequence[CrossSigningKey]) -> None:
@@ -87,7 +94,7 @@ class CrossSigningStore:
                     user_id,
                     key.key_type,
                     key.public_key,
-                    encode_canonical(key.key_json).decode(),
+                    sealed_key_json(self._sealer, user_id, key.key_type, key.key_json),
                 )
             await record_change(conn, user_id)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from core.errors import JsonDict
 from core.identifiers import UserId
 from homeserver.storage.database import Connection, Database
-from homeserver.storage.json_rows import dump_json, load_json, readable_rows
+from homeserver.storage.sealing import BACKUP_AUTH_DATA, BACKUP_SESSION_DATA, Sealer
 
 
 class WrongBackupVersion(Exception):
@@ -68,10 +68,12 @@ _BETTER = (
 
 
 class KeyBackupStore:
-    """Reads and writes `key_backup_versions` and `key_backup_sessions`."""
+    """Reads and writes `key_backup_versions` and `key_backup_sessions` (`auth_data` and
+    `session_data` sealed by `sealer`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def create_version(self, user_id: UserId, algorithm: str, auth_data: JsonDict) -> int:
         """Create a new version, which becomes the current one; returns its number."""
@@ -87,7 +89,7 @@ class KeyBackupStore:
                     user_id,
                     version,
                     algorithm,
-                    dump_json(auth_data),
+                    self._sealer.dump(BACKUP_AUTH_DATA, (user_id, version), auth_data),
                 )
             if inserted:
                 return version
@@ -112,7 +114,7 @@ class KeyBackupStore:
             version,
         )
         # An unreadable auth_data reads as {}: the owner still sees the version to replace it.
-        auth_data = load_json(row["auth_data"], table="key_backup_versions", key=version)
+        auth_data = self._sealer.load(BACKUP_AUTH_DATA, (user_id, version), row["auth_data"])
         return BackupVersion(
             version,
             row["algorithm"],
@@ -136,7 +138,7 @@ class KeyBackupStore:
             " WHERE user_id = $1 AND version = $2 AND deleted = 0",
             user_id,
             version,
-            dump_json(auth_data),
+            self._sealer.dump(BACKUP_AUTH_DATA, (user_id, version), auth_data),
         )
         return changed > 0
 
@@ -186,7 +188,11 @@ class KeyBackupStore:
                     key.first_message_index,
                     key.forwarded_count,
                     int(key.is_verified),
-                    dump_json(key.session_data),
+                    self._sealer.dump(
+                        BACKUP_SESSION_DATA,
+                        (user_id, version, key.room_id, key.session_id),
+                        key.session_data,
+                    ),
                 )
             if changed:
                 await _bump_etag(conn, user_id, version)
@@ -201,8 +207,8 @@ class KeyBackupStore:
         """Keys of a version, optionally of one room or one session."""
         where, args = _scope(user_id, version, room_id, session_id)
         rows = await self._db.fetch_all(
-            "SELECT room_id, session_id, first_message_index, forwarded_count, is_verified,"  # noqa: S608
-            f" session_data FROM key_backup_sessions WHERE {where}"
+            "SELECT user_id, version, room_id, session_id, first_message_index,"  # noqa: S608
+            f" forwarded_count, is_verified, session_data FROM key_backup_sessions WHERE {where}"
             " ORDER BY room_id, session_id",
             *args,
         )
@@ -215,9 +221,7 @@ class KeyBackupStore:
                 is_verified=bool(r["is_verified"]),
                 session_data=session_data,
             )
-            for r, session_data in readable_rows(
-                rows, "session_data", table="key_backup_sessions", key="session_id"
-            )
+            for r, session_data in self._sealer.readable(rows, BACKUP_SESSION_DATA)
         ]
 
     async def delete_keys(

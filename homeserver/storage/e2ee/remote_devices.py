@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.canonical_json import encode_canonical
 from core.errors import JsonDict
 from core.identifiers import DeviceId, RoomId, UserId
 from homeserver.storage.database import Connection, Database
+from homeserver.storage.e2ee.cross_signing import sealed_key_json
 from homeserver.storage.e2ee.device_lists import record_change
 from homeserver.storage.json_rows import dump_json, load_json
+from homeserver.storage.sealing import Sealer
 
 __all__ = ["RemoteCrossSigningKey", "RemoteDevice", "RemoteDeviceHead", "RemoteDeviceStore"]
 
@@ -55,8 +56,9 @@ class RemoteDeviceStore:
     """Reads and writes `remote_device_list_heads`, `remote_devices` and remote users' rows of
     `e2e_cross_signing_keys`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def device_head(self, user_id: UserId) -> RemoteDeviceHead | None:
         """The last device list update seen for `user_id`, if any."""
@@ -128,7 +130,7 @@ class RemoteDeviceStore:
                     for d in devices
                 ],
             )
-            await _put_cross_signing(conn, user_id, cross_signing)
+            await _put_cross_signing(conn, self._sealer, user_id, cross_signing)
             await _set_head(conn, user_id, stream_id, False)
             await record_change(conn, user_id)
         return True
@@ -138,7 +140,7 @@ class RemoteDeviceStore:
     ) -> None:
         """Store a remote user's new cross-signing keys (`m.signing_key_update`)."""
         async with self._db.transaction() as conn:
-            await _put_cross_signing(conn, user_id, keys)
+            await _put_cross_signing(conn, self._sealer, user_id, keys)
             await record_change(conn, user_id)
 
     async def mark_stale(self, user_id: UserId) -> None:
@@ -186,7 +188,7 @@ class RemoteDeviceStore:
 
 
 async def _put_cross_signing(
-    conn: Connection, user_id: UserId, keys: Sequence[RemoteCrossSigningKey]
+    conn: Connection, sealer: Sealer, user_id: UserId, keys: Sequence[RemoteCrossSigningKey]
 ) -> None:
     for key in keys:
         await conn.execute(
@@ -196,7 +198,7 @@ async def _put_cross_signing(
             user_id,
             key.key_type,
             key.public_key,
-            encode_canonical(key.key_json).decode(),
+            sealed_key_json(sealer, user_id, key.key_type, key.key_json),
         )
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from core.errors import JsonDict
 from core.identifiers import DeviceId, UserId
 from homeserver.storage.database import Connection, Database
-from homeserver.storage.json_rows import dump_json, readable_rows
+from homeserver.storage.json_rows import dump_json
+from homeserver.storage.sealing import TO_DEVICE, Sealer
 from homeserver.storage.streams import current_position, next_position
 
 TO_DEVICE_STREAM = "to_device"
@@ -44,10 +45,11 @@ class InboxMessage:
 
 
 class ToDeviceStore:
-    """Reads and writes `to_device_inbox` and `to_device_txns`."""
+    """Reads and writes `to_device_inbox` (messages sealed by `sealer`) and `to_device_txns`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def position(self) -> int:
         """The latest to-device stream position."""
@@ -94,16 +96,22 @@ class ToDeviceStore:
             await conn.execute_many(
                 "INSERT INTO to_device_inbox (user_id, device_id, stream_id, message_json)"
                 " VALUES ($1, $2, $3, $4)",
-                [(user_id, device_id, position, body) for user_id, device_id, body in rows],
+                [
+                    (user_id, device_id, position, self._seal(user_id, device_id, position, body))
+                    for user_id, device_id, body in rows
+                ],
             )
         return {user_id for user_id, _, _ in rows}
+
+    def _seal(self, user_id: str, device_id: str, position: int, body: str) -> str:
+        return self._sealer.seal(TO_DEVICE, (user_id, device_id, position), body)
 
     async def messages(
         self, user_id: UserId, device_id: DeviceId, after: int, upto: int, limit: int
     ) -> list[InboxMessage]:
         """Up to `limit` messages of a device in (after, upto], oldest first."""
         rows = await self._db.fetch_all(
-            "SELECT stream_id, message_json FROM to_device_inbox"
+            "SELECT user_id, device_id, stream_id, message_json FROM to_device_inbox"
             " WHERE user_id = $1 AND device_id = $2 AND stream_id > $3 AND stream_id <= $4"
             " ORDER BY stream_id LIMIT $5",
             user_id,
@@ -112,7 +120,7 @@ class ToDeviceStore:
             upto,
             limit,
         )
-        readable = readable_rows(rows, "message_json", table="to_device_inbox", key="stream_id")
+        readable = self._sealer.readable(rows, TO_DEVICE)
         return [InboxMessage(int(r["stream_id"]), message) for r, message in readable]
 
     async def delete_through(self, user_id: UserId, device_id: DeviceId, upto: int) -> int:

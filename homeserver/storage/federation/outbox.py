@@ -17,7 +17,8 @@ from core.errors import JsonDict
 from core.identifiers import EventId, RoomId, ServerName, UserId
 from federation.ports import PDU, NewOutbound, QueuedItem
 from homeserver.storage.database import Connection, Database
-from homeserver.storage.json_rows import dump_json, load_json
+from homeserver.storage.rooms.events import readable_events
+from homeserver.storage.sealing import OUTBOX_JSON, Sealer
 from homeserver.storage.streams import next_positions
 
 __all__ = ["LocalEvent", "OutboxStore"]
@@ -38,24 +39,26 @@ class LocalEvent:
 
 
 class OutboxStore:
-    """Reads and writes `federation_outbox` and `federation_positions`."""
+    """Reads and writes `federation_outbox` and `federation_positions` (queued items sealed
+    by `sealer`: they hold events and to-device messages)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def add(self, items: Sequence[NewOutbound], now_ms: int) -> None:
         """Append `items` to their destinations' queues, in order."""
         if not items:
             return
         async with self._db.transaction() as conn:
-            await _insert(conn, items, now_ms)
+            await _insert(conn, self._sealer, items, now_ms)
 
     async def add_with_position(
         self, items: Sequence[NewOutbound], now_ms: int, name: str, position: int
     ) -> None:
         """Append `items` and set the consumer `name`'s position, in one transaction."""
         async with self._db.transaction() as conn:
-            await _insert(conn, items, now_ms)
+            await _insert(conn, self._sealer, items, now_ms)
             await conn.execute(
                 "INSERT INTO federation_positions (name, position) VALUES ($1, $2)"
                 " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
@@ -79,8 +82,7 @@ class OutboxStore:
             limit,
         )
         events: list[LocalEvent] = []
-        for row in rows:
-            raw = load_json(row["json"], table="events", key=row["event_id"])
+        for row, raw in readable_events(rows, self._sealer):
             if not isinstance(raw, dict):
                 continue
             events.append(
@@ -107,8 +109,7 @@ class OutboxStore:
                 kind,
                 limit,
             )
-            for row in rows:
-                payload = load_json(row["json"], table="federation_outbox", key=row["id"])
+            for row, payload in self._sealer.readable(rows, OUTBOX_JSON):
                 if isinstance(payload, dict):
                     found.append(QueuedItem(int(row["id"]), kind, payload))
         found.sort(key=lambda item: item.id)
@@ -150,7 +151,9 @@ class OutboxStore:
         )
 
 
-async def _insert(conn: Connection, items: Sequence[NewOutbound], now_ms: int) -> None:
+async def _insert(
+    conn: Connection, sealer: Sealer, items: Sequence[NewOutbound], now_ms: int
+) -> None:
     if not items:
         return
     last = await next_positions(conn, _STREAM, len(items))
@@ -159,7 +162,14 @@ async def _insert(conn: Connection, items: Sequence[NewOutbound], now_ms: int) -
         "INSERT INTO federation_outbox (id, destination, kind, room_id, json, queued_ts)"
         " VALUES ($1, $2, $3, $4, $5, $6)",
         [
-            (first + i, item.destination, item.kind, item.room_id, dump_json(item.payload), now_ms)
+            (
+                first + i,
+                item.destination,
+                item.kind,
+                item.room_id,
+                sealer.dump(OUTBOX_JSON, (first + i,), item.payload),
+                now_ms,
+            )
             for i, item in enumerate(items)
         ],
     )

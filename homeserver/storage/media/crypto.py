@@ -40,6 +40,7 @@ __all__ = [
     "MasterKey",
     "MediaCryptoError",
     "PlainRangeReader",
+    "load_or_create_key_file",
     "load_or_create_master_key",
     "media_master_key",
     "parse_master_key",
@@ -100,8 +101,27 @@ def load_or_create_master_key(path: Path, *, create: bool) -> MasterKey | None:
     Returns:
         The key, or None when the file is missing and `create` is false.
     """
+    secret = load_or_create_key_file(path, create=create)
+    return MasterKey.from_secret(secret) if secret is not None else None
+
+
+def load_or_create_key_file(path: Path, *, create: bool) -> bytes | None:
+    """The 32 secret bytes in the Base64 key file `path`; if it is missing and `create`, new
+    random bytes written there first (mode 0600, through a temporary file renamed into place,
+    so a crash never leaves a truncated key).
+
+    Returns:
+        The secret, or None when the file is missing and `create` is false.
+
+    Raises:
+        OSError: The file cannot be read or written.
+        ValueError: It does not hold Base64 of 32 bytes.
+    """
     if path.exists():
-        return parse_master_key(path.read_text(encoding="ascii"))
+        secret = decode_unpadded(path.read_text(encoding="ascii").strip())
+        if len(secret) != _KEY_SIZE:
+            raise ValueError(f"expected {_KEY_SIZE} bytes, found {len(secret)}")
+        return secret
     if not create:
         return None
     secret = secrets.token_bytes(_KEY_SIZE)
@@ -113,7 +133,7 @@ def load_or_create_master_key(path: Path, *, create: bool) -> MasterKey | None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    return MasterKey.from_secret(secret)
+    return secret
 
 
 def media_master_key(configured: str | None, path: Path, *, create: bool) -> MasterKey | None:

@@ -10,13 +10,14 @@ user's stored notifications in the room.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import JsonDict
 from core.identifiers import RoomId, UserId
 from homeserver.storage.database import Connection, Database
+from homeserver.storage.rooms.events import readable_events
+from homeserver.storage.sealing import Sealer
 
 _PROGRESS = "push"
 Pair = tuple[UserId, RoomId]
@@ -55,8 +56,9 @@ class ReadMark:
 class NotificationStore:
     """Reads and writes `notification_actions`, `notification_counts` and the progress."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def progress(self) -> int:
         """The events stream position up to which push rules have been evaluated."""
@@ -68,7 +70,7 @@ class NotificationStore:
     async def events_after(self, position: int, limit: int) -> list[PushEvent]:
         """Up to `limit` events after stream `position`, in stream order."""
         rows = await self._db.fetch_all(
-            "SELECT stream_ordering, room_id, sender, state_group, json FROM events"
+            "SELECT event_id, stream_ordering, room_id, sender, state_group, json FROM events"
             " WHERE stream_ordering > $1 ORDER BY stream_ordering LIMIT $2",
             position,
             limit,
@@ -79,9 +81,9 @@ class NotificationStore:
                 room_id=RoomId(r["room_id"]),
                 sender=UserId(r["sender"]),
                 state_group=int(r["state_group"]),
-                raw=json.loads(r["json"]),
+                raw=raw,
             )
-            for r in rows
+            for r, raw in readable_events(rows, self._sealer)
         ]
 
     async def apply_batch(

@@ -1,13 +1,15 @@
 """Queries of the public room directory (`/publicRooms`) and the user directory.
 
-Both read the `room_state_summary` view (migration 0003): one row per room with the string
-fields of its current state (name, topic, canonical alias, join rule, …). Being a view over
-`current_state` it never goes stale, and nothing else has to keep it up to date: membership
-and profile changes are visible to the next query as soon as they are committed.
+Both read the `room_summary` table (`summary.py`): one row per room with the string fields of
+its current state (name, topic, canonical alias, join rule, …), written with the current state
+itself, so it never goes stale; membership and profile changes are visible to the next query as
+soon as they are committed.
 
-Searches use `LOWER(column) LIKE LOWER(pattern)` with `\\` as the escape character, so a
-search term's own `%`, `_` and `\\` match literally. The same SQL text runs on both backends;
-`LOWER` folds ASCII on SQLite and follows the database locale on PostgreSQL.
+The room list's free-text fields are sealed at rest, so its search term is matched here, after
+they are opened (case-insensitively, with `str.casefold`), not in SQL. User searches use
+`LOWER(column) LIKE LOWER(pattern)` with `\\` as the escape character, so a search term's own
+`%`, `_` and `\\` match literally. The same SQL text runs on both backends; `LOWER` folds ASCII
+on SQLite and follows the database locale on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from core.identifiers import RoomId, UserId
 from homeserver.storage.database import Database, Row
+from homeserver.storage.sealing import ROOM_SUMMARY_FIELDS, Sealer
 
 # Rooms the directory may list: published ones people can join or knock on, or read without
 # joining, with somebody in them (Synapse lists the same set).
@@ -26,7 +29,7 @@ _LISTED_ROOMS = (
     " s.history_visibility, s.guest_access, s.room_type,"
     " (SELECT COUNT(*) FROM memberships m"
     "  WHERE m.room_id = s.room_id AND m.membership = 'join') AS joined_members"
-    " FROM rooms r JOIN room_state_summary s ON s.room_id = r.room_id"
+    " FROM rooms r JOIN room_summary s ON s.room_id = r.room_id"
     " WHERE r.is_public = 1"
     " AND (s.join_rule IN ('public', 'knock', 'knock_restricted')"
     " OR s.history_visibility = 'world_readable')"
@@ -40,7 +43,7 @@ _VISIBLE_USER = (
     "   WHERE mine.user_id = $1 AND mine.membership = 'join'"
     "   AND theirs.user_id = c.user_id AND theirs.membership = 'join'))"
     " OR EXISTS (SELECT 1 FROM memberships theirs"
-    "   JOIN room_state_summary s ON s.room_id = theirs.room_id"
+    "   JOIN room_summary s ON s.room_id = theirs.room_id"
     "   WHERE theirs.user_id = c.user_id AND theirs.membership = 'join'"
     "   AND (s.join_rule = 'public' OR s.history_visibility = 'world_readable')))"
 )
@@ -117,10 +120,12 @@ class _Args:
 
 
 class DirectoryStore:
-    """Reads the room directory and the user directory."""
+    """Reads the room directory (its sealed fields opened with `sealer`) and the user
+    directory."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def public_rooms(
         self,
@@ -139,7 +144,7 @@ class DirectoryStore:
             limit: The most rows to return.
         """
         args = _Args()
-        conditions = ["listed.joined_members > 0", *_filter_conditions(room_filter, args)]
+        conditions = ["listed.joined_members > 0", *_type_conditions(room_filter, args)]
         if bound is not None:
             members, room_id = args.add(bound.joined_members), args.add(bound.room_id)
             before, after = ("<", ">") if forward else (">", "<")
@@ -148,11 +153,21 @@ class DirectoryStore:
                 f" (listed.joined_members = {members} AND listed.room_id {after} {room_id}))"
             )
         order = "DESC, listed.room_id ASC" if forward else "ASC, listed.room_id DESC"
+        term = room_filter.search_term
         sql = (
             f"SELECT * FROM ({_LISTED_ROOMS}) listed WHERE {' AND '.join(conditions)}"  # noqa: S608
-            f" ORDER BY listed.joined_members {order} LIMIT {args.add(limit)}"
+            f" ORDER BY listed.joined_members {order}"
         )
-        return [_public_room(row) for row in await self._db.fetch_all(sql, *args.values)]
+        if not term:
+            sql += f" LIMIT {args.add(limit)}"
+        rooms: list[PublicRoom] = []
+        for row in await self._db.fetch_all(sql, *args.values):
+            room = _public_room(row, self._sealer)
+            if not term or _matches(room, term):
+                rooms.append(room)
+                if len(rooms) == limit:
+                    break
+        return rooms
 
     async def count_public_rooms(self) -> int:
         """How many rooms the directory lists, before any filter."""
@@ -162,7 +177,7 @@ class DirectoryStore:
     async def history_visibility(self, room_id: RoomId) -> str | None:
         """The room's current `history_visibility`, or None if it has none."""
         value = await self._db.fetch_val(
-            "SELECT history_visibility FROM room_state_summary WHERE room_id = $1", room_id
+            "SELECT history_visibility FROM room_summary WHERE room_id = $1", room_id
         )
         return str(value) if value is not None else None
 
@@ -210,18 +225,8 @@ class DirectoryStore:
         ]
 
 
-def _filter_conditions(room_filter: RoomListFilter, args: _Args) -> Sequence[str]:
+def _type_conditions(room_filter: RoomListFilter, args: _Args) -> Sequence[str]:
     conditions = []
-    if room_filter.search_term:
-        pattern = args.add(like_pattern(room_filter.search_term))
-        conditions.append(
-            "("
-            + " OR ".join(
-                f"LOWER(listed.{column}) LIKE LOWER({pattern}) ESCAPE '\\'"
-                for column in ("name", "topic", "canonical_alias")
-            )
-            + ")"
-        )
     if room_filter.room_types:
         wanted = [args.add(t) for t in room_filter.room_types if t is not None]
         alternatives = [f"listed.room_type IN ({', '.join(wanted)})"] if wanted else []
@@ -231,14 +236,28 @@ def _filter_conditions(room_filter: RoomListFilter, args: _Args) -> Sequence[str
     return conditions
 
 
-def _public_room(row: Row) -> PublicRoom:
+def _matches(room: PublicRoom, term: str) -> bool:
+    """Whether the name, topic or canonical alias contains `term`, ignoring case."""
+    wanted = term.casefold()
+    return any(
+        value is not None and wanted in value.casefold()
+        for value in (room.name, room.topic, room.canonical_alias)
+    )
+
+
+def _public_room(row: Row, sealer: Sealer) -> PublicRoom:
+    room_id = RoomId(row["room_id"])
+
+    def opened(column: str) -> str | None:
+        return sealer.open(ROOM_SUMMARY_FIELDS[column], (room_id,), row[column])
+
     return PublicRoom(
-        room_id=RoomId(row["room_id"]),
+        room_id=room_id,
         joined_members=int(row["joined_members"]),
-        name=row["name"],
-        topic=row["topic"],
-        canonical_alias=row["canonical_alias"],
-        avatar_url=row["avatar_url"],
+        name=opened("name"),
+        topic=opened("topic"),
+        canonical_alias=opened("canonical_alias"),
+        avatar_url=opened("avatar_url"),
         join_rule=row["join_rule"],
         history_visibility=row["history_visibility"],
         guest_access=row["guest_access"],

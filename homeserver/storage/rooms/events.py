@@ -14,7 +14,6 @@ the resolved current state is kept as `rooms.state_group`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from core.event_types import M_ROOM_MEMBER
 from core.events import Pdu
 from core.identifiers import DeviceId, EventId, RoomId, UserId
 from homeserver.storage.database import Connection, Database, Row
-from homeserver.storage.json_rows import readable_rows
+from homeserver.storage.json_rows import encode_event
 from homeserver.storage.rooms.state_groups import (
     StateIds,
     StateKey,
@@ -31,6 +30,8 @@ from homeserver.storage.rooms.state_groups import (
     state_of_group,
     write_snapshot,
 )
+from homeserver.storage.rooms.summary import record_redaction, record_state
+from homeserver.storage.sealing import EVENTS_JSON, OUTLIERS_JSON, Sealer
 from homeserver.storage.streams import next_positions
 
 __all__ = [
@@ -109,10 +110,11 @@ class TxnKey:
 
 
 class EventStore:
-    """Reads and writes events and room state."""
+    """Reads and writes events and room state (event JSON sealed by `sealer`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def create_room(
         self, room_id: RoomId, room_version: str, creator: UserId, is_public: bool, now_ms: int
@@ -183,15 +185,17 @@ class EventStore:
                 group = await state_group_after(conn, pending.pdu, pending.prev_state_group, before)
                 results.append((first + offset, group))
             # Statements run once per batch, not per event: the writer is the bottleneck.
-            await _insert_events(conn, events, results)
+            await _insert_events(conn, self._sealer, events, results)
             await _update_extremities(
                 conn, [p.pdu for p in events if p.remote is None or p.remote.extremity]
             )
             for pending, (stream, _) in zip(events, results, strict=True):
                 if pending.remote is not None:
-                    await _apply_remote_state(conn, pending.pdu.room_id, pending.remote, stream)
+                    await _apply_remote_state(
+                        conn, self._sealer, pending.pdu.room_id, pending.remote, stream
+                    )
                 elif pending.pdu.state_key is not None:
-                    await _update_current_state(conn, pending.pdu, stream)
+                    await _update_current_state(conn, self._sealer, pending.pdu, stream)
             txn_rows = [
                 (p.txn.user_id, p.txn.device_id, p.txn.txn_id, p.pdu.event_id, now_ms)
                 for p in events
@@ -226,7 +230,7 @@ class EventStore:
             placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
             sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_id IN ({placeholders})"  # noqa: S608
             rows = await self._db.fetch_all(sql, *chunk)
-            for row, raw in readable_events(rows):
+            for row, raw in readable_events(rows, self._sealer):
                 event = stored_event(row, raw)
                 found[event.event_id] = event
         rest = [e for e in ids if e not in found]
@@ -237,7 +241,8 @@ class EventStore:
                 "SELECT event_id, room_id, 0 AS stream_ordering, json, NULL AS redacted_by"  # noqa: S608
                 f" FROM event_outliers WHERE status <> 'rejected' AND event_id IN ({placeholders})"
             )
-            for row, raw in readable_events(await self._db.fetch_all(sql, *chunk)):
+            outliers = await self._db.fetch_all(sql, *chunk)
+            for row, raw in self._sealer.readable(outliers, OUTLIERS_JSON):
                 event = stored_event(row, raw)
                 found[event.event_id] = event
         return found
@@ -299,13 +304,16 @@ class EventStore:
     async def mark_redacted(
         self, event_id: EventId, redaction_id: EventId, pruned: JsonDict
     ) -> None:
-        """Replace a redacted event's stored JSON with its pruned form."""
-        await self._db.execute(
-            "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
-            event_id,
-            json.dumps(pruned, ensure_ascii=False),
-            redaction_id,
-        )
+        """Replace a redacted event's stored JSON with its pruned form (and the room
+        summary's field, when it is a current state event)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
+                event_id,
+                self._sealer.seal(EVENTS_JSON, (event_id,), encode_event(pruned)),
+                redaction_id,
+            )
+            await record_redaction(conn, self._sealer, event_id, pruned)
 
 
 def stored_event(row: dict[str, object], raw: JsonDict) -> StoredEvent:
@@ -320,13 +328,17 @@ def stored_event(row: dict[str, object], raw: JsonDict) -> StoredEvent:
     )
 
 
-def readable_events(rows: Iterable[Row]) -> Iterator[tuple[Row, JsonDict]]:
-    """`(row, event JSON)` of each `events` row that reads back; unreadable ones are skipped."""
-    return readable_rows(rows, "json", table="events", key="event_id")
+def readable_events(rows: Iterable[Row], sealer: Sealer) -> Iterator[tuple[Row, JsonDict]]:
+    """`(row, event JSON)` of each row of `events` (or `event_outliers`: they share the
+    sealing scope) that opens and reads back; others are skipped and logged."""
+    return sealer.readable(rows, EVENTS_JSON)
 
 
 async def _insert_events(
-    conn: Connection, events: Sequence[PendingEvent], placed: Sequence[tuple[int, int]]
+    conn: Connection,
+    sealer: Sealer,
+    events: Sequence[PendingEvent],
+    placed: Sequence[tuple[int, int]],
 ) -> None:
     await conn.execute_many(
         "INSERT INTO events (event_id, room_id, stream_ordering, depth, event_type, state_key,"
@@ -343,7 +355,7 @@ async def _insert_events(
                 p.pdu.sender,
                 p.pdu.origin_server_ts,
                 group,
-                json.dumps(p.pdu.raw, ensure_ascii=False, separators=(",", ":")),
+                sealer.seal(EVENTS_JSON, (p.pdu.event_id,), encode_event(p.pdu.raw)),
             )
             for p, (stream, group) in zip(events, placed, strict=True)
         ],
@@ -365,7 +377,7 @@ async def _update_extremities(conn: Connection, pdus: Sequence[Pdu]) -> None:
     )
 
 
-async def _update_current_state(conn: Connection, pdu: Pdu, stream: int) -> None:
+async def _update_current_state(conn: Connection, sealer: Sealer, pdu: Pdu, stream: int) -> None:
     await conn.execute(
         "INSERT INTO current_state (room_id, event_type, state_key, event_id)"
         " VALUES ($1, $2, $3, $4) ON CONFLICT (room_id, event_type, state_key)"
@@ -375,6 +387,7 @@ async def _update_current_state(conn: Connection, pdu: Pdu, stream: int) -> None
         pdu.state_key,
         pdu.event_id,
     )
+    await record_state(conn, sealer, pdu.room_id, pdu.type, pdu.state_key, pdu.content)
     if pdu.type == M_ROOM_MEMBER and pdu.membership is not None:
         await conn.execute(
             "INSERT INTO memberships (user_id, room_id, membership, event_id, stream_ordering)"
@@ -390,11 +403,11 @@ async def _update_current_state(conn: Connection, pdu: Pdu, stream: int) -> None
 
 
 async def _apply_remote_state(
-    conn: Connection, room_id: RoomId, remote: RemoteState, stream: int
+    conn: Connection, sealer: Sealer, room_id: RoomId, remote: RemoteState, stream: int
 ) -> None:
     """Make a remote event's state changes current; keep the resolved state of a fork."""
     for changed in remote.changed:
-        await _update_current_state(conn, changed, stream)
+        await _update_current_state(conn, sealer, changed, stream)
     if remote.current is not None:
         group: int | None = await write_snapshot(conn, room_id, remote.current)
     elif remote.extremity:

@@ -14,7 +14,6 @@ one event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -23,8 +22,10 @@ from core.errors import JsonDict
 from core.events import Pdu
 from core.identifiers import EventId, RoomId
 from homeserver.storage.database import Connection, Database
+from homeserver.storage.json_rows import encode_event
 from homeserver.storage.rooms.events import readable_events
 from homeserver.storage.rooms.state_groups import StateIds, state_group_after
+from homeserver.storage.sealing import EVENTS_JSON, Sealer
 from homeserver.storage.streams import next_positions
 
 __all__ = ["BACKFILL_STREAM", "HistoryEvent", "HistoryStore", "NearEvent"]
@@ -66,8 +67,9 @@ class NearEvent:
 class HistoryStore:
     """Reads the edge of a room's history and writes events below it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def oldest_events(self, room_id: RoomId, limit: int) -> list[JsonDict]:
         """The room's `limit` lowest events in the timeline, lowest first."""
@@ -77,7 +79,7 @@ class HistoryStore:
             room_id,
             limit,
         )
-        return [raw for _, raw in readable_events(rows)]
+        return [raw for _, raw in readable_events(rows, self._sealer)]
 
     async def place(self, events: Sequence[HistoryEvent]) -> int:
         """Put `events` (oldest first) into the timeline below everything stored, in one
@@ -103,7 +105,7 @@ class HistoryStore:
                     pdu.sender,
                     pdu.origin_server_ts,
                     group,
-                    json.dumps(pdu.raw, ensure_ascii=False, separators=(",", ":")),
+                    self._sealer.seal(EVENTS_JSON, (pdu.event_id,), encode_event(pdu.raw)),
                 )
                 await conn.execute(
                     "DELETE FROM event_outliers WHERE event_id = $1 AND status = 'outlier'",

@@ -8,7 +8,6 @@ state *after* each event as a chain of deltas ending in a snapshot), so callers 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,6 +17,7 @@ from core.event_types import M_ROOM_MEMBER, Membership
 from core.identifiers import EventId, RoomId, UserId
 from homeserver.storage.database import Database, Row
 from homeserver.storage.rooms.events import EVENTS_STREAM, StateKey, readable_events
+from homeserver.storage.sealing import Sealer
 from homeserver.storage.streams import current_position
 
 _COLUMNS = "event_id, room_id, stream_ordering, state_group, json, redacted_by"
@@ -58,8 +58,9 @@ class MembershipRecord:
 class RoomReadStore:
     """Queries behind `/messages`, `/context`, `/event`, `/state`, `/members` and visibility."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def room_version(self, room_id: RoomId) -> str | None:
         """The room's version identifier, or None for an unknown room."""
@@ -90,7 +91,7 @@ class RoomReadStore:
             upto,
             limit,
         )
-        return [_room_event(r, raw) for r, raw in readable_events(rows)]
+        return [_room_event(r, raw) for r, raw in readable_events(rows, self._sealer)]
 
     async def events_by_id(self, event_ids: Iterable[EventId]) -> dict[EventId, RoomEvent]:
         """Events by ID, with positions (missing ones are absent). State that a join over
@@ -104,9 +105,8 @@ class RoomReadStore:
                 f" FROM event_outliers WHERE status = 'outlier' AND event_id IN ({marks})",
                 *chunk,
             )
-            found.update(
-                (e.event_id, e) for e in (_room_event(r, raw) for r, raw in readable_events(rows))
-            )
+            readable = readable_events(rows, self._sealer)
+            found.update((e.event_id, e) for e in (_room_event(r, raw) for r, raw in readable))
         return found
 
     async def positions(self, event_ids: Iterable[EventId]) -> dict[EventId, EventPosition]:
@@ -181,7 +181,7 @@ class RoomReadStore:
         """`(stream_ordering, membership)` of every membership event of a user in a room,
         oldest first."""
         rows = await self._db.fetch_all(
-            "SELECT stream_ordering, json FROM events"
+            "SELECT event_id, stream_ordering, json FROM events"
             " WHERE state_key = $1 AND event_type = $2 AND room_id = $3"
             " ORDER BY stream_ordering",
             user_id,
@@ -189,8 +189,8 @@ class RoomReadStore:
             room_id,
         )
         history: list[tuple[int, str]] = []
-        for r in rows:
-            content = json.loads(str(r["json"])).get("content")
+        for r, raw in readable_events(rows, self._sealer):
+            content = raw.get("content")
             membership = content.get("membership") if isinstance(content, dict) else None
             history.append((int(r["stream_ordering"]), str(membership or Membership.LEAVE)))
         return history

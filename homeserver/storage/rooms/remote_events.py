@@ -8,14 +8,15 @@ through the writer; `put_outliers` never overwrites a row, so a verdict, once st
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Final
 
 from core.events import Pdu
 from core.identifiers import EventId
 from homeserver.storage.database import Database
+from homeserver.storage.json_rows import encode_event
 from homeserver.storage.rooms.state_groups import StateIds, write_snapshot
+from homeserver.storage.sealing import OUTLIERS_JSON, Sealer
 
 __all__ = ["ACCEPTED", "OUTLIER", "REJECTED", "SOFT_FAILED", "RemoteEventStore"]
 
@@ -30,15 +31,15 @@ _INSERT: Final = (
 )
 
 
-def _json(pdu: Pdu) -> str:
-    return json.dumps(pdu.raw, ensure_ascii=False, separators=(",", ":"))
-
-
 class RemoteEventStore:
-    """Reads and writes the outliers table."""
+    """Reads and writes the outliers table (event JSON sealed by `sealer`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
+
+    def _json(self, pdu: Pdu) -> str:
+        return self._sealer.seal(OUTLIERS_JSON, (pdu.event_id,), encode_event(pdu.raw))
 
     async def statuses(self, event_ids: Iterable[EventId]) -> dict[EventId, str]:
         """What we hold of each event: `accepted`, `outlier`, `rejected` or `soft_failed`
@@ -71,7 +72,7 @@ class RemoteEventStore:
         await self._db.execute_many(
             _INSERT,
             [
-                (pdu.event_id, pdu.room_id, status, reason, None, _json(pdu), now_ms)
+                (pdu.event_id, pdu.room_id, status, reason, None, self._json(pdu), now_ms)
                 for pdu, status, reason in entries
             ],
         )
@@ -81,7 +82,14 @@ class RemoteEventStore:
         async with self._db.transaction() as conn:
             group = await write_snapshot(conn, pdu.room_id, state_after)
             await conn.execute(
-                _INSERT, pdu.event_id, pdu.room_id, SOFT_FAILED, None, group, _json(pdu), now_ms
+                _INSERT,
+                pdu.event_id,
+                pdu.room_id,
+                SOFT_FAILED,
+                None,
+                group,
+                self._json(pdu),
+                now_ms,
             )
 
     async def outlier_state_group(self, event_id: EventId) -> int | None:

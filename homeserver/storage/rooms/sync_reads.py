@@ -3,7 +3,6 @@ membership changes of a user, and stored filters."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from core.errors import JsonDict
@@ -11,6 +10,7 @@ from core.identifiers import EventId, RoomId, UserId
 from homeserver.storage.database import Database
 from homeserver.storage.json_rows import dump_json, load_json
 from homeserver.storage.rooms.events import StoredEvent, readable_events, stored_event
+from homeserver.storage.sealing import EVENTS_JSON, Sealer
 from homeserver.storage.streams import current_position
 
 _COLUMNS = "event_id, room_id, stream_ordering, json, redacted_by"
@@ -32,8 +32,9 @@ class MembershipRow:
 class SyncStore:
     """Read-side queries of `/sync`, plus the filter table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def events_position(self) -> int:
         """The highest committed event stream position."""
@@ -61,7 +62,8 @@ class SyncStore:
             limit + 1,
         )
         limited = len(rows) > limit
-        events = [stored_event(r, raw) for r, raw in readable_events(reversed(rows[:limit]))]
+        readable = readable_events(reversed(rows[:limit]), self._sealer)
+        events = [stored_event(r, raw) for r, raw in readable]
         return events, limited
 
     async def state_group_at(self, room_id: RoomId, position: int) -> int | None:
@@ -94,17 +96,19 @@ class SyncStore:
 
     async def membership_at(self, user_id: UserId, room_id: RoomId, position: int) -> str | None:
         """The user's membership in a room as of stream `position`."""
-        value = await self._db.fetch_val(
-            "SELECT json FROM events WHERE state_key = $1 AND event_type = 'm.room.member'"
-            " AND room_id = $2 AND stream_ordering <= $3"
+        row = await self._db.fetch_one(
+            "SELECT event_id, json FROM events WHERE state_key = $1"
+            " AND event_type = 'm.room.member' AND room_id = $2 AND stream_ordering <= $3"
             " ORDER BY stream_ordering DESC LIMIT 1",
             user_id,
             room_id,
             position,
         )
-        if value is None:
+        if row is None:
             return None
-        membership = json.loads(value).get("content", {}).get("membership")
+        raw = self._sealer.load(EVENTS_JSON, (row["event_id"],), row["json"])
+        content = raw.get("content") if isinstance(raw, dict) else None
+        membership = content.get("membership") if isinstance(content, dict) else None
         return membership if isinstance(membership, str) else None
 
     async def add_filter(self, user_id: UserId, definition: JsonDict) -> int:

@@ -27,6 +27,7 @@ from core.identifiers import EventId, RoomId, UserId
 from core.search_text import SearchQuery
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.rooms.events import readable_events
+from homeserver.storage.sealing import Sealer
 from homeserver.storage.search.fulltext import FullText, full_text_for
 
 __all__ = [
@@ -117,10 +118,12 @@ class Hit:
 
 
 class SearchStore:
-    """Reads and writes the search index (`search_*` tables)."""
+    """Reads and writes the search index (`search_*` tables); event JSON is opened with
+    `sealer`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
         self._text: FullText = full_text_for(db)
 
     @property
@@ -155,7 +158,7 @@ class SearchStore:
             position,
             limit,
         )
-        readable = {str(r["event_id"]): raw for r, raw in readable_events(rows)}
+        readable = {str(r["event_id"]): raw for r, raw in readable_events(rows, self._sealer)}
         return [
             IndexSource(
                 stream_ordering=int(r["stream_ordering"]),

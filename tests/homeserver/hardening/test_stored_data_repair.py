@@ -1,6 +1,7 @@
 """Rows that break "accepted means readable" (stored before the checks, or written around them)
 are skipped and logged on read: the owner's `/sync`, `/messages`, account data and key backup
-keep answering 200 after a restart instead of failing on every request."""
+keep answering 200 after a restart instead of failing on every request. The poisoned values are
+sealed at rest like the rows they replace, so the JSON checks run behind the decryption."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import aiohttp
 import pytest
 
 from homeserver.app.app_keys import STORES
-from homeserver.storage.database import Database
+from homeserver.storage.factory import Stores
+from homeserver.storage.sealing import (
+    ACCOUNT_DATA,
+    BACKUP_AUTH_DATA,
+    BACKUP_SESSION_DATA,
+    EVENTS_JSON,
+    TO_DEVICE,
+)
 from tests.conftest import LiveServer, make_config, start_server
 from tests.homeserver.hardening.helpers import Raw, nested, raw_user
 
@@ -34,11 +42,17 @@ def _timeline_ids(sync: dict[str, object], room_id: str) -> list[str]:
     return [e["event_id"] for e in rooms["join"][room_id]["timeline"]["events"]]
 
 
-async def _poison_event(db: Database, event_id: str) -> None:
-    raw = json.loads(await db.fetch_val("SELECT json FROM events WHERE event_id = $1", event_id))
+async def _poison_event(stores: Stores, event_id: str) -> None:
+    db, sealer = stores.db, stores.sealer
+    stored = await db.fetch_val("SELECT json FROM events WHERE event_id = $1", event_id)
+    raw = json.loads(sealer.open(EVENTS_JSON, (event_id,), stored) or "")
     raw["content"] = "__deep__"
     poisoned = json.dumps(raw).replace('"__deep__"', DEEP)
-    await db.execute("UPDATE events SET json = $1 WHERE event_id = $2", poisoned, event_id)
+    await db.execute(
+        "UPDATE events SET json = $1 WHERE event_id = $2",
+        sealer.seal(EVENTS_JSON, (event_id,), poisoned),
+        event_id,
+    )
 
 
 async def _setup(live: LiveServer, http: aiohttp.ClientSession) -> tuple[Raw, Raw, str, list[str]]:
@@ -67,31 +81,45 @@ async def _setup(live: LiveServer, http: aiohttp.ClientSession) -> tuple[Raw, Ra
     return alice, bob, room_id, sent
 
 
-async def _poison(db: Database, bob: Raw, poisoned_event: str) -> None:
-    await _poison_event(db, poisoned_event)
-    first = await db.fetch_val(
-        "SELECT MIN(stream_id) FROM to_device_inbox WHERE user_id = $1", bob.user_id
+async def _poison(stores: Stores, bob: Raw, room_id: str, poisoned_event: str) -> None:
+    db, seal = stores.db, stores.sealer.seal
+    await _poison_event(stores, poisoned_event)
+    first = await db.fetch_one(
+        "SELECT device_id, stream_id FROM to_device_inbox WHERE user_id = $1"
+        " ORDER BY stream_id LIMIT 1",
+        bob.user_id,
     )
+    assert first is not None
+    device, stream = first["device_id"], first["stream_id"]
     await db.execute(
         "UPDATE to_device_inbox SET message_json = $1 WHERE user_id = $2 AND stream_id = $3",
-        f'{{"type":"m.test","sender":"@x:localhost","content":{DEEP}}}',
+        seal(
+            TO_DEVICE,
+            (bob.user_id, device, stream),
+            f'{{"type":"m.test","sender":"@x:localhost","content":{DEEP}}}',
+        ),
         bob.user_id,
-        first,
+        stream,
     )
     await db.execute(
         "UPDATE account_data SET content = $1 WHERE user_id = $2 AND data_type = $3",
-        DEEP,
+        seal(ACCOUNT_DATA, (bob.user_id, "", "x.bad"), DEEP),
         bob.user_id,
         "x.bad",
     )
+    version = await db.fetch_val(
+        "SELECT version FROM key_backup_versions WHERE user_id = $1", bob.user_id
+    )
     await db.execute(
         "UPDATE key_backup_sessions SET session_data = $1 WHERE user_id = $2 AND session_id = $3",
-        SURROGATE,
+        seal(BACKUP_SESSION_DATA, (bob.user_id, version, room_id, "bad"), SURROGATE),
         bob.user_id,
         "bad",
     )
     await db.execute(
-        "UPDATE key_backup_versions SET auth_data = $1 WHERE user_id = $2", SURROGATE, bob.user_id
+        "UPDATE key_backup_versions SET auth_data = $1 WHERE user_id = $2",
+        seal(BACKUP_AUTH_DATA, (bob.user_id, version), SURROGATE),
+        bob.user_id,
     )
 
 
@@ -105,7 +133,7 @@ async def test_poisoned_rows_are_skipped_after_a_restart(
     live, runner = await start_server(config)
     try:
         alice, bob, room_id, sent = await _setup(live, http)
-        await _poison(live.app[STORES].db, bob, sent[1])
+        await _poison(live.app[STORES], bob, room_id, sent[1])
     finally:
         await runner.cleanup()
 
