@@ -10,6 +10,8 @@ from homeserver.api.http import SERVICES
 from homeserver.app.app_keys import STORES
 from homeserver.services.federation.outbound import OutboundFederation
 from homeserver.storage.federation.outbox import PDU_SENDER
+from homeserver.storage.rooms.events import EVENTS_STREAM
+from homeserver.storage.streams import current_position
 from tests.homeserver.federation.servers import FederatedServer
 from tests.homeserver.federation.test_joins import invited_and_joined, sync_until, timeline_bodies
 from tests.waiting import wait_for
@@ -27,11 +29,11 @@ async def test_received_events_are_read_past_without_a_write_and_nothing_is_queu
     hs1, hs2 = pair
     alice, bob, room_id = await invited_and_joined(http, hs1, hs2, "12")
     outbox = hs2.live.app[STORES].federation_outbox
-    await wait_for(lambda: _feed(hs2).position is not None, what="hs2's feed reading")
+    head = await current_position(hs2.live.app[STORES].db, EVENTS_STREAM)  # bob's join
+    await wait_for(lambda: _feed(hs2).position == head, what="hs2's feed reading bob's join")
     saved = await outbox.position(PDU_SENDER)
-    assert saved is not None
-    read = _feed(hs2).position
-    assert read is not None
+    assert saved == head  # a batch with our user's event stores its position
+    read = head
 
     for n in range(3):
         await alice.send(room_id, f"to hs2 {n}")
