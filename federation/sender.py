@@ -191,13 +191,15 @@ class TransactionSender:
                 state.dirty = False
                 if state.failures:
                     await self._catch_up(destination)
-                batch = await self._queue.pending(destination, MAX_PDUS, MAX_EDUS)
-                batch = _fit(batch, self._settings.max_transaction_bytes)
+                queued = await self._queue.pending(destination, MAX_PDUS, MAX_EDUS)
+                batch = _fit(queued, self._settings.max_transaction_bytes)
                 if not batch:
                     if state.dirty:
                         continue
                     return
                 await self._deliver(destination, state, batch)
+                if not state.dirty and not state.failures and _was_all(queued, batch):
+                    return  # nothing was queued since: no need to read the queue again
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -280,6 +282,12 @@ class TransactionSender:
             destination,
             dropped,
         )
+
+
+def _was_all(queued: list[QueuedItem], sent: list[QueuedItem]) -> bool:
+    """Whether `sent` was everything queued: all that was read, and less than a full read."""
+    pdus = sum(1 for item in queued if item.kind == PDU)
+    return len(sent) == len(queued) and pdus < MAX_PDUS and len(queued) - pdus < MAX_EDUS
 
 
 def _fit(batch: list[QueuedItem], max_bytes: int) -> list[QueuedItem]:
