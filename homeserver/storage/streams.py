@@ -13,17 +13,7 @@ from homeserver.storage.database import Connection, Database
 
 async def next_position(conn: Connection, stream: str) -> int:
     """Advance `stream` by one inside the caller's transaction and return the new position."""
-    await conn.execute(
-        "INSERT INTO stream_counters (stream, position) VALUES ($1, 0)"
-        " ON CONFLICT (stream) DO NOTHING",
-        stream,
-    )
-    value = await conn.fetch_val(
-        "UPDATE stream_counters SET position = position + 1 WHERE stream = $1 RETURNING position",
-        stream,
-    )
-    conn.note_position(stream, int(value))
-    return int(value)
+    return await next_positions(conn, stream, 1)
 
 
 async def next_positions(conn: Connection, stream: str, count: int) -> int:

@@ -248,7 +248,8 @@ class EventService:
     async def persist_remote(self, pdu: Pdu, remote: RemoteState) -> SentEvent:
         """Write an accepted event from another server (the caller holds `room_lock`) and
         reload the room's head, whose extremities and state it may have changed."""
-        stream, _ = await self._writer.write(PendingEvent(pdu, None, None, remote))
+        stream, group = await self._writer.write(PendingEvent(pdu, None, None, remote))
+        self._groups.put(group, dict(with_state_event(remote.before, pdu)))
         head = await self._store.room_head(pdu.room_id)
         if head is not None:
             self._heads.put(pdu.room_id, head)
@@ -360,10 +361,9 @@ class EventService:
 
     def _advance_state(self, pdu: Pdu, before: StateIds, group: int) -> None:
         # The cache entry is replaced, never mutated, so readers holding the old map are safe.
-        after = before
-        if pdu.state_key is not None:
-            after = {**before, (pdu.type, pdu.state_key): pdu.event_id}
+        after = with_state_event(before, pdu)
         self._state.put(pdu.room_id, (group, after))
+        self._groups.put(group, after)
 
     def _remember(self, pdu: Pdu) -> None:
         self._pdus.put(pdu.event_id, pdu)
@@ -381,3 +381,10 @@ class EventService:
         recent-events log gets the new form."""
         self._caches.invalidate(PDU_CACHE, pdu.event_id)
         self._recent.replace(pdu)
+
+
+def with_state_event(before: StateIds, pdu: Pdu) -> StateIds:
+    """The state after `pdu` given the state before it (`before` itself for a message)."""
+    if pdu.state_key is None:
+        return before
+    return {**before, (pdu.type, pdu.state_key): pdu.event_id}
