@@ -101,6 +101,7 @@ def build_services(
             ephemeral=ephemeral,
             events_position=events_position,
             room_events=rooms.events,
+            redactions=rooms.redaction,
             visibility=rooms.visibility,
             remote_devices=e2ee.remote_devices,
         ),

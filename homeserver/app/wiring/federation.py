@@ -42,6 +42,7 @@ from homeserver.services.federation.timestamps import EventTimestamps
 from homeserver.services.federation.transactions import TransactionService
 from homeserver.services.rooms.directory import DirectoryService
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.redaction import RedactionService
 from homeserver.services.rooms.restricted_joins import RestrictedJoins
 from homeserver.services.rooms.visibility import VisibilityService
 from homeserver.storage.factory import Stores
@@ -133,6 +134,7 @@ def build_federation(
     ephemeral: EphemeralServices,
     events_position: int,
     room_events: EventService,
+    redactions: RedactionService,
     remote_devices: RemoteDeviceUpdates,
     visibility: VisibilityService,
 ) -> FederationServices:
@@ -164,7 +166,7 @@ def build_federation(
         clock=shared.clock,
         acls=acls,
     )
-    rooms = _room_federation(stores, shared, signing_key, outbound, room_events, acls)
+    rooms = _room_federation(stores, shared, signing_key, outbound, room_events, acls, redactions)
     return FederationServices(
         enabled=fed.enabled,
         keys=keys or _key_service(config, stores, shared, signing_key, None),
@@ -241,6 +243,7 @@ def _room_federation(
     outbound: FederationOutbound | None,
     events: EventService,
     acls: ServerAcls,
+    redactions: RedactionService,
 ) -> _RoomFederation:
     """Rooms across servers: the inbound pipeline, the handshakes, invites and reads."""
     server_name, clock = ServerName(shared.server_name), shared.clock
@@ -253,6 +256,7 @@ def _room_federation(
         verifier=verifier,
         requests=requests,
         acls=acls,
+        redactions=redactions,
         clock=clock,
     )
     invites = Invites(

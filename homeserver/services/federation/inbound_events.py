@@ -7,7 +7,8 @@ size and signatures (else dropped, `pdu_checks`); content hash (redacted on mism
 against its own `auth_events` (missing ones fetched from the origin, `outliers`); auth against
 the state before it, which is the state after its `prev_events`, resolved when there are
 several (missing prev events are asked for with `get_missing_events`, then the state at the
-gap with `/state_ids`); and a soft-fail check against the room's current state.
+gap with `/state_ids`); and a soft-fail check against the room's current state. An accepted
+redaction is then applied to its target, if we hold it and its sender may redact it.
 
 Invariants: a rejected event is stored as rejected (never used as auth or state), a
 soft-failed one as soft-failed (never in the timeline or current state); room state changes
@@ -24,6 +25,7 @@ from typing import Final
 from core.auth_base import AuthError
 from core.auth_rules import check_auth
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
+from core.event_types import M_ROOM_REDACTION
 from core.events import Pdu
 from core.identifiers import EventId, RoomId, ServerName
 from core.room_versions import RoomVersion, get_room_version
@@ -35,6 +37,7 @@ from homeserver.services.federation.remote_requests import RemoteRequests
 from homeserver.services.federation.room_state import RoomStates, with_event
 from homeserver.services.federation.server_acls import ServerAcls
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.redaction import RedactionService
 from homeserver.storage.rooms.events import EventStore, RemoteState, StateIds
 from homeserver.storage.rooms.remote_events import (
     ACCEPTED,
@@ -66,9 +69,11 @@ class InboundEvents:
         verifier: PduVerifier,
         requests: RemoteRequests | None,
         acls: ServerAcls,
+        redactions: RedactionService,
         clock: Clock,
     ) -> None:
         self._events = events
+        self._redactions = redactions
         self.acls = acls
         self._store = store
         self._remote = remote_store
@@ -298,6 +303,8 @@ class InboundEvents:
         await self._events.persist_remote(
             pdu, await self.remote_state(pdu, before, resolved or after, current, resolved)
         )
+        if pdu.type == M_ROOM_REDACTION:
+            await self._redactions.apply_remote(pdu)
         return None
 
     async def remote_state(

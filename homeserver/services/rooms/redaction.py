@@ -6,7 +6,9 @@ decides whether the requester may redact that sender's event (their own, or anyo
 `redact` level; server admins may redact local users' events). Once the redaction is persisted
 the target's stored JSON is replaced by what the room version's redaction algorithm keeps
 (`core.redaction.redact`), so the content is gone from storage, and the cached PDU is swapped
-for the pruned one. Readers show the pruned event with `unsigned.redacted_because`.
+for the pruned one. Readers show the pruned event with `unsigned.redacted_because`. A
+redaction from another server is applied the same way once the inbound pipeline has accepted
+it (`apply_remote`), if its sender may redact the target.
 
 The target keeps its first redaction: redacting it again sends another redaction event but
 changes nothing stored. Transaction IDs are scoped per device *and* endpoint (spec:
@@ -27,7 +29,7 @@ from core.errors import M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import M_ROOM_CREATE, M_ROOM_POWER_LEVELS, M_ROOM_REDACTION, Membership
 from core.events import Pdu
 from core.identifiers import EventId, RoomId, server_name_of
-from core.power_levels import can_redact
+from core.power_levels import can_apply_redaction, can_redact
 from core.redaction import redact
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
@@ -123,12 +125,15 @@ class RedactionService:
     async def _may_redact(self, requester: Requester, pdu: Pdu) -> bool:
         if requester.is_admin and server_name_of(pdu.sender) == server_name_of(requester.user_id):
             return True
-        state = await self._events.current_state(pdu.room_id)
+        return can_redact(requester.user_id, pdu.sender, await self._power_state(pdu.room_id))
+
+    async def _power_state(self, room_id: RoomId) -> dict[tuple[str, str], Pdu]:
+        """The room's current create and power levels events, which decide who may redact."""
+        state = await self._events.current_state(room_id)
         ids = [
             state[key] for key in ((M_ROOM_POWER_LEVELS, ""), (M_ROOM_CREATE, "")) if key in state
         ]
-        auth_state = {(p.type, p.state_key or ""): p for p in await self._events.get_pdus(ids)}
-        return can_redact(requester.user_id, pdu.sender, auth_state)
+        return {(p.type, p.state_key or ""): p for p in await self._events.get_pdus(ids)}
 
     async def _prune(self, target: RoomEvent, pdu: Pdu, redaction_id: EventId) -> None:
         """Apply the redaction algorithm to the stored target (its first redaction only)."""
@@ -139,3 +144,21 @@ class RedactionService:
         await self._event_store.mark_redacted(target.event_id, redaction_id, pruned)
         self._events.replace_cached(Pdu(pruned, target.event_id, pdu.room_version))
         await self.pruned.emit(EventPruned(target.event_id, target.room_id, current.raw))
+
+    async def apply_remote(self, redaction: Pdu) -> None:
+        """Apply an accepted redaction from another server to its target, if we hold it.
+
+        Spec ("Handling redactions", room versions 3 and up): only when the redaction's sender
+        is of the target sender's server or has the redact level (at the room's current power
+        levels); otherwise the redaction stays in the room and the target is untouched.
+        """
+        target_id = redaction.redacts
+        if target_id is None:
+            return
+        target = (await self._store.events_by_id([target_id])).get(target_id)
+        if target is None or target.room_id != redaction.room_id:
+            return
+        pdu = await self._serializer.pdu(target)
+        power = await self._power_state(pdu.room_id)
+        if can_apply_redaction(redaction.sender, pdu.sender, power):
+            await self._prune(target, pdu, redaction.event_id)
