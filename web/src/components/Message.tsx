@@ -1,7 +1,7 @@
 /** One message: sender, body (markdown), reply quote, reactions, and its actions menu. */
 
 import { EventType, type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
-import { useState } from "react";
+import { memo, useState } from "react";
 import { errorSentence } from "../lib/errors";
 import { formatClock, formatCountdown, localpart } from "../lib/format";
 import { groupReactions, QUICK_REACTIONS, reactionContent, stripReplyFallback } from "../lib/relations";
@@ -30,7 +30,9 @@ interface Props extends MessageActions {
 
 const FILE_TYPES = new Set(["m.image", "m.file", "m.video", "m.audio"]);
 
-export function Message({ client, room, event, now, tick, onReply, onEdit }: Props) {
+/** A row re-renders only when its props change (`tick` for anything in the client), so scrolling
+ * a long timeline renders only the rows that come into view. */
+export const Message = memo(function Message({ client, room, event, now, tick, onReply, onEdit }: Props) {
   const me = client.getUserId() ?? "";
   const mine = event.getSender() === me;
   const sender = event.sender?.name ?? localpart(event.getSender() ?? "");
@@ -62,7 +64,7 @@ export function Message({ client, room, event, now, tick, onReply, onEdit }: Pro
       </article>
     </div>
   );
-}
+});
 
 /** The text shown for an event's body, without a reply's quoted fallback. */
 export function bodyText(event: MatrixEvent): string {

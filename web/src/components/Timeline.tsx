@@ -4,7 +4,8 @@
  */
 
 import { EventType, type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
-import { useEffect, useRef, useState } from "react";
+import { historyComplete, loadedEvents, pageBack } from "../matrix/history";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { errorSentence } from "../lib/errors";
 import { dayLabel, localpart, sameDay } from "../lib/format";
 import { expiresAt } from "../lib/selfDestruct";
@@ -19,37 +20,45 @@ const SHOWN = new Set<string>([EventType.RoomMessage, EventType.RoomMessageEncry
 
 /** Events shown as messages: not reactions, not edits (they change their target), not expired. */
 export function shownEvents(room: Room, now: number): MatrixEvent[] {
-  return room
-    .getLiveTimeline()
-    .getEvents()
-    .filter((e) => SHOWN.has(e.getType()) && !e.isRelation("m.replace") && !isVerificationRequest(e) && !gone(e, now));
+  return loadedEvents(room).filter((e) => SHOWN.has(e.getType()) && !e.isRelation("m.replace") && !isVerificationRequest(e) && !gone(e, now));
 }
 
 export function Timeline({ client, room, tick, onReply, onEdit }: { client: MatrixClient; room: Room; tick: number } & MessageActions) {
   const toast = useToast();
   const scroller = useRef<HTMLDivElement>(null);
   const [loading, setLoading] = useState(false);
-  const [atStart, setAtStart] = useState(false);
+  const atStart = historyComplete(room);
   const now = useNow(room, tick);
   const me = client.getUserId() ?? "";
-  const events = shownEvents(room, now);
+  // Recomputed when the room changes (tick) or a timer runs out, not on every scroll frame.
+  const events = useMemo(() => shownEvents(room, now), [room, now, tick]);
   const last = events.at(-1);
-  const keys = events.map((e, i) => e.getTxnId() ?? e.getId() ?? `#${i}`);
+  const keys = useMemo(() => events.map((e, i) => e.getTxnId() ?? e.getId() ?? `#${i}`), [events]);
   const list = useRef<HTMLDivElement>(null);
   const virtual = useVirtualList(scroller, list, keys);
 
+  const failed = useRef(false);
   async function older(): Promise<void> {
     if (loading || atStart) return;
     setLoading(true);
     try {
-      await client.scrollback(room, PAGE);
-      setAtStart(room.oldState.paginationToken === null);
+      await pageBack(client, room, PAGE);
+      failed.current = false;
     } catch (err) {
+      failed.current = true;
       toast(errorSentence(err, "load older messages"), "error");
     } finally {
       setLoading(false);
     }
   }
+
+  // Until the messages fill the view (or the room's start is reached), keep loading older ones;
+  // after a failure only the button or scrolling asks again.
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || loading || atStart || failed.current) return;
+    if (el.scrollHeight - el.clientHeight < 400) void older();
+  });
 
   return (
     <div
@@ -58,7 +67,7 @@ export function Timeline({ client, room, tick, onReply, onEdit }: { client: Matr
         virtual.onScroll();
         if (e.currentTarget.scrollTop < 400) void older();
       }}
-      className="min-h-0 flex-1 overflow-y-auto px-3 py-2"
+      className="min-h-0 flex-1 overflow-y-auto px-3 py-2 [overflow-anchor:none]"
     >
       <div className="mb-2 text-center">
         {atStart ? (
@@ -102,7 +111,7 @@ function gone(e: MatrixEvent, now: number): boolean {
 /** The current time, ticking every second while a self-destructing message is on screen. */
 function useNow(room: Room, tick: number): number {
   const [now, setNow] = useState(Date.now());
-  const counting = room.getLiveTimeline().getEvents().some((e) => expiresAt(e.getContent()) !== undefined);
+  const counting = useMemo(() => loadedEvents(room).some((e) => expiresAt(e.getContent()) !== undefined), [room, tick]);
   useEffect(() => {
     setNow(Date.now());
     if (!counting) return;

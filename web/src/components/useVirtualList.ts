@@ -19,7 +19,7 @@ export interface VirtualList {
   before: number;
   after: number;
   /** Give each rendered row's element to this (by key) so it is measured. */
-  measure: (key: string) => (el: HTMLElement | null) => void;
+  measure: (key: string) => (el: HTMLElement | null) => (() => void) | undefined;
   onScroll: () => void;
 }
 
@@ -46,9 +46,14 @@ export function useVirtualList(scroller: RefObject<HTMLDivElement | null>, list:
     () =>
       typeof ResizeObserver === "undefined"
         ? undefined
-        : new ResizeObserver((entries) => {
+        : new ResizeObserver((entries, self) => {
             let changed = false;
             for (const entry of entries) {
+              // A row leaving the page reports a size of 0 once: that is not its height.
+              if (!entry.target.isConnected) {
+                self.unobserve(entry.target);
+                continue;
+              }
               const key = (entry.target as HTMLElement).dataset.key;
               const h = (entry.target as HTMLElement).offsetHeight;
               if (key && Math.abs((heights.current.get(key) ?? -1) - h) > 0.5) {
@@ -68,24 +73,28 @@ export function useVirtualList(scroller: RefObject<HTMLDivElement | null>, list:
   useEffect(() => () => observer?.disconnect(), [observer]);
 
   // The first visible row and its distance from the viewport's top, as of the last layout or
-  // scroll: after rows change above it, it is put back where it was.
-  const held = useRef<{ key: string; delta: number } | undefined>(undefined);
+  // scroll: after rows change above it, it is put back where it was. `scrollTop` tells whether
+  // the person scrolled since (a scroll event may still be on its way when React renders).
+  const held = useRef<{ key: string; delta: number; scrollTop: number } | undefined>(undefined);
   const hold = useCallback(() => {
     const el = scroller.current;
     if (!el) return;
     const top = el.scrollTop - (list.current?.offsetTop ?? 0);
     const i = indexAt(offsets, Math.max(0, top));
     const key = keys[i];
-    held.current = key === undefined ? undefined : { key, delta: top - offsets[i]! };
+    held.current = key === undefined ? undefined : { key, delta: top - offsets[i]!, scrollTop: el.scrollTop };
   }, [scroller, list, keys, offsets]);
 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    if (atBottom.current) {
+    const last = held.current;
+    if (last && Math.abs(el.scrollTop - last.scrollTop) > 1) {
+      // The person scrolled and the event has not arrived yet: where they went wins.
+    } else if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
-    } else if (held.current) {
-      const target = anchoredScrollTop(keys, offsets, held.current.key, held.current.delta);
+    } else if (last) {
+      const target = anchoredScrollTop(keys, offsets, last.key, last.delta);
       const listTop = list.current?.offsetTop ?? 0;
       if (target !== undefined && Math.abs(el.scrollTop - (target + listTop)) > 1) el.scrollTop = target + listTop;
     }
@@ -100,10 +109,11 @@ export function useVirtualList(scroller: RefObject<HTMLDivElement | null>, list:
 
   const measure = useCallback(
     (key: string) => (el: HTMLElement | null) => {
-      if (!el) return;
+      if (!el) return undefined;
       el.dataset.key = key;
-      heights.current.set(key, el.offsetHeight);
+      if (el.offsetHeight > 0) heights.current.set(key, el.offsetHeight);
       observer?.observe(el);
+      return () => observer?.unobserve(el);
     },
     [observer],
   );
