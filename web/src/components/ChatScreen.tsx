@@ -7,6 +7,7 @@ import { type RoomSummary, sharedText } from "../lib/rooms";
 import { applyTheme, storedTheme, type Theme } from "../lib/theme";
 import { useClientTick } from "../matrix/useClientTick";
 import { useNotifications } from "../matrix/useNotifications";
+import { SearchIndexer } from "../matrix/searchIndexer";
 import { isMuted } from "../matrix/mute";
 import { FirstRunGuide, Help } from "./Help";
 import { Devices } from "./Devices";
@@ -41,6 +42,28 @@ function isDirect(client: MatrixClient, room: Room): boolean {
   return Object.values(direct ?? {}).some((ids) => ids.includes(room.roomId));
 }
 
+/** The persistent search index, kept up to date while signed in (undefined without IndexedDB). */
+function useSearchIndexer(client: MatrixClient): SearchIndexer | undefined {
+  const [indexer, setIndexer] = useState<SearchIndexer>();
+  useEffect(() => {
+    let live = true;
+    let made: SearchIndexer | undefined;
+    SearchIndexer.start(client).then(
+      (i) => {
+        made = i;
+        if (live) setIndexer(i);
+        else i.stop();
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+      made?.stop();
+    };
+  }, [client]);
+  return indexer;
+}
+
 export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSignOut: () => void }) {
   const tick = useClientTick(client);
   const syncState = client.getSyncState();
@@ -59,6 +82,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   const toast = useToast();
   const [canNotify, setCanNotify] = useState(() => typeof Notification === "undefined" || Notification.permission !== "default");
   useNotifications(client, openRoomId);
+  const indexer = useSearchIndexer(client);
 
   async function askToNotify(): Promise<void> {
     const answer = await Notification.requestPermission();
@@ -124,7 +148,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
       {panel === "devices" && <Devices client={client} onClose={() => setPanel(undefined)} />}
       {panel === "security" && <Security client={client} onClose={() => setPanel(undefined)} />}
       {panel === "help" && <Help onClose={() => setPanel(undefined)} />}
-      {panel === "search" && <Search client={client} onOpen={setOpenRoomId} onClose={() => setPanel(undefined)} />}
+      {panel === "search" && <Search client={client} indexer={indexer} onOpen={setOpenRoomId} onClose={() => setPanel(undefined)} />}
       {offline && (
         <p role="alert" className="bg-amber-100 px-3 py-1 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
           You are offline. Reconnecting… Messages you send will go out when the connection is back.

@@ -6,10 +6,18 @@ import { errorSentence } from "../lib/errors";
 import { formatClock, localpart } from "../lib/format";
 import { type SearchEntry, snippet } from "../lib/search";
 import { searchMessages } from "../matrix/search";
+import type { SearchIndexer } from "../matrix/searchIndexer";
 import { buttonClass, fieldClass, Panel } from "./Panel";
 import { useToast } from "./Toasts";
 
-export function Search({ client, onOpen, onClose }: { client: MatrixClient; onOpen: (roomId: string) => void; onClose: () => void }) {
+interface Props {
+  client: MatrixClient;
+  indexer: SearchIndexer | undefined;
+  onOpen: (roomId: string) => void;
+  onClose: () => void;
+}
+
+export function Search({ client, indexer, onOpen, onClose }: Props) {
   const toast = useToast();
   const [query, setQuery] = useState("");
   const [results, setResults] = useState<SearchEntry[] | undefined>();
@@ -19,7 +27,7 @@ export function Search({ client, onOpen, onClose }: { client: MatrixClient; onOp
     e.preventDefault();
     if (!query.trim()) return;
     try {
-      const { results } = await searchMessages(client, query);
+      const { results } = await searchMessages(client, query, indexer);
       setResults(results);
       setAsked(query);
     } catch (err) {
@@ -34,7 +42,7 @@ export function Search({ client, onOpen, onClose }: { client: MatrixClient; onOp
         <button type="submit" className={buttonClass}>Search</button>
       </form>
       <p className="text-xs text-slate-500 dark:text-slate-400">
-        Encrypted chats are searched here in your browser, in the messages it has decrypted; the server never sees what you look for there.
+        Encrypted chats are searched here in your browser, in the messages it has received and decrypted (kept in this browser until you sign out); the server never sees what you look for there.
       </p>
       {results && (
         <ul aria-label="Search results" className="divide-y divide-slate-200 dark:divide-slate-700">

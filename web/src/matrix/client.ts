@@ -5,6 +5,8 @@
 
 import { ClientEvent, createClient, type MatrixClient, SyncState } from "matrix-js-sdk";
 import { registerHolder, SecretKeyHolder } from "./security";
+import { SearchIndex } from "../lib/searchIndex";
+import { indexName } from "./searchIndexer";
 import { clearSession, type Session } from "./session";
 
 /** A started client for `session`, resolved once the first sync has arrived. */
@@ -34,14 +36,17 @@ export async function startClient(session: Session): Promise<MatrixClient> {
   return client;
 }
 
-/** Sign out: end the session on the server (best effort), then forget everything local. */
+/** Sign out: end the session on the server (best effort), then forget everything local: the
+ * session, the crypto store and the search index of decrypted messages. */
 export async function signOut(client: MatrixClient): Promise<void> {
+  const index = indexName(client.getUserId() ?? "");
   try {
     await client.logout(true);
   } catch {
     client.stopClient(); // the token may already be gone; still clear local state
   }
   await client.clearStores();
+  await SearchIndex.destroy(index).catch(() => undefined);
   await clearSession();
 }
 

@@ -1,19 +1,23 @@
 /**
- * Searching messages: the server's /search for rooms that are not encrypted (when the server
- * offers it), and for encrypted rooms a local index of the messages decrypted in this browser
- * (the server cannot read them). The local index covers what this session has loaded.
+ * Searching messages. The server's `/search` answers for rooms that are not encrypted, when the
+ * server offers it (Tessera does not today: a refusal is remembered for the session). Everything
+ * else — encrypted rooms always, and every room without server search — is searched in the
+ * browser, in the persistent index of the messages it has received and decrypted
+ * (`searchIndexer`), or, where IndexedDB is unavailable, in the messages loaded in memory.
  */
 
 import { EventType, type MatrixClient, type Room } from "matrix-js-sdk";
 import { type SearchEntry, searchEntries } from "../lib/search";
 import { expiresAt } from "../lib/selfDestruct";
+import { loadedEvents } from "./history";
+import type { SearchIndexer } from "./searchIndexer";
 
-/** Text messages this browser holds in clear, edits applied, deleted and expired ones left out. */
+/** Text messages loaded in memory, edits applied, deleted and expired ones left out. */
 export function localEntries(client: MatrixClient, rooms: Room[] = client.getRooms()): SearchEntry[] {
   const now = Date.now();
   const out: SearchEntry[] = [];
   for (const room of rooms) {
-    for (const e of room.getLiveTimeline().getEvents()) {
+    for (const e of loadedEvents(room)) {
       if (e.getType() !== EventType.RoomMessage || e.isRedacted() || e.isRelation("m.replace")) continue;
       const content = e.getContent();
       const at = expiresAt(content);
@@ -24,15 +28,26 @@ export function localEntries(client: MatrixClient, rooms: Room[] = client.getRoo
   return out;
 }
 
-async function serverEntries(client: MatrixClient, query: string, rooms: Room[]): Promise<SearchEntry[]> {
-  if (!rooms.length) return [];
-  const response = await client.search({
-    body: {
-      search_categories: {
-        room_events: { search_term: query, keys: ["content.body"], filter: { rooms: rooms.map((r) => r.roomId) } as never, order_by: "recent" as never },
+/** Whether the server answered `/search` (undefined until asked), per client. */
+const serverSearch = new WeakMap<MatrixClient, boolean>();
+
+async function serverEntries(client: MatrixClient, query: string, rooms: Room[]): Promise<SearchEntry[] | undefined> {
+  if (!rooms.length || serverSearch.get(client) === false) return undefined;
+  let response;
+  try {
+    response = await client.search({
+      body: {
+        search_categories: {
+          room_events: { search_term: query, keys: ["content.body"], filter: { rooms: rooms.map((r) => r.roomId) } as never, order_by: "recent" as never },
+        },
       },
-    },
-  });
+    });
+  } catch (err) {
+    const code = (err as { errcode?: string; httpStatus?: number }) ?? {};
+    if (code.errcode === "M_UNRECOGNIZED" || code.httpStatus === 404 || code.httpStatus === 405) serverSearch.set(client, false);
+    return undefined;
+  }
+  serverSearch.set(client, true);
   const results = response.search_categories.room_events?.results ?? [];
   return results.map((r) => ({
     roomId: r.result.room_id ?? "",
@@ -45,17 +60,12 @@ async function serverEntries(client: MatrixClient, query: string, rooms: Room[])
 
 /** Messages matching `query` in every joined room, newest first; `usedServer` says whether the
  * server answered for the unencrypted rooms. */
-export async function searchMessages(client: MatrixClient, query: string): Promise<{ results: SearchEntry[]; usedServer: boolean }> {
+export async function searchMessages(client: MatrixClient, query: string, indexer?: SearchIndexer): Promise<{ results: SearchEntry[]; usedServer: boolean }> {
   const joined = client.getRooms().filter((r) => r.getMyMembership() === "join");
   const plain = joined.filter((r) => !r.hasEncryptionStateEvent());
-  let fromServer: SearchEntry[] = [];
-  let usedServer = false;
-  try {
-    fromServer = await serverEntries(client, query, plain);
-    usedServer = plain.length > 0;
-  } catch {
-    // The server has no search (or refused it): the local index covers those rooms too.
-  }
-  const local = localEntries(client, usedServer ? joined.filter((r) => r.hasEncryptionStateEvent()) : joined);
-  return { results: searchEntries([...fromServer, ...local], query), usedServer };
+  const fromServer = await serverEntries(client, query, plain);
+  const usedServer = fromServer !== undefined;
+  const inBrowser = usedServer ? joined.filter((r) => r.hasEncryptionStateEvent()) : joined;
+  const local = indexer ? await indexer.search(query, inBrowser) : searchEntries(localEntries(client, inBrowser), query);
+  return { results: searchEntries([...(fromServer ?? []), ...local], query), usedServer };
 }
