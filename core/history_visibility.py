@@ -7,11 +7,17 @@ pure functions; finding the state at an event is the homeserver's job.
 Invariants: an absent or unknown visibility reads as `shared`, an absent or unknown membership
 as `leave`. For an `m.room.history_visibility` event the setting before *or* after it may allow
 the user; for the user's own `m.room.member` event, the membership before *or* after it may.
+
+A server's view (`server_may_see`, what `/backfill`, `/get_missing_events` and `/event` serve)
+is the same rules applied to each of its users at once: the server is in the room now, which
+for a server is what "joined at some point after the event" is for a user, so `shared`
+history is visible to it, `invited` history only where one of its users was invited or
+joined, and `joined` history only where one of its users was joined.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -77,3 +83,15 @@ def may_see(after: StateAtEvent, before: StateAtEvent | None, joined_later: bool
     if allowed(after, joined_later):
         return True
     return before is not None and allowed(before, joined_later)
+
+
+def server_may_see(visibility: str, memberships: Iterable[str]) -> bool:
+    """Whether a server in the room may see an event.
+
+    Args:
+        visibility: The history visibility setting in the state after the event.
+        memberships: The memberships of the server's users in that state (empty if it had
+            none).
+    """
+    each = list(memberships) or [Membership.LEAVE]
+    return any(allowed(StateAtEvent(visibility, m), joined_later=True) for m in each)

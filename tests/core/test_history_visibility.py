@@ -9,6 +9,7 @@ from core.history_visibility import (
     allowed,
     may_see,
     membership_of,
+    server_may_see,
     visibility_of,
 )
 
@@ -65,3 +66,23 @@ def test_unknown_values_read_as_defaults() -> None:
     assert membership_of({}) == "leave"
     assert membership_of(None) == "leave"
     assert membership_of({"membership": "invite"}) == "invite"
+
+
+@pytest.mark.parametrize(
+    ("visibility", "memberships", "expected"),
+    [
+        ("world_readable", [], True),
+        ("shared", [], True),  # a server in the room now reads shared history
+        ("shared", ["leave"], True),
+        ("joined", [], False),
+        ("joined", ["invite"], False),
+        ("joined", ["leave", "ban"], False),
+        ("joined", ["leave", "join"], True),  # one joined user is enough
+        ("invited", ["invite"], True),
+        ("invited", ["knock", "leave"], False),
+        ("invited", [], False),
+        ("invited", ["join"], True),
+    ],
+)
+def test_what_a_server_may_see(visibility: str, memberships: list[str], expected: bool) -> None:
+    assert server_may_see(visibility, memberships) is expected

@@ -309,6 +309,7 @@ def _room_federation(
             events=events,
             inbound=inbound,
             history=stores.history,
+            room_reads=stores.room_reads,
             clock=clock,
         ),
         remote_rooms=remote_rooms,
