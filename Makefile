@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 PORT ?= 8008
 
-.PHONY: setup synapse run test lint format services bench bench-media fuzz clean web web-deps test-web node-check
+.PHONY: setup synapse run test lint format services bench bench-media bench-federation fuzz clean web web-deps test-web node-check
 
 $(STAMP): pyproject.toml
 	@echo "creating $(VENV) (a Python virtual environment, with $(PYTHON))"
@@ -91,6 +91,12 @@ bench: setup
 # and the server's peak RSS during a 500 MiB streamed upload; writes bench/results/media.json.
 bench-media: setup
 	$(PY) -m bench.media_bench
+
+# The federation benchmark (bench/README.md, "Federation"): two Tessera servers over TLS on
+# loopback; cross-server delivery latency and joining a remote room of 1,000 members; writes
+# bench/results/federation.json.
+bench-federation: setup
+	$(PY) -m bench.federation_bench
 
 # The long fuzz run (README "Fuzzing"): the whole mutation catalogue on every endpoint plus
 # FUZZ_EXAMPLES hypothesis examples per endpoint and family, on both backends; writes

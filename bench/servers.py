@@ -106,7 +106,9 @@ class _Launch:
     version: str
 
 
-def _prepare_tessera(workdir: Path) -> _Launch:
+def _prepare_tessera(
+    workdir: Path, server_name: str, extra: dict[str, Any], port: int | None
+) -> _Launch:
     workdir.mkdir(parents=True, exist_ok=True)
     big = {"per_second": _UNLIMITED, "burst": _UNLIMITED}
     actions = ("login", "login_failures", "registration", "message", "join")
@@ -114,11 +116,12 @@ def _prepare_tessera(workdir: Path) -> _Launch:
         "enable_registration": True,
         "log_level": "WARNING",
         "rate_limits": dict.fromkeys(actions, big),
+        **extra,
     }
     cfg = workdir / "tessera.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    port = free_port()
-    argv = [sys.executable, "-m", "homeserver", "serve", "--server-name", "localhost"]
+    port = port or free_port()
+    argv = [sys.executable, "-m", "homeserver", "serve", "--server-name", server_name]
     argv += ["--bind", "127.0.0.1", "--port", str(port), "--data-dir", str(workdir)]
     argv += ["--database", f"sqlite:///{workdir / 'hs.db'}", "--config", str(cfg)]
     return _Launch(argv, REPO, port, workdir / "server.log", _git_version())
@@ -136,9 +139,18 @@ async def _launch(name: str, launch: _Launch, *, needs_password: bool) -> Server
     return ServerProcess(name, launch.version, base_url, proc, launch.log, needs_password)
 
 
-async def start_tessera(workdir: Path) -> ServerProcess:
-    """Tessera on a free port with SQLite in `workdir` and rate limits raised."""
-    launch = await asyncio.to_thread(_prepare_tessera, workdir)
+async def start_tessera(
+    workdir: Path,
+    *,
+    server_name: str = "localhost",
+    extra_config: dict[str, Any] | None = None,
+    port: int | None = None,
+) -> ServerProcess:
+    """Tessera on `port` (a free one if None) with SQLite in `workdir` and rate limits raised;
+    `extra_config` adds top-level config keys (e.g. a `federation` section)."""
+    launch = await asyncio.to_thread(
+        _prepare_tessera, workdir, server_name, extra_config or {}, port
+    )
     return await _launch("tessera", launch, needs_password=False)
 
 
