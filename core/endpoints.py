@@ -261,6 +261,12 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("admin_delete_media", "DELETE", _MEDIA_ITEM),
     _e("admin_delete_user_media", "DELETE", _A1 + "/users/{userId}/media"),
     _e("admin_purge_media", "POST", _A1 + "/media/purge"),
+    _e("admin_moderation_events", "GET", _A1 + "/moderation/events"),
+    _e("admin_moderation_ip", "GET", _A1 + "/moderation/ips/{ip}"),
+    _e("admin_moderation_user", "GET", _A1 + "/moderation/users/{userId}"),
+    _e("admin_ip_blocks", "GET", _A1 + "/moderation/ip_blocks"),
+    _e("admin_add_ip_block", "POST", _A1 + "/moderation/ip_blocks"),
+    _e("admin_remove_ip_block", "DELETE", _A1 + "/moderation/ip_blocks"),
 )
 
 

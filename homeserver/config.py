@@ -25,6 +25,7 @@ from core.base64 import decode_unpadded
 from core.identifiers import parse_server_name
 from core.room_versions import KNOWN_ROOM_VERSIONS
 from homeserver.config_federation import FederationConfig
+from homeserver.config_moderation import ModerationConfig
 
 __all__ = [
     "Config",
@@ -32,6 +33,7 @@ __all__ = [
     "DatabaseEncryptionConfig",
     "JwtConfig",
     "MediaConfig",
+    "ModerationConfig",
     "RateLimit",
     "RateLimits",
     "RetentionConfig",
@@ -338,6 +340,7 @@ class Config:
     federation: FederationConfig = FederationConfig()  # noqa: RUF009 (frozen, read-only maps)
     search: SearchConfig = SearchConfig()
     retention: RetentionConfig = RetentionConfig()
+    moderation: ModerationConfig = ModerationConfig()  # noqa: RUF009 (frozen)
     web_client: WebClientConfig = WebClientConfig()
 
     @property

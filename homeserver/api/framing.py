@@ -32,7 +32,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Network
 from itertools import islice
 
 from aiohttp import web
@@ -43,6 +43,7 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 from aiohttp.web_request import BaseRequest
 
 from core.errors import M_LIMIT_EXCEEDED, M_NOT_JSON, M_TOO_LARGE, M_UNKNOWN, MatrixError
+from homeserver.api.client_address import client_address
 from homeserver.api.cors import cors_headers
 from homeserver.api.http import json_response
 
@@ -74,20 +75,6 @@ class FramingLimits:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     header_timeout_s: float = 30.0
     cors_origins: tuple[str, ...] = ()
-
-
-def client_address(
-    peer: str, forwarded_for: str | None, proxies: tuple[IPv4Network | IPv6Network, ...]
-) -> str:
-    """The client's IP: `peer`, or the first `X-Forwarded-For` entry if `peer` is a proxy."""
-    if not proxies or not forwarded_for:
-        return peer
-    try:
-        trusted = any(ip_address(peer) in network for network in proxies)
-    except ValueError:
-        return peer
-    first = forwarded_for.split(",")[0].strip()
-    return first if trusted and first else peer
 
 
 def framing_error(status: int, exc: BaseException | None) -> MatrixError:

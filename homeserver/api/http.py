@@ -10,18 +10,20 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any, Final, overload
 
 from aiohttp import web
 
 from core.errors import M_INVALID_PARAM, M_MISSING_PARAM, M_TOO_LARGE, JsonDict, MatrixError
 from core.json_ingress import parse_json_object
+from homeserver.api.client_address import client_address
 from homeserver.services.common.requester import Requester
 from homeserver.services.container import Services
 
 SERVICES = web.AppKey("services", Services)
 REQUESTER = web.RequestKey("requester", Requester)
+JSON_BODY: web.RequestKey[JsonDict] = web.RequestKey("json_body")
+"""The request's parsed JSON body, once `read_json` read it (for telemetry's domain signals)."""
 
 
 def services(request: web.Request) -> Services:
@@ -62,7 +64,9 @@ async def read_json(request: web.Request, max_bytes: int | None = None) -> JsonD
         raise MatrixError(M_TOO_LARGE, "Request body too large")
     if not body.strip():
         return {}
-    return parse_json_object(bytes(body), max_bytes=limit)
+    parsed = parse_json_object(bytes(body), max_bytes=limit)
+    request[JSON_BODY] = parsed
+    return parsed
 
 
 def access_token(request: web.Request) -> str | None:
@@ -89,23 +93,8 @@ async def authenticate(request: web.Request) -> Requester:
 
 def client_ip(request: web.Request) -> str:
     """The client's address, honouring X-Forwarded-For only from trusted proxies."""
-    remote = request.remote or ""
-    if _is_trusted(remote, services(request).info.trusted_proxies):
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first
-    return remote
-
-
-def _is_trusted(remote: str, proxies: tuple[IPv4Network | IPv6Network, ...]) -> bool:
-    if not proxies:
-        return False
-    try:
-        address = ip_address(remote)
-    except ValueError:
-        return False
-    return any(address in network for network in proxies)
+    forwarded = request.headers.get("X-Forwarded-For")
+    return client_address(request.remote or "", forwarded, services(request).info.trusted_proxies)
 
 
 def optional_str(body: JsonDict, key: str) -> str | None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from homeserver.api.admin import media as media_admin_api
+from homeserver.api.admin import moderation as moderation_admin_api
 from homeserver.api.client import (
     account,
     account_data,
@@ -51,6 +52,7 @@ from homeserver.api.federation import version as federation_version
 from homeserver.api.federation.listener import federation_listener_middleware
 from homeserver.api.framing import FramingLimits, MatrixAppRunner
 from homeserver.api.middleware import cors_middleware, error_middleware, path_encoding_middleware
+from homeserver.api.moderation_gate import moderation_middleware
 from homeserver.api.web_client import web_client_middleware
 from homeserver.app.app_keys import CLOCK, CONFIG, SIGNING_KEY, STORES
 from homeserver.app.commands import (
@@ -68,6 +70,7 @@ from homeserver.app.contexts import (
     search_ctx,
     storage_ctx,
 )
+from homeserver.app.moderation_jobs import moderation_ctx
 from homeserver.app.process import SHUTDOWN_GRACE_S, StartupError, serve, startup_step
 from homeserver.app.wiring import build_services
 from homeserver.clock import Clock, SystemClock
@@ -114,6 +117,7 @@ _ROUTE_MODULES = (
     media,
     media_download,
     media_admin_api,
+    moderation_admin_api,
     keys,
     to_device_api,
     key_backup_api,
@@ -138,7 +142,10 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
         config: The server's configuration.
         clock: The time every service reads and sleeps on (the system clock if None).
     """
-    middlewares: list[Middleware] = [cors_middleware, error_middleware, path_encoding_middleware]
+    middlewares: list[Middleware] = [cors_middleware, error_middleware]
+    if config.moderation.enabled:
+        middlewares.append(moderation_middleware)  # blocks before routing, records every request
+    middlewares.append(path_encoding_middleware)
     if config.federation.enabled:
         middlewares.append(federation_listener_middleware)
     if config.web_client.enabled:
@@ -153,6 +160,7 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.cleanup_ctx.append(search_ctx)
     app.cleanup_ctx.append(media_ctx)
     app.cleanup_ctx.append(federation_ctx)
+    app.cleanup_ctx.append(moderation_ctx)
     app.on_shutdown.append(end_long_polls)
     for module in _ROUTE_MODULES:
         app.router.add_routes(module.routes)

@@ -1,0 +1,1 @@
+"""Storage of moderation: the IP blocklist made through the admin API."""
