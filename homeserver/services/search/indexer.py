@@ -23,8 +23,8 @@ One lock serialises batches and removals, so an event read before its pruning an
 it is taken out again; a batch that finds a redaction's target already pruned leaves it to
 `on_event_pruned`, which is waiting for the lock with the terms. A removal whose terms can no
 longer be computed leaves an orphan document on SQLite. At start, `run` takes out redacted
-events still indexed (a pruning whose signal was lost) and rebuilds the index from the events
-if that, or anything earlier, left orphans.
+or deleted events still indexed (a pruning whose signal was lost, a purge that did not call
+`delete`) and rebuilds the index from the events if that, or anything earlier, left orphans.
 """
 
 from __future__ import annotations
@@ -113,9 +113,8 @@ class SearchIndexer:
         """Index new events until cancelled, resuming from the stored position (and
         rebuilding first if an earlier removal left orphans)."""
         async with self._lock:
-            # Redacted events still indexed (their pruning was not seen): out they go.
-            stale = await self._store.redacted_entries()
-            await self._store.apply([], [Removal(event_id, None) for event_id in stale])
+            # Redacted or deleted events still indexed (a pruning or purge not seen): out.
+            await self._store.drop_stale()
         orphans = await self._store.orphan_count()
         if orphans:
             logger.warning("search index has orphans=%d: rebuilding it from the events", orphans)
@@ -163,10 +162,11 @@ class SearchIndexer:
                 if target is not None:
                     redacted.append((target, source.room_id))
                 continue
-            found = _terms_of(raw)
+            text = searchable_text(raw)
+            found = tuple(terms(text[1])) if text is not None else ()
             if found and not await self._is_encrypted(source.room_id):
                 documents[source.event_id] = Document(
-                    source.stream_ordering, source.event_id, found
+                    source.stream_ordering, source.room_id, text[0] if text else "", found
                 )
         for target, _ in redacted:
             documents.pop(target, None)

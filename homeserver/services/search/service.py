@@ -239,11 +239,11 @@ def _match_query(
 ) -> MatchQuery | None:
     """What to ask the index, or None when nothing can match."""
     wanted = criteria.event_filter
-    types = [SEARCH_KEYS[key] for key in criteria.keys]
+    keys = list(criteria.keys)
     if wanted.types is not None and not any("*" in t for t in wanted.types):
-        types = [t for t in types if t in wanted.types]
-    types = [t for t in types if t not in wanted.not_types]
-    if not query.terms or not types:
+        keys = [k for k in keys if SEARCH_KEYS[k] in wanted.types]
+    keys = [k for k in keys if SEARCH_KEYS[k] not in wanted.not_types]
+    if not query.terms or not keys:
         return None
     rooms, senders = wanted.rooms, wanted.senders
     if cursor is not None and cursor.group is not None:
@@ -255,7 +255,7 @@ def _match_query(
     return MatchQuery(
         query=query,
         user_id=user_id,
-        event_types=tuple(types),
+        keys=tuple(keys),
         rooms=rooms,
         not_rooms=wanted.not_rooms,
         senders=senders,

@@ -4,10 +4,11 @@
 -- event (keyed by its stream ordering) under a GIN index, built from the terms
 -- `core.search_text` computes (so both backends match the same words). Result bodies and
 -- highlights are read from the events themselves. `search_entries` says which events are in
--- the index and how many terms each has; `search_orphans` is only ever filled on SQLite
--- (see `0012_search.sql`). `search_progress` records how far the indexer has followed the
--- events stream (`search`, upwards) and the history placed below it (`search_history`,
--- downwards).
+-- the index, their room and which key their text came from (0 body, 1 name, 2 topic: what the
+-- query filters on without reading events) and how many terms each has; `search_orphans` is
+-- only ever filled on SQLite (see `0012_search.sql`). `search_progress` records how far the
+-- indexer has followed the events stream (`search`, upwards) and the history placed below it
+-- (`search_history`, downwards).
 CREATE TABLE search_fts (
     rowid BIGINT PRIMARY KEY,
     terms TSVECTOR NOT NULL
@@ -16,7 +17,8 @@ CREATE INDEX search_fts_terms ON search_fts USING GIN (terms);
 
 CREATE TABLE search_entries (
     stream_ordering BIGINT PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
+    room_id TEXT NOT NULL,
+    kind SMALLINT NOT NULL,
     term_count INTEGER NOT NULL
 );
 

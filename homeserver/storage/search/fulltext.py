@@ -3,9 +3,9 @@
 Everything else in `storage/search/` is portable SQL, but a full-text index is not: SQLite has
 FTS5 (a contentless virtual table, `schema/0012_search.sql`) and PostgreSQL a `tsvector` column
 under GIN (`0012_search.postgres.sql`). Each `FullText` says how to add a document, remove one,
-empty the index, and match a query as a subquery `(doc, score)` where `doc` is the stream
-ordering and a lower `score` is a better match (FTS5's bm25, and minus `ts_rank` on
-PostgreSQL). Both receive the terms `core.search_text` computed, never the text, and neither
+empty the index, and match a query: a condition on the `search_fts` table (the document's
+stream ordering is `search_fts.rowid` on both) and a score where lower is a better match
+(FTS5's bm25, and minus `ts_rank` on PostgreSQL). Both receive the terms `core.search_text` computed, never the text, and neither
 keeps the text.
 
 A contentless FTS5 table cannot look a document up to delete it: FTS5's 'delete' command
@@ -55,7 +55,12 @@ class FullText(Protocol):
 
     @property
     def match_sql(self) -> str:
-        """A query of `(doc, score)` for `$1`, the `query` value."""
+        """The condition on `search_fts` that `$1`, the `query` value, matches."""
+        ...
+
+    @property
+    def score_sql(self) -> str:
+        """How well a matched document matches `$1` (lower is better)."""
         ...
 
     def document(self, terms: Sequence[str]) -> str:
@@ -73,7 +78,8 @@ class _Fts5:
     insert_sql: str = "INSERT INTO search_fts (rowid, terms) VALUES ($1, $2)"
     delete_sql: str = "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', $1, $2)"
     clear_sql: str = "INSERT INTO search_fts (search_fts) VALUES ('delete-all')"
-    match_sql: str = "SELECT rowid AS doc, rank AS score FROM search_fts WHERE search_fts MATCH $1"
+    match_sql: str = "search_fts MATCH $1"
+    score_sql: str = "bm25(search_fts)"
 
     def document(self, terms: Sequence[str]) -> str:
         return " ".join(terms)
@@ -91,10 +97,8 @@ class _TsVector:
     insert_sql: str = "INSERT INTO search_fts (rowid, terms) VALUES ($1, $2::tsvector)"
     delete_sql: str = "DELETE FROM search_fts WHERE rowid = $1"
     clear_sql: str = "DELETE FROM search_fts"
-    match_sql: str = (
-        "SELECT rowid AS doc, -ts_rank(terms, $1::tsquery, 1)::float8 AS score"
-        " FROM search_fts WHERE terms @@ $1::tsquery"
-    )
+    match_sql: str = "search_fts.terms @@ $1::tsquery"
+    score_sql: str = "-ts_rank(search_fts.terms, $1::tsquery, 1)::float8"
 
     def document(self, terms: Sequence[str]) -> str:
         # A tsvector literal ('term':1,5 …): the terms are taken as they are, not re-parsed.

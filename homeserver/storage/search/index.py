@@ -2,18 +2,25 @@
 indexer's progress, and the matching query.
 
 The index holds terms only (see `fulltext.py` and `schema/0012_search.sql`); the event JSON in
-`events` stays the one copy of the text. A document's key is its event's stream ordering.
-`apply` writes a batch of additions and removals together with the indexer's progress in one
-transaction, so a restart resumes exactly where the last batch ended and an event is indexed
-once. A removal must carry the terms the event was indexed with when the backend needs them
-(SQLite's contentless FTS5); when they are not known, or no longer match the stored term
-count, the entry is dropped and its document listed as an orphan (`search_orphans`) instead of
-risking a wrong delete, and `clear` empties everything for a rebuild.
+`events` stays the one copy of the text. A document's key is its event's stream ordering, and
+`search_entries` keeps beside it what the query filters on without reading events (the room and
+which key the text came from) and how many terms it has. `apply` writes a batch of additions
+and removals together with the indexer's progress in one transaction, so a restart resumes
+exactly where the last batch ended and an event is indexed once. A removal must carry the
+terms the event was indexed with when the backend needs them (SQLite's contentless FTS5); when
+they are not known, or do not match the stored term count, the entry is dropped and its
+document listed as an orphan (`search_orphans`) instead of risking a wrong delete, and `clear`
+empties everything for a rebuild. Events are found by ID through `events`, so take an event out
+of the index before deleting its row (`stale_entries` finds any left behind).
 
 `search` matches a query among the events a user could have seen: rooms where they are joined,
 or have been (up to their departure, unless they forgot the room); history visibility is
 applied by the caller on the rows it returns. Filters that are plain lists (rooms, senders,
-exact event types) are applied here; the caller applies the rest.
+keys) are applied here; the caller applies the rest. Newest first walks the full-text index in
+stream order and stops at the page. Best match first scores the newest `RANK_WINDOW` matches
+(all of them for any term in fewer messages): scoring every one of a very common word's
+matches would take seconds, and a page of the best among the newest ten thousand is what a
+searcher of such a word is after.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any, Final
 
 from core.errors import JsonDict
 from core.identifiers import EventId, RoomId, UserId
-from core.search_text import SearchQuery
+from core.search_text import KEY_BODY, KEY_NAME, KEY_TOPIC, SearchQuery
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.rooms.events import readable_events
 from homeserver.storage.sealing import Sealer
@@ -33,6 +40,7 @@ from homeserver.storage.search.fulltext import FullText, full_text_for
 __all__ = [
     "FORWARD",
     "HISTORY",
+    "RANK_WINDOW",
     "Document",
     "Hit",
     "IndexSource",
@@ -45,10 +53,14 @@ FORWARD: Final = "search"
 """Progress of the indexer up the events stream (the last stream ordering indexed)."""
 HISTORY: Final = "search_history"
 """Progress down the history placed below the timeline (the lowest stream ordering indexed)."""
+RANK_WINDOW: Final = 10_000
+"""Best match first ranks at most this many of the newest matches."""
 
 _START: Final[dict[str, int]] = {FORWARD: 0, HISTORY: 1}
 # Event types whose JSON the indexer reads; it skips over the others by position alone.
 _READ_TYPES: Final = "'m.room.message', 'm.room.name', 'm.room.topic', 'm.room.redaction'"
+# `search_entries.kind`: which key a document's text came from.
+_KINDS: Final[dict[str, int]] = {KEY_BODY: 0, KEY_NAME: 1, KEY_TOPIC: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +75,11 @@ class IndexSource:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """An event to add to the index with its terms."""
+    """An event to add to the index: where it is, which key its text came from, its terms."""
 
     stream_ordering: int
-    event_id: EventId
+    room_id: RoomId
+    key: str
     terms: tuple[str, ...]
 
 
@@ -85,7 +98,7 @@ class MatchQuery:
     Attributes:
         query: The terms, all of which must match.
         user_id: Only rooms this user is or was in.
-        event_types: Only these event types (never empty).
+        keys: Only text from these keys (never empty).
         rooms: Only these rooms, if given.
         not_rooms: Never these rooms.
         senders: Only these senders, if given.
@@ -97,7 +110,7 @@ class MatchQuery:
 
     query: SearchQuery
     user_id: UserId
-    event_types: tuple[str, ...]
+    keys: tuple[str, ...]
     rooms: tuple[str, ...] | None = None
     not_rooms: tuple[str, ...] = ()
     senders: tuple[str, ...] | None = None
@@ -175,8 +188,9 @@ class SearchStore:
         for chunk in _chunks(list(dict.fromkeys(event_ids))):
             marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
             rows = await self._db.fetch_all(
-                "SELECT event_id, stream_ordering, term_count FROM search_entries"  # noqa: S608
-                f" WHERE event_id IN ({marks})",
+                "SELECT e.event_id, s.stream_ordering, s.term_count FROM events e"  # noqa: S608
+                " JOIN search_entries s ON s.stream_ordering = e.stream_ordering"
+                f" WHERE e.event_id IN ({marks})",
                 *chunk,
             )
             for r in rows:
@@ -224,8 +238,9 @@ class SearchStore:
         if not fresh:
             return
         await conn.execute_many(
-            "INSERT INTO search_entries (stream_ordering, event_id, term_count) VALUES ($1, $2, $3)",
-            [(d.stream_ordering, d.event_id, len(d.terms)) for d in fresh.values()],
+            "INSERT INTO search_entries (stream_ordering, room_id, kind, term_count)"
+            " VALUES ($1, $2, $3, $4)",
+            [(d.stream_ordering, d.room_id, _KINDS[d.key], len(d.terms)) for d in fresh.values()],
         )
         await conn.execute_many(
             self._text.insert_sql,
@@ -234,32 +249,44 @@ class SearchStore:
 
     async def _remove(self, conn: Connection, removal: Removal) -> int:
         row = await conn.fetch_one(
-            "SELECT stream_ordering, term_count FROM search_entries WHERE event_id = $1",
+            "SELECT s.stream_ordering, s.term_count FROM events e"
+            " JOIN search_entries s ON s.stream_ordering = e.stream_ordering"
+            " WHERE e.event_id = $1",
             removal.event_id,
         )
         if row is None:
             return 0
-        position, count = int(row["stream_ordering"]), int(row["term_count"])
+        terms = removal.terms
+        if terms is not None and len(terms) != int(row["term_count"]):
+            terms = None
+        await self._drop(conn, int(row["stream_ordering"]), terms)
+        return 1
+
+    async def _drop(self, conn: Connection, position: int, terms: Sequence[str] | None) -> None:
         await conn.execute("DELETE FROM search_entries WHERE stream_ordering = $1", position)
         if not self._text.needs_terms_to_delete:
             await conn.execute(self._text.delete_sql, position)
-        elif removal.terms is not None and len(removal.terms) == count:
-            await conn.execute(self._text.delete_sql, position, self._text.document(removal.terms))
+        elif terms is not None:
+            await conn.execute(self._text.delete_sql, position, self._text.document(terms))
         else:
             await conn.execute(
                 "INSERT INTO search_orphans (stream_ordering) VALUES ($1) ON CONFLICT DO NOTHING",
                 position,
             )
-        return 1
 
-    async def redacted_entries(self) -> list[EventId]:
-        """Indexed events that have been redacted since (normally taken out at once)."""
+    async def drop_stale(self) -> int:
+        """Take out entries whose event is gone or redacted (normally taken out at once);
+        on SQLite their documents become orphans. Returns how many."""
         rows = await self._db.fetch_all(
-            "SELECT s.event_id FROM search_entries s"
-            " JOIN events e ON e.stream_ordering = s.stream_ordering"
-            " WHERE e.redacted_by IS NOT NULL"
+            "SELECT s.stream_ordering FROM search_entries s"
+            " LEFT JOIN events e ON e.stream_ordering = s.stream_ordering"
+            " WHERE e.event_id IS NULL OR e.redacted_by IS NOT NULL"
         )
-        return [EventId(r["event_id"]) for r in rows]
+        if rows:
+            async with self._db.transaction() as conn:
+                for r in rows:
+                    await self._drop(conn, int(r["stream_ordering"]), None)
+        return len(rows)
 
     async def orphan_count(self) -> int:
         """How many documents are in the index without an entry (see the module docstring)."""
@@ -274,68 +301,86 @@ class SearchStore:
 
     async def search(self, match: MatchQuery) -> list[Hit]:
         """The matching events in the requested order (see `MatchQuery`)."""
-        where, args = self._where(match)
-        if match.after is not None:
-            score, position = match.after
-            mark = len(args) + 1
-            if match.recent:
-                where += f" AND m.doc < ${mark}"
-                args.append(position)
-            else:
-                where += f" AND (m.score > ${mark} OR (m.score = ${mark} AND m.doc < ${mark + 1}))"
-                args += [score, position]
-        order = "m.doc DESC" if match.recent else "m.score, m.doc DESC"
+        joins, where, args = self._filters(match)
+        page, extra = self._page(match, joins, where, len(args))
+        order = "p.doc DESC" if match.recent else "p.score, p.doc DESC"
         rows = await self._db.fetch_all(
-            f"SELECT m.doc, m.score, e.event_id, e.room_id {self._from()}"
-            f" WHERE {where} ORDER BY {order} LIMIT ${len(args) + 1}",
+            f"SELECT p.doc, p.score, p.room_id, e.event_id FROM ({page}) AS p"  # noqa: S608
+            f" JOIN events e ON e.stream_ordering = p.doc ORDER BY {order}",
             *args,
             match.limit,
+            *extra,
         )
         return [
             Hit(int(r["doc"]), EventId(r["event_id"]), RoomId(r["room_id"]), float(r["score"]))
             for r in rows
         ]
 
+    def _page(self, match: MatchQuery, joins: str, where: str, used: int) -> tuple[str, list[Any]]:
+        """The query of one page `(doc, score, room_id)` and its arguments after the filters'
+        `used` ones and the limit."""
+        # Fixed fragments only; every value is an argument.
+        matched = (
+            f"SELECT search_fts.rowid AS doc, {self._text.score_sql} AS score, s.room_id"  # noqa: S608
+            f" FROM search_fts {joins} WHERE {where}"
+        )
+        limit, after = f"${used + 1}", f"${used + 2}"
+        if match.recent:
+            if match.after is None:
+                return f"{matched} ORDER BY search_fts.rowid DESC LIMIT {limit}", []
+            newer = f"{matched} AND search_fts.rowid < {after}"
+            return f"{newer} ORDER BY search_fts.rowid DESC LIMIT {limit}", [match.after[1]]
+        window = f"{matched} ORDER BY search_fts.rowid DESC LIMIT {RANK_WINDOW}"
+        keyset, extra = "1 = 1", list[Any]()
+        if match.after is not None:
+            keyset = f"(w.score > {after} OR (w.score = {after} AND w.doc < ${used + 3}))"
+            extra = [match.after[0], match.after[1]]
+        page = (
+            f"SELECT w.doc, w.score, w.room_id FROM ({window}) AS w WHERE {keyset}"  # noqa: S608
+            f" ORDER BY w.score, w.doc DESC LIMIT {limit}"
+        )
+        return page, extra
+
     async def count(self, match: MatchQuery) -> int:
         """How many events match, before history visibility (an estimate for clients)."""
-        where, args = self._where(match)
+        joins, where, args = self._filters(match)
         value = await self._db.fetch_val(
-            f"SELECT COUNT(*) {self._from()} WHERE {where}",
+            f"SELECT COUNT(*) FROM search_fts {joins} WHERE {where}",  # noqa: S608
             *args,
         )
         return int(value or 0)
 
-    def _from(self) -> str:
-        return (
-            f"FROM ({self._text.match_sql}) AS m"
-            " JOIN search_entries s ON s.stream_ordering = m.doc"
-            " JOIN events e ON e.stream_ordering = m.doc"
-            " JOIN memberships mb ON mb.room_id = e.room_id AND mb.user_id = $2"
-        )
-
-    def _where(self, match: MatchQuery) -> tuple[str, list[Any]]:
+    def _filters(self, match: MatchQuery) -> tuple[str, str, list[Any]]:
+        """The joins, conditions and arguments (`$1` the query, `$2` the user) of `match`."""
         args: list[Any] = [self._text.query(match.query), match.user_id]
+        joins = (
+            "JOIN search_entries s ON s.stream_ordering = search_fts.rowid"
+            " JOIN memberships mb ON mb.room_id = s.room_id AND mb.user_id = $2"
+        )
         clauses = [
-            "e.redacted_by IS NULL",
+            self._text.match_sql,
             "(mb.membership = 'join'"
-            " OR (mb.forgotten = 0 AND e.stream_ordering <= mb.stream_ordering))",
+            " OR (mb.forgotten = 0 AND search_fts.rowid <= mb.stream_ordering))",
         ]
 
-        def listed(column: str, values: Sequence[str], negate: bool = False) -> None:
+        def listed(column: str, values: Sequence[object], negate: bool = False) -> None:
             marks = ", ".join(f"${len(args) + i}" for i in range(1, len(values) + 1))
             args.extend(values)
             clauses.append(f"{column} {'NOT IN' if negate else 'IN'} ({marks})")
 
-        listed("e.event_type", match.event_types)
+        if set(match.keys) != set(_KINDS):
+            listed("s.kind", [_KINDS[key] for key in match.keys])
         if match.rooms is not None:
-            listed("e.room_id", match.rooms or ("",))
+            listed("s.room_id", match.rooms or ("",))
         if match.not_rooms:
-            listed("e.room_id", match.not_rooms, negate=True)
-        if match.senders is not None:
-            listed("e.sender", match.senders or ("",))
-        if match.not_senders:
-            listed("e.sender", match.not_senders, negate=True)
-        return " AND ".join(clauses), args
+            listed("s.room_id", match.not_rooms, negate=True)
+        if match.senders is not None or match.not_senders:
+            joins += " JOIN events se ON se.stream_ordering = search_fts.rowid"
+            if match.senders is not None:
+                listed("se.sender", match.senders or ("",))
+            if match.not_senders:
+                listed("se.sender", match.not_senders, negate=True)
+        return joins, " AND ".join(clauses), args
 
 
 def _chunks(items: list[Any], size: int = 200) -> list[list[Any]]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from core.identifiers import EventId, RoomId, UserId
 from core.search_text import parse_query, terms
 from homeserver.storage.factory import Stores
+from homeserver.storage.search import index
 from homeserver.storage.search.index import FORWARD, Document, MatchQuery, Removal
 
 ROOM = RoomId("!room:localhost")
@@ -29,7 +32,7 @@ async def _event(stores: Stores, stream: int, room: RoomId, body: str) -> Docume
         ALICE,
         json.dumps(raw),
     )
-    return Document(stream, event_id, tuple(terms(body)))
+    return Document(stream, room, "content.body", tuple(terms(body)))
 
 
 async def _member(stores: Stores, user: UserId, room: RoomId, membership: str, at: int) -> None:
@@ -48,7 +51,7 @@ def _match(term: str, user: UserId = ALICE, **changes: object) -> MatchQuery:
     fields: dict[str, object] = {
         "query": parse_query(term),
         "user_id": user,
-        "event_types": ("m.room.message",),
+        "keys": ("content.body",),
     }
     fields.update(changes)
     return MatchQuery(**fields)  # type: ignore[arg-type]
@@ -123,3 +126,31 @@ async def test_reads_sources_in_both_directions(stores: Stores) -> None:
     assert [(s.stream_ordering, s.raw is not None) for s in after] == [(1, True)]
     below = await stores.search.events_below(1, 10)
     assert [s.stream_ordering for s in below] == [-2]
+
+
+async def test_rank_scores_the_newest_matches(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = [
+        await _event(stores, 1, ROOM, "apple apple apple apple"),
+        await _event(stores, 2, ROOM, "an apple"),
+        await _event(stores, 3, ROOM, "apple pie with more words than the others"),
+    ]
+    await _member(stores, ALICE, ROOM, "join", 0)
+    await stores.search.apply(docs, [])
+    everything = await stores.search.search(_match("apple"))
+    assert sorted(h.stream_ordering for h in everything) == [1, 2, 3]
+    monkeypatch.setattr(index, "RANK_WINDOW", 2)
+    ranked = await stores.search.search(_match("apple"))
+    assert sorted(h.stream_ordering for h in ranked) == [2, 3]
+    assert await stores.search.count(_match("apple")) == 3
+
+
+async def test_stale_entries_are_dropped(stores: Stores) -> None:
+    docs = [await _event(stores, 1, ROOM, "gone soon"), await _event(stores, 2, ROOM, "stays")]
+    await _member(stores, ALICE, ROOM, "join", 0)
+    await stores.search.apply(docs, [])
+    await stores.db.execute("UPDATE events SET redacted_by = '$r' WHERE stream_ordering = 1")
+    assert await stores.search.drop_stale() == 1
+    assert await stores.search.entries([EventId("$e1"), EventId("$e2")]) == {EventId("$e2"): (2, 1)}
+    assert await stores.search.search(_match("gone")) == []
