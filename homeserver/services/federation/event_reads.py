@@ -24,7 +24,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, JsonDict, MatrixError
+from core.errors import (
+    M_FORBIDDEN,
+    M_INVALID_PARAM,
+    M_MISSING_PARAM,
+    M_NOT_FOUND,
+    JsonDict,
+    MatrixError,
+)
 from core.event_types import M_ROOM_HISTORY_VISIBILITY, M_ROOM_MEMBER, Membership
 from core.events import Pdu
 from core.history_visibility import (
@@ -158,7 +165,7 @@ class EventReads:
         room = checked_room_id(room_id)
         await self._allowed(origin, room)
         if event_id is None:
-            raise MatrixError(M_INVALID_PARAM, "Missing event_id")
+            raise MatrixError(M_MISSING_PARAM, "Missing event_id")
         pdu = await self._event_in(room, event_id)
         if not pdu.prev_event_ids:
             return [], []  # the create event: nothing comes before it
