@@ -62,6 +62,10 @@ class PolicyListService:
         """The policy rooms followed so far."""
         return frozenset(self._room_ids)
 
+    @property
+    def _unresolved(self) -> bool:
+        return len(self._room_ids) < len(self._configured)
+
     async def load(self) -> None:
         """Resolve the configured rooms and read their rules."""
         await self._resolve()
@@ -70,8 +74,11 @@ class PolicyListService:
         self._apply()
 
     async def on_event_persisted(self, persisted: EventPersisted) -> None:
-        """Mark a followed room for a refresh when one of its state events or redactions lands."""
+        """Mark a followed room for a refresh when one of its state events or redactions lands
+        (while an alias points nowhere yet, any state event prompts another look at it)."""
         if persisted.room_id not in self._room_ids:
+            if persisted.pdu.state_key is not None and self._unresolved:
+                self._wake.set()
             return
         if persisted.pdu.state_key is None and persisted.pdu.type != _REDACTION:
             return
@@ -86,7 +93,7 @@ class PolicyListService:
                 for room_id in rooms:
                     await self._refresh(room_id)
                 self._apply()
-            if len(self._room_ids) < len(self._configured) and await self._resolve():
+            if self._unresolved and await self._resolve():
                 await self.load()
             self._wake.clear()
             if self._dirty:
