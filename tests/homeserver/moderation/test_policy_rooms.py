@@ -53,7 +53,11 @@ async def test_rules_of_a_followed_room_block_and_unblock(
 
         # Removing the rule (emptying its content) lifts the block.
         await set_rule(admin, room, IP_RULE, "net", {})
-        await wait_for(lambda: _not(refused(server, "127.0.13.5")), what="the IP rule lifted")
+
+        async def served() -> bool:
+            return not await refused(server, "127.0.13.5")
+
+        await wait_for(served, what="the IP rule lifted")
 
         # Not bans, or not parsable: ignored.
         for key, content in [
