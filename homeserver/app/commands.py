@@ -25,7 +25,7 @@ async def _opened(config: Config) -> AsyncIterator[Stores]:
     try:
         stores = await open_stores(config.database_url, at_rest=at_rest_settings(config))
     except DatabaseKeyError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise ConfigError(f"cannot unlock the database: {exc}") from exc
     try:
         yield stores
     finally:

@@ -44,7 +44,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         with startup_step(f"open the database {safe_database_url(config.database_url)}"):
             stores = await open_stores(config.database_url, at_rest=at_rest_settings(config))
     except DatabaseKeyError as exc:
-        raise StartupError(str(exc)) from exc
+        raise StartupError(f"cannot unlock the database: {exc}") from exc
     app[STORES] = stores
     position = await stores.sync.events_position()
     app[SERVICES] = build_services(config, stores, app[CLOCK], app[SIGNING_KEY], position)
