@@ -16,6 +16,11 @@ Invariants:
   `start` resumes every destination with queued items.
 - Catch-up: while a destination is failing, a queue longer than `max_queued_pdus` is cut down to
   the latest PDU of each room; the destination fetches what it misses with `get_missing_events`.
+- Sending ahead (`enqueue_ahead`): items whose destination has nothing queued, nothing in flight
+  and no failures are sent while the caller's durable write of them runs, which takes that
+  write off the delivery's path. They leave the queue only once both are done; if the process
+  dies before the write commits, the caller writes them again on restart (the PDU feed reads on
+  from its stored position) and the destination drops what it already has.
 - `retry_now` (e.g. the destination just sent us a signed request) ends a destination's backoff:
   a server that restarts after a crash gets what it missed as soon as it talks to us, not
   after the rest of a backoff that may have grown to `backoff_max_s`.
@@ -26,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -82,6 +87,7 @@ class _Destination:
     retry_now: asyncio.Event | None = None
     batch_ids: tuple[int, ...] = ()
     txn_id: str = ""
+    drained: bool = False  # the runner saw the queue empty, and nothing was queued since
 
 
 class TransactionSender:
@@ -115,12 +121,14 @@ class TransactionSender:
         self._closed = False
         self._txn_prefix = ""
         self._txn_counter = 0
+        self._queued_at_start: frozenset[ServerName] = frozenset()
 
     async def start(self) -> None:
         """Resume sending to every destination with queued items."""
         self._started = True
         self._txn_prefix = str(self._clock.time_ms())
-        self.wake(await self._queue.destinations())
+        self._queued_at_start = frozenset(await self._queue.destinations())
+        self.wake(self._queued_at_start)
 
     async def close(self) -> None:
         """Stop every queue runner (queued items stay queued for the next start)."""
@@ -155,6 +163,51 @@ class TransactionSender:
         await self._queue.add(items, self._clock.time_ms())
         self.wake({item.destination for item in items})
 
+    async def enqueue_ahead(
+        self, items: Sequence[NewOutbound], write: Callable[[], Awaitable[Sequence[int]]]
+    ) -> None:
+        """Queue `items` through `write`, the caller's durable write of them (it returns their
+        queue ids, in order); a destination that is idle with nothing queued gets its items
+        sent while the write runs (if they fit in one transaction). Raises what `write`
+        raises."""
+        shares: dict[ServerName, list[QueuedItem]] = {}
+        for n, item in enumerate(items):
+            # Ids below zero never match a stored batch: they get a transaction of their own.
+            shares.setdefault(item.destination, []).append(
+                QueuedItem(-1 - n, item.kind, item.payload)
+            )
+        ahead = {d: share for d, share in shares.items() if self._idle(d) and self._fits(share)}
+        if not ahead:
+            await write()
+            self.wake(shares.keys())
+            return
+        written = asyncio.ensure_future(write())
+        for destination, share in sorted(ahead.items()):
+            state = self._destinations[destination]
+            state.task = asyncio.create_task(
+                self._run_ahead(destination, state, share, written),
+                name=f"federation-sender-{destination}",
+            )
+        await asyncio.shield(written)
+        self.wake(shares.keys() - ahead.keys())
+
+    def _fits(self, share: list[QueuedItem]) -> bool:
+        """Whether `share` makes one transaction within the limits."""
+        pdus = sum(1 for item in share if item.kind == PDU)
+        if pdus > MAX_PDUS or len(share) - pdus > MAX_EDUS:
+            return False
+        return len(_fit(share, self._settings.max_transaction_bytes)) == len(share)
+
+    def _idle(self, destination: ServerName) -> bool:
+        if not self._started or self._closed or destination == self._origin:
+            return False
+        state = self._destinations.get(destination)
+        if state is None:
+            state = _Destination(drained=destination not in self._queued_at_start)
+            self._destinations[destination] = state
+        idle = state.task is None or state.task.done()
+        return idle and state.drained and not state.failures
+
     def wake(self, destinations: Collection[ServerName]) -> None:
         """Make sure a runner drains each of `destinations` (after the items are queued)."""
         if not self._started or self._closed:
@@ -164,6 +217,7 @@ class TransactionSender:
                 continue
             state = self._destinations.setdefault(destination, _Destination())
             state.dirty = True
+            state.drained = False
             if state.task is None or state.task.done():
                 state.task = asyncio.create_task(
                     self._run(destination, state), name=f"federation-sender-{destination}"
@@ -196,10 +250,12 @@ class TransactionSender:
                 if not batch:
                     if state.dirty:
                         continue
+                    state.drained = True
                     return
                 await self._deliver(destination, state, batch)
                 if not state.dirty and not state.failures and _was_all(queued, batch):
-                    return  # nothing was queued since: no need to read the queue again
+                    state.drained = True  # nothing was queued since: no need to read again
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -207,10 +263,49 @@ class TransactionSender:
                 logger.exception("federation sender failed destination=%s", destination)
                 await self._clock.sleep(self._settings.backoff_base_s)
 
+    async def _run_ahead(
+        self,
+        destination: ServerName,
+        state: _Destination,
+        ahead: list[QueuedItem],
+        written: asyncio.Future[Sequence[int]],
+    ) -> None:
+        """Send `ahead` (items numbered `-1 - index` in the write) before they are stored,
+        then dequeue them once stored; anything else goes through `_run`."""
+        state.dirty = False
+        state.drained = False
+        try:
+            done = await self._attempt(destination, state, ahead)
+        except Exception:
+            logger.exception("federation sender failed destination=%s", destination)
+            done = False
+        try:
+            ids = await asyncio.shield(written)
+        except Exception:
+            return  # not stored: the caller writes the items again, then wakes us
+        if done:
+            try:
+                await self._queue.remove(destination, [ids[-1 - item.id] for item in ahead])
+            except Exception:
+                logger.exception("federation sender failed destination=%s", destination)
+                done = False
+        if done and not state.dirty:
+            state.drained = True
+            return
+        await self._run(destination, state)
+
     async def _deliver(
         self, destination: ServerName, state: _Destination, batch: list[QueuedItem]
     ) -> None:
         """Send `batch` once; dequeue it when answered, else back off (it stays queued)."""
+        if await self._attempt(destination, state, batch):
+            await self._queue.remove(destination, [item.id for item in batch])
+
+    async def _attempt(
+        self, destination: ServerName, state: _Destination, batch: list[QueuedItem]
+    ) -> bool:
+        """Send `batch` once: True when it is done with (answered, or refused for good),
+        False after a retryable failure and the backoff that follows it."""
         ids = tuple(item.id for item in batch)
         if ids != state.batch_ids:
             # A batch sent again unchanged keeps its ID; anything else is a new transaction.
@@ -225,7 +320,7 @@ class TransactionSender:
             if exc.retryable:
                 state.failures += 1
                 await self._backoff(destination, state, exc)
-                return
+                return False
             logger.warning(
                 "federation transaction refused, dropping it destination=%s txn=%s "
                 "items=%d error=%s",
@@ -238,7 +333,7 @@ class TransactionSender:
             _log_pdu_errors(destination, response)
         state.failures = 0
         state.batch_ids = ()
-        await self._queue.remove(destination, ids)
+        return True
 
     def _transaction(self, batch: list[QueuedItem]) -> JsonDict:
         return {

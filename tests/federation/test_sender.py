@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 
+import pytest
+
 from core.errors import JsonDict
 from core.identifiers import ServerName
 from federation.errors import FederationError
@@ -213,3 +215,96 @@ async def test_large_items_are_split_across_transactions() -> None:
     await sender.close()
     assert [p["n"] for p in remote.pdus()] == list(range(5))
     assert max(len(t["pdus"]) for _, t in remote.received) <= 2
+
+
+def _items(*numbers: int) -> list[NewOutbound]:
+    return [NewOutbound(THEM, PDU, _pdu(n), "!r:us.test") for n in numbers]
+
+
+class GatedWrite:
+    """The caller's durable write of items into `queue`, held until `release` is set."""
+
+    def __init__(self, queue: MemoryQueue, items: list[NewOutbound]) -> None:
+        self.queue = queue
+        self.items = items
+        self.release = asyncio.Event()
+        self.fail = False
+
+    async def __call__(self) -> list[int]:
+        await self.release.wait()
+        if self.fail:
+            raise OSError("disk full")
+        first = self.queue.next_id
+        await self.queue.add(self.items, 0)
+        return list(range(first, self.queue.next_id))
+
+
+async def test_items_for_an_idle_destination_are_sent_while_they_are_written() -> None:
+    queue, remote, clock = MemoryQueue(), Remote(), TestClock()
+    sender = TransactionSender(origin=US, queue=queue, transport=remote, clock=clock)
+    await sender.start()
+    write = GatedWrite(queue, _items(0, 1, 2))
+    queuing = asyncio.create_task(sender.enqueue_ahead(write.items, write))
+    await _until(lambda: remote.received)
+    assert not queue.rows  # sent before the write committed
+    write.release.set()
+    await queuing
+    await _until(lambda: not queue.rows)  # dequeued once written
+    await sender.send_pdu([THEM], _pdu(3))
+    await _until(lambda: not queue.rows and len(remote.pdus()) == 4)
+    await sender.close()
+    assert [p["n"] for p in remote.pdus()] == [0, 1, 2, 3]
+
+
+async def test_a_destination_with_a_backlog_gets_new_items_after_it() -> None:
+    queue, remote, clock = MemoryQueue(), Remote(), TestClock()
+    remote.up = False
+    sender = TransactionSender(origin=US, queue=queue, transport=remote, clock=clock)
+    await sender.start()
+    await sender.send_pdu([THEM], _pdu(0))
+    await _until(lambda: remote.attempts >= 1)
+    write = GatedWrite(queue, _items(1))
+    queuing = asyncio.create_task(sender.enqueue_ahead(write.items, write))
+    await _until(lambda: remote.attempts >= 3)
+    remote.up = True
+    sender.retry_now(THEM)
+    await _until(lambda: remote.received)
+    assert [p["n"] for p in remote.pdus()] == [0]  # nothing sent ahead of the backlog
+    write.release.set()
+    await queuing
+    await _until(lambda: not queue.rows)
+    await sender.close()
+    assert [p["n"] for p in remote.pdus()] == [0, 1]
+
+
+async def test_items_sent_ahead_whose_write_fails_are_sent_again_once_written() -> None:
+    queue, remote, clock = MemoryQueue(), Remote(), TestClock()
+    sender = TransactionSender(origin=US, queue=queue, transport=remote, clock=clock)
+    await sender.start()
+    write = GatedWrite(queue, _items(0))
+    write.fail = True
+    write.release.set()
+    with pytest.raises(OSError, match="disk full"):
+        await sender.enqueue_ahead(write.items, write)
+    write.fail = False  # the caller writes them again (the feed retries its batch)
+    await sender.enqueue_ahead(write.items, write)
+    await _until(lambda: not queue.rows and remote.attempts >= 2)
+    await sender.close()
+    assert [p["n"] for p in remote.pdus()] == [0, 0]  # at least once; the remote dedupes
+
+
+async def test_items_sent_ahead_to_a_failing_destination_stay_queued_and_are_retried() -> None:
+    queue, remote, clock = MemoryQueue(), Remote(), TestClock()
+    remote.up = False
+    sender = TransactionSender(origin=US, queue=queue, transport=remote, clock=clock)
+    await sender.start()
+    write = GatedWrite(queue, _items(0, 1))
+    write.release.set()
+    await sender.enqueue_ahead(write.items, write)
+    await _until(lambda: remote.attempts >= 2)
+    assert len(queue.rows) == 2
+    remote.up = True
+    sender.retry_now(THEM)
+    await _until(lambda: not queue.rows)
+    await sender.close()
+    assert [p["n"] for p in remote.pdus()] == [0, 1]

@@ -134,10 +134,13 @@ class OutboundFederation:
         upto = batch[-1].stream_ordering
         saved = self._saved
         if local or saved is None or upto - saved >= POSITION_SAVE_EVERY:
-            await self._store.add_with_position(items, self._clock.time_ms(), PDU_SENDER, upto)
+            now = self._clock.time_ms()
+            # Destinations with nothing queued get their items while this write runs.
+            await self._sender.enqueue_ahead(
+                items, lambda: self._store.add_with_position(items, now, PDU_SENDER, upto)
+            )
             self._saved = upto
         self._position = upto
-        self._sender.wake({item.destination for item in items})
         return len(batch)
 
     async def _save_position(self) -> None:

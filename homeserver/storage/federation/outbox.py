@@ -55,16 +55,18 @@ class OutboxStore:
 
     async def add_with_position(
         self, items: Sequence[NewOutbound], now_ms: int, name: str, position: int
-    ) -> None:
-        """Append `items` and set the consumer `name`'s position, in one transaction."""
+    ) -> list[int]:
+        """Append `items` and set the consumer `name`'s position, in one transaction;
+        returns the items' queue ids, in order."""
         async with self._db.transaction() as conn:
-            await _insert(conn, self._sealer, items, now_ms)
+            ids = await _insert(conn, self._sealer, items, now_ms)
             await conn.execute(
                 "INSERT INTO federation_positions (name, position) VALUES ($1, $2)"
                 " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
                 name,
                 position,
             )
+        return ids
 
     async def position(self, name: str) -> int | None:
         """The stored position of consumer `name`, or None if it never stored one."""
@@ -153,9 +155,9 @@ class OutboxStore:
 
 async def _insert(
     conn: Connection, sealer: Sealer, items: Sequence[NewOutbound], now_ms: int
-) -> None:
+) -> list[int]:
     if not items:
-        return
+        return []
     last = await next_positions(conn, _STREAM, len(items))
     first = last - len(items) + 1
     await conn.execute_many(
@@ -173,3 +175,4 @@ async def _insert(
             for i, item in enumerate(items)
         ],
     )
+    return list(range(first, last + 1))
