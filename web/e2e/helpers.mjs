@@ -17,10 +17,11 @@ const FLAGS = [
 ];
 export const WAIT = { timeout: 60_000 };
 
-/** Start a homeserver and a browser; returns { server, browser, close }. */
-export async function setUp() {
+/** Start a homeserver (`options` as `startHomeserver` takes them) and a browser; returns
+ * { server, browser, close }. */
+export async function setUp(options = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const server = await startHomeserver();
+  const server = await startHomeserver(options);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: FLAGS });
   return {
     server,

@@ -1,20 +1,22 @@
-// End to end: searching messages. Tessera has no server-side /search, so every room is searched
-// in the browser's persistent index (IndexedDB) of the messages it received and decrypted: it
-// still finds a message after a reload, when that message is no longer in the loaded history,
-// and the index is deleted when the person signs out.
+// End to end: searching messages. Encrypted rooms are searched in the browser's persistent index
+// (IndexedDB) of the messages it received and decrypted: it still finds a message after a
+// reload, when that message is no longer in the loaded history, and the index is deleted when the
+// person signs out. Unencrypted rooms are searched by the server's /search, or, on a server with
+// search turned off, in the same browser index.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { describe, test } from "node:test";
 import { apiLogin, expectMessage, person, register, sendText, setUp, shot, startDm, WAIT } from "./helpers.mjs";
 
-let env;
-
-before(async () => {
-  env = await setUp();
-});
-
-after(async () => {
-  await env?.close();
-});
+/** Search until `text` is among the results (the server indexes as it goes). */
+async function searchUntil(p, query, text) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const found = await search(p, query);
+    if (await found.results.getByRole("button").filter({ hasText: text }).count()) return found;
+    assert.ok(Date.now() < deadline, `searching "${query}" never found "${text}"`);
+    await found.dialog.getByRole("button", { name: "Close" }).click();
+  }
+}
 
 async function search(p, query) {
   await p.page.getByRole("button", { name: "Account menu" }).click();
@@ -29,7 +31,7 @@ async function search(p, query) {
 
 const searchDatabases = (p) => p.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith("tessera-search")));
 
-test("encrypted messages are found after a reload from the browser's index, which signing out deletes", async () => {
+async function flow(env, source) {
   const oli = await person(env.browser, "oli");
   const pam = await person(env.browser, "pam");
   try {
@@ -43,7 +45,8 @@ test("encrypted messages are found after a reload from the browser's index, whic
     for (let i = 1; i <= 35; i += 1) await sendText(pam, `filler ${i}`);
     await expectMessage(oli, "filler 35");
 
-    // An unencrypted room: the server has no search, so the browser's index covers it too.
+    // An unencrypted room: searched by the server, or by the browser's index when the server
+    // does not search.
     const api = await apiLogin(env.server.url, pam);
     const { room_id: roomId } = await api("POST", "/_matrix/client/v3/createRoom", { name: "Garden club", preset: "private_chat", invite: ["@oli:localhost"] });
     await oli.page.getByRole("button", { name: "Accept invitation to Garden club" }).click();
@@ -53,12 +56,13 @@ test("encrypted messages are found after a reload from the browser's index, whic
 
     await oli.page.reload();
     await oli.page.getByRole("navigation", { name: "Rooms" }).waitFor(WAIT);
-    const { dialog, results } = await search(oli, "FLOWERPOT");
+    const { dialog, results } = await searchUntil(oli, "FLOWERPOT", "New flowerpots");
+    await dialog.getByText(source).waitFor(WAIT);
     const found = results.getByRole("button");
     await found.filter({ hasText: "under the blue flowerpot" }).waitFor(WAIT);
     await found.filter({ hasText: "New flowerpots" }).waitFor(WAIT);
     assert.equal(await found.count(), 2);
-    await shot(oli, "search-01-after-reload");
+    await shot(oli, `search-01-after-reload-${env.name}`);
 
     // A result opens its room.
     await found.filter({ hasText: "under the blue flowerpot" }).click();
@@ -76,10 +80,26 @@ test("encrypted messages are found after a reload from the browser's index, whic
     await oli.page.getByRole("button", { name: "Sign in" }).waitFor(WAIT);
     assert.deepEqual(await searchDatabases(oli), [], "the index of decrypted messages survived signing out");
   } catch (err) {
-    for (const p of [oli, pam]) await shot(p, "search-failed").catch(() => undefined);
+    for (const p of [oli, pam]) await shot(p, `search-failed-${env.name}`).catch(() => undefined);
     throw err;
   } finally {
     await oli.context.close();
     await pam.context.close();
   }
-});
+}
+
+for (const [name, options, source] of [
+  ["server", {}, /^Chats that are not encrypted were searched by your server/],
+  ["no-server", { config: ["search:", "  enabled: false"] }, /^Your server did not search/],
+]) {
+  describe(`search with ${name === "server" ? "the server's /search" : "search turned off on the server"}`, () => {
+    test("encrypted messages are found after a reload from the browser's index, which signing out deletes", async () => {
+      const env = await setUp(options);
+      try {
+        await flow({ ...env, name }, source);
+      } finally {
+        await env.close();
+      }
+    });
+  });
+}

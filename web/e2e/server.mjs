@@ -35,8 +35,9 @@ async function waitUntilUp(url, child, deadlineMs) {
   throw new Error("homeserver did not start in time");
 }
 
-/** Start a homeserver; returns { url, stop }. */
-export async function startHomeserver() {
+/** Start a homeserver; `config` lines are appended to its config and `media` lines to its
+ * `media:` section (indented two spaces). Returns { url, stop }. */
+export async function startHomeserver({ config = [], media = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tessera-web-e2e-"));
   const port = await freePort();
   const generous = "{per_second: 1000, burst: 1000}";
@@ -53,8 +54,10 @@ export async function startHomeserver() {
       ...["login", "login_failures", "registration", "message", "join"].map((k) => `  ${k}: ${generous}`),
       "media:",
       `  upload_rate: ${generous}`,
+      ...media.map((line) => `  ${line}`),
       "web_client:",
       `  path: ${JSON.stringify(join(REPO, "web", "dist"))}`,
+      ...config,
       "",
     ].join("\n"),
   );

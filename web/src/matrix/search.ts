@@ -58,14 +58,18 @@ async function serverEntries(client: MatrixClient, query: string, rooms: Room[])
   }));
 }
 
-/** Messages matching `query` in every joined room, newest first; `usedServer` says whether the
- * server answered for the unencrypted rooms. */
-export async function searchMessages(client: MatrixClient, query: string, indexer?: SearchIndexer): Promise<{ results: SearchEntry[]; usedServer: boolean }> {
+/** Where a search looked: the server for unencrypted rooms and the browser for the rest; only
+ * the browser because every room is encrypted; or only the browser because the server did not
+ * answer (it has no search, or refused this one). */
+export type SearchSource = "server" | "encrypted-only" | "no-server";
+
+/** Messages matching `query` in every joined room, newest first, and where they were looked for. */
+export async function searchMessages(client: MatrixClient, query: string, indexer?: SearchIndexer): Promise<{ results: SearchEntry[]; source: SearchSource }> {
   const joined = client.getRooms().filter((r) => r.getMyMembership() === "join");
   const plain = joined.filter((r) => !r.hasEncryptionStateEvent());
   const fromServer = await serverEntries(client, query, plain);
-  const usedServer = fromServer !== undefined;
-  const inBrowser = usedServer ? joined.filter((r) => r.hasEncryptionStateEvent()) : joined;
+  const inBrowser = fromServer ? joined.filter((r) => r.hasEncryptionStateEvent()) : joined;
   const local = indexer ? await indexer.search(query, inBrowser) : searchEntries(localEntries(client, inBrowser), query);
-  return { results: searchEntries([...(fromServer ?? []), ...local], query), usedServer };
+  const source: SearchSource = fromServer ? "server" : plain.length ? "no-server" : "encrypted-only";
+  return { results: searchEntries([...(fromServer ?? []), ...local], query), source };
 }
