@@ -42,7 +42,7 @@ async def pruned_on(client: ApiClient, room_id: str, event_id: str, redaction_id
     """Wait until the client's server serves the event pruned by `redaction_id`."""
 
     async def pruned() -> bool:
-        return (await event(client, room_id, event_id))["content"] == {}
+        return not (await event(client, room_id, event_id))["content"]
 
     await wait_for(pruned, what=f"{event_id} pruned on {client.base}")
     served = await event(client, room_id, event_id)
