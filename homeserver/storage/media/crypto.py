@@ -18,6 +18,7 @@ The file key is wrapped with the server's media master key (AES-256-GCM, random 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -107,8 +108,9 @@ def load_or_create_master_key(path: Path, *, create: bool) -> MasterKey | None:
 
 def load_or_create_key_file(path: Path, *, create: bool) -> bytes | None:
     """The 32 secret bytes in the Base64 key file `path`; if it is missing and `create`, new
-    random bytes written there first (mode 0600, through a temporary file renamed into place,
-    so a crash never leaves a truncated key).
+    random bytes written there first: mode 0600, to a temporary file of its own that is then
+    linked into place, so a crash never leaves a truncated key and two processes starting at
+    once end up with the same key (the second finds the first's file and reads it).
 
     Returns:
         The secret, or None when the file is missing and `create` is false.
@@ -117,23 +119,30 @@ def load_or_create_key_file(path: Path, *, create: bool) -> bytes | None:
         OSError: The file cannot be read or written.
         ValueError: It does not hold Base64 of 32 bytes.
     """
-    if path.exists():
-        secret = decode_unpadded(path.read_text(encoding="ascii").strip())
-        if len(secret) != _KEY_SIZE:
-            raise ValueError(f"expected {_KEY_SIZE} bytes, found {len(secret)}")
-        return secret
-    if not create:
-        return None
-    secret = secrets.token_bytes(_KEY_SIZE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(encode_unpadded(secret) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    if not path.exists():
+        if not create:
+            return None
+        _create_key_file(path)
+    secret = decode_unpadded(path.read_text(encoding="ascii").strip())
+    if len(secret) != _KEY_SIZE:
+        raise ValueError(f"expected {_KEY_SIZE} bytes, found {len(secret)}")
     return secret
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key to `path` unless a file appeared there meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(encode_unpadded(secrets.token_bytes(_KEY_SIZE)) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink()
 
 
 def media_master_key(configured: str | None, path: Path, *, create: bool) -> MasterKey | None:

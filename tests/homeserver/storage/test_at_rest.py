@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from core.identifiers import RoomId, UserId
 from homeserver.storage.at_rest import AtRestSettings, DatabaseKeyError
 from homeserver.storage.e2ee.key_backup import RoomKey
 from homeserver.storage.factory import Stores, open_stores
+from homeserver.storage.media.crypto import load_or_create_key_file
 from homeserver.storage.reseal import reseal_plaintext_rows
 from homeserver.storage.sealing import SEALED_PREFIX
 
@@ -54,6 +56,15 @@ async def test_the_key_file_is_made_once_and_checked_at_every_start(
     # Even with encryption switched off, a sealed database needs its key.
     with pytest.raises(DatabaseKeyError, match="is missing"):
         await _reopen(database_url, AtRestSettings(enabled=False, key_file=key_file))
+
+
+def test_starts_racing_to_create_the_key_file_share_one_key(tmp_path: Path) -> None:
+    path = tmp_path / "database.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: load_or_create_key_file(path, create=True), range(16)))
+    assert len(set(keys)) == 1
+    assert keys[0] is not None
+    assert [p.name for p in tmp_path.iterdir()] == ["database.key"]
 
 
 async def test_unreadable_or_malformed_key_files_stop_the_start(
