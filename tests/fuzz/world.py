@@ -47,6 +47,7 @@ PARAMS: dict[str, str] = {
     "fileName": "image.png",
     "version": "$BACKUP",
     "sessionId": "fuzzsession",
+    "ip": "127.0.0.1",
 }
 OVERRIDES: dict[str, dict[str, str]] = {
     "send_state": {"eventType": "m.fuzz.state"},
@@ -95,6 +96,7 @@ BODIES: dict[str, Any] = {
         "identifier": {"type": "m.id.user", "user": "$OWNER"},
     },
     "refresh": {"refresh_token": "nope"},
+    "admin_add_ip_block": {"ip": "192.0.2.1", "reason": "fuzz", "duration_ms": 1000},
     "change_password": {"new_password": "x", "logout_devices": False, **_UIA},
     "deactivate": {"erase": False, **_UIA},
     "set_account_data": {"a": [1, "b", {"c": True}], "n": None},
