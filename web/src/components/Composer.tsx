@@ -2,7 +2,7 @@
 
 import { type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
 import { type FormEvent, useEffect, useRef, useState } from "react";
-import { errorSentence } from "../lib/errors";
+import { errorSentence, isNetworkError } from "../lib/errors";
 import { formatBytes, localpart } from "../lib/format";
 import { textContent } from "../lib/markdown";
 import { editContent, replyContent } from "../lib/relations";
@@ -64,8 +64,14 @@ export function Composer({ client, room, initialDraft, replyTo, editing, onCance
       await client.sendMessage(room.roomId, contentFor(body, timer, wasReply, wasEdit) as never);
       if (wasEdit) toast("Message edited.", "success");
     } catch (err) {
-      setText(body);
-      toast(errorSentence(err, "send the message"), "error");
+      if (wasEdit) {
+        setText(body);
+        toast(errorSentence(err, "edit the message"), "error");
+      } else {
+        // The message stays in the timeline marked "not sent", with Retry and Discard.
+        const why = isNetworkError(err) ? "the server cannot be reached." : errorSentence(err, "send it");
+        toast(`Your message was not sent: ${why} Press Retry on it to send it again.`, "error");
+      }
     }
   }
 

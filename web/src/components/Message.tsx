@@ -11,7 +11,8 @@ import { FileView } from "./FileView";
 import { LockIcon, ShieldIcon, TimerIcon } from "./Icons";
 import { useMessageTrust } from "../matrix/trust";
 import { Markdown } from "./Markdown";
-import { plainText } from "../lib/markdown";
+import { linksOf, plainText } from "../lib/markdown";
+import { LinkPreviewCard } from "./LinkPreviewCard";
 import { useToast } from "./Toasts";
 import { permissions } from "../matrix/power";
 
@@ -45,7 +46,7 @@ export const Message = memo(function Message({ client, room, event, now, tick, o
       <article className={`max-w-[85%] rounded-2xl px-3 py-2 text-sm ${mine ? "bg-indigo-600 text-white" : "bg-slate-100 dark:bg-slate-800"}`} data-event-id={event.getId()}>
         {!mine && <p className="text-xs font-semibold opacity-80">{sender}</p>}
         {!redacted && event.replyEventId && <ReplyQuote room={room} eventId={event.replyEventId} />}
-        {redacted ? <p className="italic opacity-70">This message was deleted.</p> : <Body client={client} event={event} tick={tick} />}
+        {redacted ? <p className="italic opacity-70">This message was deleted.</p> : <Body client={client} room={room} event={event} tick={tick} />}
         <p className="mt-0.5 flex flex-wrap items-center justify-end gap-2 text-[0.7rem] opacity-80">
           {expiry !== undefined && <span aria-label={`disappears in ${formatCountdown(expiry - now)}`} className="inline-flex items-center gap-0.5"><TimerIcon /> {formatCountdown(expiry - now)}</span>}
           {event.isEncrypted() && <span role="img" aria-label="encrypted" className="inline-flex items-center"><LockIcon /></span>}
@@ -57,7 +58,8 @@ export const Message = memo(function Message({ client, room, event, now, tick, o
           {event.replacingEventId() && !redacted && <span>(edited)</span>}
           <time dateTime={new Date(event.getTs()).toISOString()}>{formatClock(event.getTs())}</time>
           {status === "sending" || status === "queued" || status === "encrypting" ? <span>sending…</span> : null}
-          {status === "not_sent" && <span>not sent</span>}
+          {mine && status === null && event.getId()?.startsWith("$") && <span aria-label="sent" title="Sent">✓</span>}
+          {status === "not_sent" && <NotSent client={client} room={room} event={event} />}
           {!redacted && event.getId()?.startsWith("$") && <Actions client={client} room={room} event={event} mine={mine} onReply={onReply} onEdit={onEdit} />}
         </p>
         {!redacted && <Reactions client={client} room={room} event={event} />}
@@ -66,6 +68,26 @@ export const Message = memo(function Message({ client, room, event, now, tick, o
   );
 });
 
+/** A message that could not be sent: say so, and offer to send it again or drop it. */
+function NotSent({ client, room, event }: { client: MatrixClient; room: Room; event: MatrixEvent }) {
+  const toast = useToast();
+  async function retry(): Promise<void> {
+    try {
+      await client.resendEvent(event, room);
+      toast("Message sent.", "success");
+    } catch (err) {
+      toast(errorSentence(err, "send the message"), "error");
+    }
+  }
+  return (
+    <span className="inline-flex items-center gap-1 font-semibold">
+      not sent
+      <button type="button" onClick={() => void retry()} className="rounded border border-current px-1">Retry</button>
+      <button type="button" onClick={() => client.cancelPendingEvent(event)} className="rounded border border-current px-1">Discard</button>
+    </span>
+  );
+}
+
 /** The text shown for an event's body, without a reply's quoted fallback. */
 export function bodyText(event: MatrixEvent): string {
   const body = event.getContent().body;
@@ -73,7 +95,7 @@ export function bodyText(event: MatrixEvent): string {
   return event.replyEventId ? stripReplyFallback(body) : body;
 }
 
-function Body({ client, event, tick }: { client: MatrixClient; event: MatrixEvent; tick: number }) {
+function Body({ client, room, event, tick }: { client: MatrixClient; room: Room; event: MatrixEvent; tick: number }) {
   if (event.isDecryptionFailure()) return <UndecryptableNotice client={client} event={event} />;
   if (event.getType() === EventType.RoomMessageEncrypted) return <p className="italic opacity-70">Decrypting…</p>;
   const content = event.getContent();
@@ -83,7 +105,14 @@ function Body({ client, event, tick }: { client: MatrixClient; event: MatrixEven
     return <FileView client={client} message={message} tick={tick} msgtype={msgtype as "m.image" | "m.file" | "m.video" | "m.audio"} />;
   }
   if (msgtype === "m.emote") return <p className="italic">* {event.sender?.name} {bodyText(event)}</p>;
-  return <Markdown text={bodyText(event)} />;
+  const text = bodyText(event);
+  const [link] = linksOf(text);
+  return (
+    <>
+      <Markdown text={text} />
+      {link && <LinkPreviewCard client={client} url={link} encrypted={event.isEncrypted() || room.hasEncryptionStateEvent()} />}
+    </>
+  );
 }
 
 function UndecryptableNotice({ client, event }: { client: MatrixClient; event: MatrixEvent }) {

@@ -103,7 +103,9 @@ function isVerificationRequest(e: MatrixEvent): boolean {
   return e.getContent().msgtype === "m.key.verification.request";
 }
 
+/** Expired here, or deleted by the server when its self-destruct time came. */
 function gone(e: MatrixEvent, now: number): boolean {
+  if (e.isRedacted() && e.getUnsigned().redacted_because?.content?.reason === "self-destruct") return true;
   const at = expiresAt(e.getContent());
   return at !== undefined && at <= now;
 }

@@ -70,7 +70,8 @@ function serverText(err: unknown): string {
   return "";
 }
 
-function isNetworkError(err: unknown): boolean {
+/** True for a failure to reach the server at all (offline, connection refused, aborted). */
+export function isNetworkError(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
   const e = err as ErrorLike;
   return e.name === "ConnectionError" || e.name === "TypeError" || e.name === "AbortError";

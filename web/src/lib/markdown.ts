@@ -196,3 +196,24 @@ export function plainText(text: string): string {
     .filter(Boolean)
     .join(" ");
 }
+
+/** The links of a message, in order (not those inside code), at most `limit`. */
+export function linksOf(text: string, limit = 1): string[] {
+  const out: string[] = [];
+  const walkInlines = (inlines: Inline[]): void => {
+    for (const node of inlines) {
+      if (out.length >= limit) return;
+      if (node.kind === "link") out.push(node.href);
+      else if (node.kind === "strong" || node.kind === "em" || node.kind === "del") walkInlines(node.children);
+    }
+  };
+  const walkBlocks = (blocks: Block[]): void => {
+    for (const b of blocks) {
+      if (b.kind === "p") walkInlines(b.inlines);
+      else if (b.kind === "quote") walkBlocks(b.blocks);
+      else if (b.kind === "ul" || b.kind === "ol") b.items.forEach(walkInlines);
+    }
+  };
+  walkBlocks(parseMarkdown(text));
+  return out;
+}

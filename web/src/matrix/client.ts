@@ -3,7 +3,8 @@
  * IndexedDB (so keys made in this browser survive reloads), then sync.
  */
 
-import { ClientEvent, createClient, type MatrixClient, SyncState } from "matrix-js-sdk";
+import { ClientEvent, createClient, type MatrixClient, type MatrixEvent, type Room, SyncState } from "matrix-js-sdk";
+import { SELF_DESTRUCT, SELF_DESTRUCT_AFTER } from "../lib/selfDestruct";
 import { registerHolder, SecretKeyHolder } from "./security";
 import { SearchIndex } from "../lib/searchIndex";
 import { indexName } from "./searchIndexer";
@@ -22,6 +23,7 @@ export async function startClient(session: Session): Promise<MatrixClient> {
   });
   registerHolder(client, holder);
   await client.initRustCrypto({ useIndexedDB: true });
+  exposeSelfDestruct(client);
   const firstSync = new Promise<void>((resolve) => {
     const onSync = (state: SyncState): void => {
       if (state === SyncState.Prepared || state === SyncState.Syncing) {
@@ -34,6 +36,24 @@ export async function startClient(session: Session): Promise<MatrixClient> {
   await client.startClient({ initialSyncLimit: 30, lazyLoadMembers: true });
   await firstSync;
   return client;
+}
+
+/**
+ * The homeserver deletes a self-destructing message at its time only if it can read the time; in
+ * an encrypted room the content is ciphertext, so the self-destruct fields are copied to the
+ * clear part of the encrypted event (the body stays encrypted). matrix-js-sdk offers no hook
+ * between encrypting and sending, so its crypto backend's `encryptEvent` is wrapped.
+ */
+function exposeSelfDestruct(client: MatrixClient): void {
+  const backend = client.getCrypto() as unknown as { encryptEvent?: (event: MatrixEvent, room: Room) => Promise<void> } | undefined;
+  const encrypt = backend?.encryptEvent?.bind(backend);
+  if (!backend || !encrypt) return;
+  backend.encryptEvent = async (event, room) => {
+    await encrypt(event, room);
+    const clear = event.getClearContent() ?? {};
+    const wire = event.getWireContent();
+    for (const key of [SELF_DESTRUCT_AFTER, SELF_DESTRUCT]) if (typeof clear[key] === "number") wire[key] = clear[key];
+  };
 }
 
 /** Sign out: end the session on the server (best effort), then forget everything local: the
