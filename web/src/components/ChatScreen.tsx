@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from "react";
 import { localpart } from "../lib/format";
 import { type RoomSummary, sharedText } from "../lib/rooms";
 import { applyTheme, storedTheme, type Theme } from "../lib/theme";
+import { Chime, setSoundEnabled, soundEnabled } from "../lib/sound";
 import { useClientTick } from "../matrix/useClientTick";
 import { useNotifications } from "../matrix/useNotifications";
 import { SearchIndexer } from "../matrix/searchIndexer";
@@ -81,7 +82,9 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   const openRoom = openRoomId ? client.getRoom(openRoomId) : null;
   const toast = useToast();
   const [canNotify, setCanNotify] = useState(() => typeof Notification === "undefined" || Notification.permission !== "default");
-  useNotifications(client, openRoomId);
+  const [chime] = useState(() => new Chime());
+  const [sound, setSound] = useState(soundEnabled);
+  useNotifications(client, openRoomId, chime);
   const indexer = useSearchIndexer(client);
 
   async function askToNotify(): Promise<void> {
@@ -98,6 +101,15 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   useEffect(() => {
     if (draft && window.location.pathname === "/share") window.history.replaceState(null, "", "/");
   }, [draft]);
+
+  function toggleSound(): void {
+    const next = !sound;
+    if (next) chime.unlock();
+    setSoundEnabled(next);
+    setSound(next);
+    toast(next ? "A sound plays for new messages." : "New messages make no sound.", "info");
+    if (next) chime.play();
+  }
 
   function toggleTheme(): void {
     const next = theme === "dark" ? "light" : "dark";
@@ -128,6 +140,9 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
           </button>
           {menu && (
             <div role="menu" aria-label="Account menu" onKeyDown={(e) => e.key === "Escape" && setMenu(false)} className="absolute right-0 z-30 mt-1 w-52 rounded-lg border border-slate-200 bg-white p-1 shadow-lg dark:border-slate-600 dark:bg-slate-800">
+              <button type="button" role="menuitemcheckbox" aria-checked={sound} onClick={() => { setMenu(false); toggleSound(); }} className="block w-full rounded px-3 py-2 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-700">
+                Sound for new messages{sound && <span aria-hidden="true"> ✓</span>}
+              </button>
               {(
                 [
                   ["Search messages", () => setPanel("search")],
@@ -151,7 +166,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
       {panel === "search" && <Search client={client} indexer={indexer} onOpen={setOpenRoomId} onClose={() => setPanel(undefined)} />}
       {offline && (
         <p role="alert" className="bg-amber-100 px-3 py-1 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
-          You are offline. Reconnecting… Messages you send will go out when the connection is back.
+          You are offline. Reconnecting… Messages wait to be sent; any marked “not sent” can be retried.
         </p>
       )}
       <div className="flex min-h-0 flex-1">
