@@ -6,6 +6,8 @@ server lists the other's public room directory.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from urllib.parse import quote
 
 import aiohttp
@@ -90,6 +92,44 @@ async def test_synapse_pages_back_through_a_tessera_rooms_history(
     events = await page_back(bob, room_id, 10)
     assert early_bodies(events) == [f"early {n}" for n in reversed(range(EARLY))]
     assert events[-1]["type"] == "m.room.create"
+
+
+async def test_synapse_pages_back_through_history_it_may_partly_see(
+    http: aiohttp.ClientSession, tessera: FederatedServer, synapse: SynapseServer
+) -> None:
+    """History visibility `invited`: Tessera serves Synapse the messages from before its user
+    was invited redacted and those from after the invite whole, in the same `/backfill`
+    answers; Synapse takes them in and shows its user the ones from after the invite."""
+    alice, bob = await both_users(http, tessera, synapse)
+    setting = {"type": "m.room.history_visibility", "content": {"history_visibility": "invited"}}
+    room_id = await alice.create_room(
+        room_version="12", preset="public_chat", initial_state=[setting]
+    )
+    for n in range(EARLY):
+        await alice.send(room_id, f"early {n}")
+    bob_sees = SyncWatcher(bob)
+    await alice.invite(room_id, bob.user_id)
+    await bob_sees.until(lambda: room_id in bob_sees.invites, "the invite")
+    invited = [f"invited {n}" for n in range(EARLY)]
+    for body in invited:
+        await alice.send(room_id, body)
+    await bob.ok("POST", f"/join/{quote(room_id, safe='')}", {}, server_name=tessera.name)
+    await bob_sees.until_member(room_id, bob.user_id, "join")
+
+    events = await page_back(bob, room_id, 10)
+    bodies = [e["content"].get("body") for e in events if e["type"] == "m.room.message"]
+    assert bodies == list(reversed(invited))
+    # What Synapse was sent of the early messages is what redaction leaves: no body.
+    with sqlite3.connect(synapse.workdir / "homeserver.db") as db:
+        stored = [
+            json.loads(row[0])
+            for row in db.execute(
+                "SELECT json FROM event_json WHERE room_id = ?", (room_id,)
+            ).fetchall()
+        ]
+    contents = [e["content"] for e in stored if e["type"] == "m.room.message"]
+    assert sorted(c["body"] for c in contents if c) == sorted(invited)
+    assert {} in contents, contents
 
 
 async def test_each_server_lists_the_others_public_rooms(
