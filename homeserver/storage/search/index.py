@@ -20,7 +20,7 @@ keys) are applied here; the caller applies the rest. Newest first walks the full
 stream order and stops at the page. Best match first scores the newest `RANK_WINDOW` matches
 (all of them for any term in fewer messages): scoring every one of a very common word's
 matches would take seconds, and a page of the best among the newest ten thousand is what a
-searcher of such a word is after.
+searcher of such a word is after. For the same reason `count` counts up to `COUNT_CAP`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from homeserver.storage.sealing import Sealer
 from homeserver.storage.search.fulltext import FullText, full_text_for
 
 __all__ = [
+    "COUNT_CAP",
     "FORWARD",
     "HISTORY",
     "RANK_WINDOW",
@@ -55,6 +56,8 @@ HISTORY: Final = "search_history"
 """Progress down the history placed below the timeline (the lowest stream ordering indexed)."""
 RANK_WINDOW: Final = 10_000
 """Best match first ranks at most this many of the newest matches."""
+COUNT_CAP: Final = 10_000
+"""`count` stops counting here."""
 
 _START: Final[dict[str, int]] = {FORWARD: 0, HISTORY: 1}
 # Event types whose JSON the indexer reads; it skips over the others by position alone.
@@ -342,10 +345,13 @@ class SearchStore:
         return page, extra
 
     async def count(self, match: MatchQuery) -> int:
-        """How many events match, before history visibility (an estimate for clients)."""
+        """How many events match, before history visibility, counted up to `COUNT_CAP` (an
+        estimate for clients, as the spec allows: counting every match of a very common word
+        would cost as much as scoring them all)."""
         joins, where, args = self._filters(match)
         value = await self._db.fetch_val(
-            f"SELECT COUNT(*) FROM search_fts {joins} WHERE {where}",  # noqa: S608
+            "SELECT COUNT(*) FROM (SELECT search_fts.rowid FROM search_fts"  # noqa: S608
+            f" {joins} WHERE {where} ORDER BY search_fts.rowid DESC LIMIT {COUNT_CAP}) AS c",
             *args,
         )
         return int(value or 0)

@@ -128,7 +128,7 @@ async def test_reads_sources_in_both_directions(stores: Stores) -> None:
     assert [s.stream_ordering for s in below] == [-2]
 
 
-async def test_rank_scores_the_newest_matches(
+async def test_rank_and_count_cover_the_newest_matches(
     stores: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     docs = [
@@ -144,6 +144,8 @@ async def test_rank_scores_the_newest_matches(
     ranked = await stores.search.search(_match("apple"))
     assert sorted(h.stream_ordering for h in ranked) == [2, 3]
     assert await stores.search.count(_match("apple")) == 3
+    monkeypatch.setattr(index, "COUNT_CAP", 2)
+    assert await stores.search.count(_match("apple")) == 2
 
 
 async def test_stale_entries_are_dropped(stores: Stores) -> None:
