@@ -9,9 +9,10 @@ page that scanned `MAX_SCAN` candidates without filling ends early but still car
 `next_batch`, so every page costs a bounded amount of work.
 
 `next_batch` continues after the last result handed out (see `criteria`); a token handed out
-inside a group continues that group only. `count` is the number of matches in the rooms searched,
-before history visibility and up to the store's `COUNT_CAP` (the spec allows an estimate). Result bodies, context and `highlights` are read from
-the events, never from the index, which holds terms only.
+inside a group continues that group only. `count` is the number of matches in the rooms
+searched, before history visibility and up to the store's `COUNT_CAP` (the spec allows an
+estimate). Result bodies, context and `highlights` are read from the events, never from the
+index, which holds terms only.
 """
 
 from __future__ import annotations
