@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
+from core.errors import JsonDict
 from homeserver.api.http import SERVICES
 from tests.conftest import LiveServer
 
@@ -38,6 +40,36 @@ async def wait_for(
         if loop.time() > deadline:
             raise AssertionError(f"{what} not reached within {timeout_s} s")
         await asyncio.sleep(_INTERVAL_S)
+
+
+class Syncing(Protocol):
+    """A test client that long-polls `/sync`."""
+
+    user_id: str
+
+    async def sync(self, since: str | None = None, timeout_ms: int = 0) -> Any:
+        """One `/sync` request; the response body."""
+
+
+async def sync_until(
+    client: Syncing,
+    found: Callable[[JsonDict], Any],
+    what: str = "the expected change",
+    *,
+    since: str | None = None,
+    timeout_s: float = PATIENCE_S,
+) -> JsonDict:
+    """Long-poll `/sync` from `since` until `found` holds for a response, which is returned;
+    fail after `timeout_s` seconds however many responses came (a busy room answers often)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        body: JsonDict = await client.sync(since, timeout_ms=1000)
+        since = body["next_batch"]
+        if found(body):
+            return body
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} never reached {client.user_id}'s sync")
 
 
 async def long_polls_parked(server: LiveServer, count: int = 1) -> None:

@@ -20,8 +20,8 @@ from homeserver.app.app_keys import STORES
 from tests.homeserver.e2ee.helpers import Client, Device, new_client, second_device
 from tests.homeserver.e2ee.test_cross_signing import CrossSigning
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
-from tests.homeserver.federation.test_joins import joined, sync_until
-from tests.waiting import wait_for
+from tests.homeserver.federation.test_joins import joined
+from tests.waiting import sync_until, wait_for
 
 F1 = "/_matrix/federation/v1"
 UPLOAD_CROSS_SIGNING = "/keys/device_signing/upload"
@@ -233,7 +233,9 @@ async def test_device_list_and_cross_signing_changes_reach_the_other_server(
     # bob signs in on a new device on hs2: alice (hs1) hears of it and sees its keys.
     phone = await second_device(http, bob, "PHONE")
     await phone.upload_device_keys()
-    body = await _sync_from(alice, since, lambda b: bob.user_id in _changed(b), "bob's device")
+    body = await sync_until(
+        alice, lambda b: bob.user_id in _changed(b), "bob's device", since=since
+    )
     changes = await alice.ok(
         "GET", "/keys/changes", None, **{"from": since, "to": body["next_batch"]}
     )
@@ -246,7 +248,7 @@ async def test_device_list_and_cross_signing_changes_reach_the_other_server(
     since = body["next_batch"]
     cross = CrossSigning.generate(bob.user_id)
     await bob.ok("POST", UPLOAD_CROSS_SIGNING, cross.upload_body())
-    body = await _sync_from(alice, since, lambda b: bob.user_id in _changed(b), "bob's keys")
+    body = await sync_until(alice, lambda b: bob.user_id in _changed(b), "bob's keys", since=since)
     keys = await alice.query(bob.user_id)
     assert keys["master_keys"][bob.user_id] == cross.upload_body()["master_key"]
     assert keys["self_signing_keys"][bob.user_id] == cross.upload_body()["self_signing_key"]
@@ -255,7 +257,7 @@ async def test_device_list_and_cross_signing_changes_reach_the_other_server(
     # bob logs the phone out: alice's next query no longer lists it.
     since = body["next_batch"]
     await phone.ok("POST", "/logout", {})
-    body = await _sync_from(alice, since, lambda b: bob.user_id in _changed(b), "the logout")
+    body = await sync_until(alice, lambda b: bob.user_id in _changed(b), "the logout", since=since)
     gone = await alice.query(bob.user_id)
     assert set(gone["device_keys"][bob.user_id]) == {bob.device_id}
 
@@ -266,22 +268,12 @@ async def test_device_list_and_cross_signing_changes_reach_the_other_server(
     def left(b: JsonDict) -> bool:
         return bob.user_id in b.get("device_lists", {}).get("left", [])
 
-    body = await _sync_from(alice, since, left, "bob's leaving")
+    body = await sync_until(alice, left, "bob's leaving", since=since)
     changes = await alice.ok(
         "GET", "/keys/changes", None, **{"from": since, "to": body["next_batch"]}
     )
     assert bob.user_id in changes["left"]
     assert bob.user_id not in changes["changed"]
-
-
-async def _sync_from(client: Client, since: str, found: Any, what: str) -> JsonDict:
-    """Sync on from `since` until `found` holds for a response."""
-    for _ in range(120):
-        body: JsonDict = await client.sync(since, timeout_ms=1000)
-        since = body["next_batch"]
-        if found(body):
-            return body
-    raise AssertionError(f"{what} never reached {client.user_id}'s sync")
 
 
 async def _edus(

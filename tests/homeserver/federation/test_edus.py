@@ -7,7 +7,6 @@ through the real senders, transactions and handlers, and arrive in `/sync`.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -20,7 +19,7 @@ from tests.homeserver.api.helpers import new_client
 from tests.homeserver.e2ee.helpers import Device
 from tests.homeserver.federation.servers import FederatedServer, signed_headers
 from tests.http_client import ApiClient
-from tests.waiting import wait_for
+from tests.waiting import sync_until, wait_for
 
 SEND = "/_matrix/federation/v1/send/"
 
@@ -48,17 +47,6 @@ async def _setup(
     return alice, bob, room_id
 
 
-async def _sync_until(client: ApiClient, found: Any, what: str) -> JsonDict:
-    since: str | None = None
-    for _ in range(60):
-        body = await client.sync(since, timeout_ms=1000)
-        since = body["next_batch"]
-        hit = found(body)
-        if hit:
-            return body
-    raise AssertionError(f"{what} never reached {client.user_id}'s sync")
-
-
 def _ephemeral(body: JsonDict, room_id: str, event_type: str) -> list[JsonDict]:
     room = body.get("rooms", {}).get("join", {}).get(room_id, {})
     return [e for e in room.get("ephemeral", {}).get("events", []) if e["type"] == event_type]
@@ -78,7 +66,7 @@ async def test_typing_and_presence_cross_to_the_other_servers_sync(
         events = _ephemeral(body, room_id, "m.typing")
         return any(alice.user_id in e["content"]["user_ids"] for e in events)
 
-    await _sync_until(bob, alice_typing, "alice typing")
+    await sync_until(bob, alice_typing, "alice typing")
 
     await alice.ok(
         "PUT",
@@ -92,7 +80,7 @@ async def test_typing_and_presence_cross_to_the_other_servers_sync(
             e["sender"] == alice.user_id and e["content"].get("status_msg") == "hi" for e in events
         )
 
-    await _sync_until(bob, alice_online, "alice's presence")
+    await sync_until(bob, alice_online, "alice's presence")
 
 
 async def test_receipts_cross_but_private_ones_never_leave(
@@ -138,7 +126,7 @@ async def test_receipts_cross_but_private_ones_never_leave(
         events = _ephemeral(body, room_id, "m.receipt")
         return any(alice.user_id in str(e["content"].get(second, {})) for e in events)
 
-    body = await _sync_until(bob, alice_read, "alice's receipt")
+    body = await sync_until(bob, alice_read, "alice's receipt")
     for event in _ephemeral(body, room_id, "m.receipt"):
         for by_type in event["content"].values():
             assert alice.user_id not in by_type.get("m.read.private", {})  # never accepted
@@ -174,7 +162,7 @@ async def test_edus_for_users_of_other_servers_or_rooms_are_ignored(
     def someone_typing(body: JsonDict) -> bool:
         return any(e["content"]["user_ids"] for e in _ephemeral(body, room_id, "m.typing"))
 
-    body = await _sync_until(bob, someone_typing, "typing")
+    body = await sync_until(bob, someone_typing, "typing")
     [typing] = _ephemeral(body, room_id, "m.typing")
     assert typing["content"]["user_ids"] == [alice.user_id]
     senders = [e["sender"] for e in body.get("presence", {}).get("events", [])]
@@ -243,14 +231,7 @@ async def test_device_list_updates_reach_room_mates_on_the_other_server(
     def alice_changed(body: JsonDict) -> bool:
         return alice.user_id in body.get("device_lists", {}).get("changed", [])
 
-    since: str = first["next_batch"]
-    for _ in range(60):
-        body = await bob.sync(since, timeout_ms=1000)
-        since = body["next_batch"]
-        if alice_changed(body):
-            break
-    else:
-        raise AssertionError("alice's device change never reached bob's sync")
+    await sync_until(bob, alice_changed, "alice's device change", since=first["next_batch"])
     inbound = hs2.live.app[STORES].remote_devices
     [stored] = await inbound.devices(UserId(alice.user_id))
     assert stored.device_id == alice.device_id

@@ -3,7 +3,7 @@ state changes, leaving, rejoining and bans, in room versions 10, 11 and 12."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable
 from urllib.parse import quote
 
 import aiohttp
@@ -13,19 +13,13 @@ from core.errors import JsonDict
 from tests.homeserver.api.helpers import new_client
 from tests.homeserver.federation.servers import FederatedServer
 from tests.http_client import ApiClient
+from tests.waiting import sync_until, wait_for
 
 VERSIONS = ["10", "11", "12"]
 
 
-async def sync_until(client: ApiClient, found: Callable[[JsonDict], bool], what: str) -> JsonDict:
-    """Sync (long-polling) until `found` holds for a response."""
-    since: str | None = None
-    for _ in range(120):
-        body: JsonDict = await client.sync(since, timeout_ms=1000)
-        since = body["next_batch"]
-        if found(body):
-            return body
-    raise AssertionError(f"{what} never reached {client.user_id}'s sync")
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
 
 
 def joined(body: JsonDict, room_id: str) -> JsonDict:
@@ -102,21 +96,16 @@ async def test_invite_join_and_messages_both_ways(
         status, body = await bob.request("GET", f"/rooms/{quote(room_id)}/state/m.room.topic")
         return body.get("topic") if status == 200 else None
 
-    await sync_until(bob, lambda b: bool(joined(b, room_id)), "the topic")
-    for _ in range(100):
-        if await topic_on_hs2() == "federated":
-            break
-        await bob.sync(None, timeout_ms=200)
-    assert await topic_on_hs2() == "federated"
+    await wait_for(lambda: _is(topic_on_hs2(), "federated"), what="the topic on hs2")
 
 
 async def until_member(client: ApiClient, room_id: str, user_id: str, membership: str) -> None:
     """Wait until the client's server sees `user_id` with `membership` in the room."""
-    for _ in range(200):
-        if (await members(client, room_id)).get(user_id) == membership:
-            return
-        await client.sync(None, timeout_ms=100)
-    raise AssertionError(f"{user_id} never became {membership} on {client.base}")
+
+    async def has_it() -> bool:
+        return (await members(client, room_id)).get(user_id) == membership
+
+    await wait_for(has_it, what=f"{user_id} as {membership} on {client.base}")
 
 
 @pytest.mark.parametrize("version", ["10", "12"])
