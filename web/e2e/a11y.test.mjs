@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
-import { person, register, sendText, setUp, shot, startDm, WAIT } from "./helpers.mjs";
+import { attach, fileBadge, person, register, sendText, setUp, shot, startDm, WAIT } from "./helpers.mjs";
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 let env;
@@ -42,9 +42,19 @@ test("no serious accessibility violations", async () => {
     await startDm(jay, kim);
     await sendText(kim, "Hello **there**, see https://example.org");
     await jay.page.getByRole("log", { name: "Messages" }).getByRole("link", { name: "https://example.org" }).waitFor(WAIT);
+    await attach(kim, "notes.txt", "text/plain", Buffer.from("file badge contrast\n"));
+    await fileBadge(jay, "notes.txt", "Unverified device").waitFor(WAIT);
+    await fileBadge(kim, "notes.txt", "Verified").waitFor(WAIT);
     found.push(...(await audit(jay, "chat, light")));
     await kim.page.setViewportSize({ width: 360, height: 640 });
     found.push(...(await audit(kim, "chat, phone")));
+    await kim.page.getByRole("button", { name: "Account menu" }).click();
+    await kim.page.getByRole("menuitem", { name: "Search messages" }).click();
+    const search = kim.page.getByRole("dialog", { name: "Search messages" });
+    await search.getByRole("textbox", { name: "Search messages" }).fill("there");
+    await search.getByRole("button", { name: "Search" }).click();
+    await search.getByRole("list", { name: "Search results" }).getByRole("button").first().waitFor(WAIT);
+    found.push(...(await audit(kim, "search, phone")));
     await jay.page.getByRole("button", { name: "Use dark theme" }).click();
     found.push(...(await audit(jay, "chat, dark")));
     await jay.page.getByRole("button", { name: "Room settings" }).click();

@@ -48,9 +48,20 @@ test("SAS verification, then key backup restored on a new device", async () => {
     }
     await shot(gus, "crypto-02-verified");
 
-    // After the emoji check, a file Gus's device signs shows "Verified" in Hana's browser.
-    await attach(gus, "after-sas.txt", "text/plain", Buffer.from("signed by a verified device\n"));
-    await fileBadge(hana, "after-sas.txt", "Verified").waitFor(WAIT);
+    // After the emoji check, an image Gus's device signs shows "Verified" in Hana's browser.
+    const png = Buffer.from(
+      (await gus.page.evaluate(() => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 40;
+        canvas.height = 30;
+        canvas.getContext("2d").fillRect(0, 0, 40, 30);
+        return canvas.toDataURL("image/png");
+      })).split(",")[1],
+      "base64",
+    );
+    await attach(gus, "after-sas.png", "image/png", png);
+    await messages(hana).getByRole("img", { name: "after-sas.png" }).waitFor(WAIT);
+    await fileBadge(hana, "after-sas.png", "Verified").waitFor(WAIT);
     await shot(hana, "crypto-02b-verified-file");
 
     // Gus turns on key backup; the recovery key is shown once.

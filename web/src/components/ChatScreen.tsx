@@ -3,7 +3,8 @@
 import { type MatrixClient, NotificationCountType, type Room } from "matrix-js-sdk";
 import { useEffect, useMemo, useState } from "react";
 import { localpart } from "../lib/format";
-import { type RoomSummary, sharedText } from "../lib/rooms";
+import { type RoomSummary } from "../lib/rooms";
+import { type Shared, sharedText, takeShare } from "../lib/share";
 import { applyTheme, storedTheme, type Theme } from "../lib/theme";
 import { Chime, setSoundEnabled, soundEnabled } from "../lib/sound";
 import { useClientTick } from "../matrix/useClientTick";
@@ -43,6 +44,21 @@ function isDirect(client: MatrixClient, room: Room): boolean {
   return Object.values(direct ?? {}).some((ids) => ids.includes(room.roomId));
 }
 
+/** What another app shared into Tessera (text in a GET share's URL, or files and text kept by
+ * the service worker), until a chat takes it. */
+function useShared(): [Shared | undefined, (s: Shared | undefined) => void] {
+  const [shared, setShared] = useState<Shared | undefined>(() => {
+    const text = sharedText(new URLSearchParams(window.location.search));
+    return text ? { text, files: [] } : undefined;
+  });
+  useEffect(() => {
+    const params = new URLSearchParams(window.location.search);
+    if (params.get("shared") === "1") takeShare(Date.now()).then((s) => s && setShared(s), () => undefined);
+    if (window.location.pathname === "/share" || params.has("shared")) window.history.replaceState(null, "", "/");
+  }, []);
+  return [shared, setShared];
+}
+
 /** The persistent search index, kept up to date while signed in (undefined without IndexedDB). */
 function useSearchIndexer(client: MatrixClient): SearchIndexer | undefined {
   const [indexer, setIndexer] = useState<SearchIndexer>();
@@ -73,7 +89,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
   const [theme, setTheme] = useState<Theme>(storedTheme());
   const [panel, setPanel] = useState<"devices" | "security" | "help" | "search" | undefined>();
   const [menu, setMenu] = useState(false);
-  const [draft] = useState(() => sharedText(new URLSearchParams(window.location.search)));
+  const [shared, setShared] = useShared();
 
   const rooms = useMemo(
     () => client.getRooms().filter((r) => ["join", "invite"].includes(r.getMyMembership())).map((r) => summarise(client, r)),
@@ -98,9 +114,6 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
     document.title = unread ? `(${unread}) Tessera` : "Tessera";
   }, [rooms]);
 
-  useEffect(() => {
-    if (draft && window.location.pathname === "/share") window.history.replaceState(null, "", "/");
-  }, [draft]);
 
   function toggleSound(): void {
     const next = !sound;
@@ -164,6 +177,12 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
       {panel === "security" && <Security client={client} onClose={() => setPanel(undefined)} />}
       {panel === "help" && <Help onClose={() => setPanel(undefined)} />}
       {panel === "search" && <Search client={client} indexer={indexer} onOpen={setOpenRoomId} onClose={() => setPanel(undefined)} />}
+      {shared && !openRoom && (
+        <p role="status" className="flex items-center justify-center gap-2 bg-indigo-50 px-3 py-1 text-center text-sm text-indigo-900 dark:bg-indigo-950 dark:text-indigo-100">
+          Choose a chat to share {shared.files.length ? `${shared.files.length} ${shared.files.length === 1 ? "file" : "files"}` : "the text"} into.
+          <button type="button" onClick={() => setShared(undefined)} className="rounded border border-current px-2 text-xs">Cancel sharing</button>
+        </p>
+      )}
       {offline && (
         <p role="alert" className="bg-amber-100 px-3 py-1 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
           You are offline. Reconnecting… Messages wait to be sent; any marked “not sent” can be retried.
@@ -175,7 +194,7 @@ export function ChatScreen({ client, onSignOut }: { client: MatrixClient; onSign
         </div>
         <div className={`${openRoom ? "flex" : "hidden md:flex"} min-w-0 flex-1 flex-col`}>
           {openRoom ? (
-            <RoomView key={openRoom.roomId} client={client} room={openRoom} tick={tick} initialDraft={draft} onBack={() => setOpenRoomId(undefined)} />
+            <RoomView key={openRoom.roomId} client={client} room={openRoom} tick={tick} shared={shared} onTakeShared={() => setShared(undefined)} onBack={() => setOpenRoomId(undefined)} />
           ) : (
             <div className="m-auto max-w-md space-y-4 p-6 text-center text-slate-500 dark:text-slate-400">
               <p>Pick a chat, or press “Start chat” to message someone. New chats are end-to-end encrypted.</p>

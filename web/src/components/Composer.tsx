@@ -4,6 +4,7 @@ import { type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { errorSentence, isNetworkError } from "../lib/errors";
 import { formatBytes, localpart } from "../lib/format";
+import type { Shared } from "../lib/share";
 import { textContent } from "../lib/markdown";
 import { editContent, replyContent } from "../lib/relations";
 import { TIMER_CHOICES, withSelfDestruct } from "../lib/selfDestruct";
@@ -15,7 +16,9 @@ import { useToast } from "./Toasts";
 interface Props {
   client: MatrixClient;
   room: Room;
-  initialDraft: string;
+  /** Text and files shared from another app: the text goes in the box, the files wait for Send. */
+  shared: Shared | undefined;
+  onTakeShared: () => void;
   /** The message being answered, or edited; `onCancel` clears both. */
   replyTo?: MatrixEvent;
   editing?: MatrixEvent;
@@ -29,9 +32,14 @@ function contentFor(body: string, timer: number, replyTo?: MatrixEvent, editing?
   return withSelfDestruct(base, timer, Date.now());
 }
 
-export function Composer({ client, room, initialDraft, replyTo, editing, onCancel }: Props) {
+export function Composer({ client, room, shared, onTakeShared, replyTo, editing, onCancel }: Props) {
   const toast = useToast();
-  const [text, setText] = useState(initialDraft);
+  const [text, setText] = useState(shared?.text ?? "");
+  const [pending, setPending] = useState<File[]>(shared?.files ?? []);
+  useEffect(() => {
+    if (shared) onTakeShared();
+    // Taken once, when the room opens with something shared.
+  }, []);
   const box = useRef<HTMLTextAreaElement>(null);
   useEffect(() => {
     if (editing) setText(bodyText(editing));
@@ -88,8 +96,21 @@ export function Composer({ client, room, initialDraft, replyTo, editing, onCance
     }
   }
 
+  async function sendShared(): Promise<void> {
+    const files = pending;
+    setPending([]);
+    for (const file of files) await attach(file);
+  }
+
   return (
     <form onSubmit={(e) => void send(e)} className="border-t border-slate-200 p-2 dark:border-slate-700">
+      {pending.length > 0 && (
+        <div role="group" aria-label="Shared files" className="mb-2 flex flex-wrap items-center gap-2 px-1 text-xs">
+          <span className="min-w-0 flex-1 truncate">Shared: {pending.map((f) => `${f.name} (${formatBytes(f.size)})`).join(", ")}</span>
+          <button type="button" onClick={() => void sendShared()} className="rounded bg-indigo-600 px-2 py-1 text-white">Send shared {pending.length === 1 ? "file" : "files"}</button>
+          <button type="button" onClick={() => setPending([])} className="rounded border border-slate-400 px-2 py-1">Discard</button>
+        </div>
+      )}
       {upload && (
         <div className="mb-2 px-1 text-xs">
           <label className="flex items-center gap-2">

@@ -13,16 +13,19 @@ import { PresenceDot } from "./PresenceDot";
 import { Timeline } from "./Timeline";
 import { useToast } from "./Toasts";
 import { errorSentence } from "../lib/errors";
+import type { Shared } from "../lib/share";
 
 interface Props {
   client: MatrixClient;
   room: Room;
   tick: number;
-  initialDraft: string;
+  /** Something shared from another app, for this room's composer to take. */
+  shared: Shared | undefined;
+  onTakeShared: () => void;
   onBack: () => void;
 }
 
-export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
+export function RoomView({ client, room, tick, shared, onTakeShared, onBack }: Props) {
   const me = client.getUserId() ?? "";
   const toast = useToast();
   const [replyTo, setReplyTo] = useState<MatrixEvent | undefined>();
@@ -127,7 +130,8 @@ export function RoomView({ client, room, tick, initialDraft, onBack }: Props) {
       <Composer
         client={client}
         room={room}
-        initialDraft={initialDraft}
+        shared={shared}
+        onTakeShared={onTakeShared}
         replyTo={replyTo}
         editing={editing}
         onCancel={() => {

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { AttachmentIntegrityError, decryptAttachment, encryptAttachment, fromBase64, msgtypeFor, parseMxc, toBase64 } from "./attachments";
 import { errorSentence, sentence } from "./errors";
 import { dayLabel, formatBytes, formatCountdown, presenceLabel, toUserId } from "./format";
-import { filterRooms, type RoomSummary, sharedText, sortRooms, unreadBadge } from "./rooms";
+import { filterRooms, type RoomSummary, sortRooms, unreadBadge } from "./rooms";
+import { sharedText } from "./share";
 import { expiresAt, isExpired, SELF_DESTRUCT, SELF_DESTRUCT_AFTER, withSelfDestruct } from "./selfDestruct";
 import { authFor, chooseFlow, DUMMY, nextStage, TOKEN } from "./uia";
 

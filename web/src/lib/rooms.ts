@@ -38,14 +38,6 @@ export function unreadBadge(count: number): string {
   return count > 99 ? "99+" : count.toString();
 }
 
-/** Text to put in the composer from a share-target URL's `title`, `text` and `url` params. */
-export function sharedText(params: URLSearchParams): string {
-  const parts = ["title", "text", "url"]
-    .map((k) => params.get(k)?.trim() ?? "")
-    .filter((v, i, all) => v !== "" && all.indexOf(v) === i);
-  return parts.join("\n");
-}
-
 /** The power levels the settings offer, by name. */
 export const ROLES: ReadonlyArray<{ label: string; level: number }> = [
   { label: "Member", level: 0 },
