@@ -246,10 +246,11 @@ class LocalSearch:
         return " AND ".join(f'"{t}"*' if query.is_prefix(t) else f'"{t}"' for t in query.terms)
 
     def _terms(self, text: str) -> str:
+        # Sorted, as the server's index does: which words and how often, not their order.
         found = terms(text)
         if self._sealer is not None:
             found = [self._sealer.term(t) for t in found]
-        return " ".join(found)
+        return " ".join(sorted(found))
 
     def _seal(self, event_id: str, event: JsonDict) -> bytes:
         value = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()

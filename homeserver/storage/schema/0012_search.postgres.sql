@@ -2,7 +2,8 @@
 --
 -- The index holds search terms only, never the text: `search_fts` keeps one `tsvector` per
 -- event (keyed by its stream ordering) under a GIN index, built from the terms
--- `core.search_text` computes (so both backends match the same words). Result bodies and
+-- `core.search_text` computes (so both backends match the same words), sorted (so the index
+-- keeps no word order). Result bodies and
 -- highlights are read from the events themselves. `search_entries` says which events are in
 -- the index, their room and which key their text came from (0 body, 1 name, 2 topic: what the
 -- query filters on without reading events) and how many terms each has; `search_orphans` is

@@ -2,7 +2,8 @@
 --
 -- The index holds search terms only, never the text: `search_fts` is a contentless FTS5 table
 -- (`content=''`) whose rowid is the event's stream ordering; the terms come ready-made from
--- `core.search_text` (the `ascii` tokenizer only splits them at spaces). Result bodies and
+-- `core.search_text`, sorted (so the index keeps no word order), and the `ascii` tokenizer
+-- only splits them at spaces. Result bodies and
 -- highlights are read from the events themselves. A contentless table forgets its input, so a
 -- document is removed with FTS5's 'delete' command given the same terms again, computed from
 -- the event; `search_entries` says which events are in the index, their room and which key

@@ -6,7 +6,9 @@ under GIN (`0012_search.postgres.sql`). Each `FullText` says how to add a docume
 empty the index, and match a query: a condition on the `search_fts` table (the document's
 stream ordering is `search_fts.rowid` on both) and a score where lower is a better match
 (FTS5's bm25, and minus `ts_rank` on PostgreSQL). Both receive the terms `core.search_text` computed, never the text, and neither
-keeps the text.
+keeps the text. The terms go in sorted, not as written: the index records which words a
+message has and how often (all that ranking uses), but not their order, so its data cannot be
+read back as the sentences it came from.
 
 A contentless FTS5 table cannot look a document up to delete it: FTS5's 'delete' command
 must be given the same terms that were inserted (`needs_terms_to_delete`). SQLite builds
@@ -64,7 +66,8 @@ class FullText(Protocol):
         ...
 
     def document(self, terms: Sequence[str]) -> str:
-        """The value `insert_sql` and `delete_sql` take for a document of `terms`."""
+        """The value `insert_sql` and `delete_sql` take for a document of `terms` (in sorted
+        order: see the module docstring)."""
         ...
 
     def query(self, query: SearchQuery) -> str:
@@ -82,7 +85,7 @@ class _Fts5:
     score_sql: str = "bm25(search_fts)"
 
     def document(self, terms: Sequence[str]) -> str:
-        return " ".join(terms)
+        return " ".join(sorted(terms))
 
     def query(self, query: SearchQuery) -> str:
         # Terms are letters, digits and marks only: quoting makes each a literal string.
@@ -103,7 +106,7 @@ class _TsVector:
     def document(self, terms: Sequence[str]) -> str:
         # A tsvector literal ('term':1,5 …): the terms are taken as they are, not re-parsed.
         positions: dict[str, list[int]] = {}
-        for index, term in enumerate(terms, start=1):
+        for index, term in enumerate(sorted(terms), start=1):
             found = positions.setdefault(term, [])
             if len(found) < _MAX_POSITIONS:
                 found.append(min(index, _MAX_POSITION))

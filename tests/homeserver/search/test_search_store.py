@@ -156,3 +156,25 @@ async def test_stale_entries_are_dropped(stores: Stores) -> None:
     assert await stores.search.drop_stale() == 1
     assert await stores.search.entries([EventId("$e1"), EventId("$e2")]) == {EventId("$e2"): (2, 1)}
     assert await stores.search.search(_match("gone")) == []
+
+
+async def test_the_index_keeps_no_word_order(stores: Stores) -> None:
+    await stores.search.apply([await _event(stores, 1, ROOM, "zulu yankee alpha zulu")], [])
+    if stores.db.dialect == "sqlite":
+        # A throwaway database: a view of the index's terms with their positions.
+        await stores.db.execute(
+            "CREATE VIRTUAL TABLE search_terms USING fts5vocab(search_fts, instance)"
+        )
+        rows = await stores.db.fetch_all(
+            'SELECT term, "offset" AS at FROM search_terms ORDER BY at'
+        )
+        stored = [(r["term"], int(r["at"])) for r in rows]
+    else:
+        text = await stores.db.fetch_val("SELECT terms::text FROM search_fts")
+        stored = [
+            (item.split(":")[0].strip("'"), int(at) - 1)
+            for item in str(text).split()
+            for at in item.split(":")[1].split(",")
+        ]
+        stored.sort(key=lambda pair: pair[1])
+    assert stored == [("alpha", 0), ("yankee", 1), ("zulu", 2), ("zulu", 3)]
