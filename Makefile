@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 PORT ?= 8008
 
-.PHONY: setup synapse run test lint format services bench bench-media bench-federation fuzz clean web web-deps test-web node-check
+.PHONY: setup synapse run test lint format services bench bench-media bench-search bench-federation fuzz clean web web-deps test-web node-check
 
 $(STAMP): pyproject.toml
 	@echo "creating $(VENV) (a Python virtual environment, with $(PYTHON))"
@@ -97,6 +97,13 @@ bench-media: setup
 # bench/results/federation.json.
 bench-federation: setup
 	$(PY) -m bench.federation_bench
+
+# The search benchmark (bench/README.md, "Search"): 1,000,000 messages generated into storage and
+# indexed; query latency (p50/p99) by kind of term and the index size. SEARCH_BENCH_ARGS=
+# "--backend both" adds PostgreSQL; writes bench/results/search-<backend>.json.
+SEARCH_BENCH_ARGS ?=
+bench-search: setup
+	$(PY) -m bench.search_bench $(SEARCH_BENCH_ARGS)
 
 # The long fuzz run (README "Fuzzing"): the whole mutation catalogue on every endpoint plus
 # FUZZ_EXAMPLES hypothesis examples per endpoint and family, on both backends; writes
