@@ -4,8 +4,8 @@ Tessera (`bench/moderation_sim.py`).
     python -m bench.moderation_bench train      # seeds 1, 2: bots/moderation/training_data.json.gz
     python -m bench.moderation_bench evaluate   # seeds 11, 12, 13: bench/results/moderation.json
 
-Each run starts a homeserver (SQLite, default rate limits, registration open) in this process,
-sets the simulated world up, then records the telemetry stream (the admin API's long poll)
+Each run starts a homeserver process (SQLite, default rate limits, registration open), sets the
+simulated world up (accounts registered from set-up addresses of their own), then records the telemetry stream (the admin API's long poll)
 while the simulator runs. Captures are kept in `data/moderation-captures/` and reused.
 
 Training replays a capture through the bot's feature windows and takes one labelled row per IP
@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gzip
+import itertools
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict, deque
@@ -34,20 +38,16 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from aiohttp import web
 from sklearn.model_selection import GroupKFold
+from threadpoolctl import threadpool_limits
 
 from bench.moderation_sim import ATTACKS, Actor, simulate
+from bench.servers import REPO, ServerProcess, start_tessera
 from bots.moderation.detector import Detector
 from bots.moderation.features import FEATURES, IpWindow
 from bots.moderation.model import DATA_FILE, Scorer, TrainingSet, fit, new_model
-from core.identifiers import UserId
-from homeserver.api.http import SERVICES
-from homeserver.api.moderation_gate import MODERATION
-from homeserver.app import build_app, make_runner
-from homeserver.config import Config, RetentionConfig, WebClientConfig
+from homeserver.config import RateLimits
 
-REPO = Path(__file__).resolve().parent.parent
 CAPTURES = REPO / "data" / "moderation-captures"
 RESULTS = REPO / "bench" / "results" / "moderation.json"
 TRAIN_SEEDS = (1, 2)
@@ -58,45 +58,77 @@ _TICK_S = 0.5
 _ADMIN = "moderation-bench-admin"
 
 
-async def _serve(data_dir: Path) -> tuple[web.AppRunner, str, web.Application]:
-    config = Config(
-        server_name="localhost",
-        data_dir=data_dir,
-        enable_registration=True,
-        retention=RetentionConfig(enabled=False),
-        web_client=WebClientConfig(enabled=False),
-        log_level="WARNING",
+_RATE_LIMITS = {
+    name: {"per_second": limit.per_second, "burst": limit.burst}
+    for name, limit in (
+        (f.name, getattr(RateLimits(), f.name)) for f in dataclasses.fields(RateLimits)
     )
-    app = build_app(config)
-    runner = make_runner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}", app
+}
+
+
+async def _admin_token(server: ServerProcess, workdir: Path) -> str:
+    """An admin account made with the CLI, logged in over HTTP."""
+    password = "bench admin password"  # noqa: S105 (a throwaway server)
+    argv = [sys.executable, "-m", "homeserver", "register-user", _ADMIN, "--admin"]
+    argv += ["--password", password, "--config", str(workdir / "tessera.yaml")]
+    argv += ["--data-dir", str(workdir), "--database", f"sqlite:///{workdir / 'hs.db'}"]
+    done = await asyncio.to_thread(
+        subprocess.run, argv, cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    body = {"type": "m.login.password", "user": _ADMIN, "password": password}
+    url = f"{server.base_url}/_matrix/client/v3/login"
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
+        return str((await resp.json())["access_token"])
+
+
+async def _registered(base: str, index: int, localpart: str, password: str) -> tuple[str, str]:
+    """An account registered over HTTP from a set-up address of its own (registration is
+    rate-limited per address; set-up happens before the capture starts)."""
+    connector = aiohttp.TCPConnector(local_addr=(f"127.250.{index // 250}.{index % 250 + 1}", 0))
+    async with aiohttp.ClientSession(connector=connector) as http:
+        url = f"{base}/_matrix/client/v3/register"
+        body: dict[str, Any] = {"username": localpart, "password": password}
+        async with http.post(url, json=body) as resp:
+            session = (await resp.json())["session"]
+        body["auth"] = {"type": "m.login.dummy", "session": session}
+        async with http.post(url, json=body) as resp:
+            done = await resp.json()
+    return str(done["user_id"]), str(done["access_token"])
 
 
 async def capture(
     seed: int, duration_s: float = DURATION_S
 ) -> tuple[list[Actor], list[dict[str, Any]]]:
-    """One simulated run: the actors and every telemetry record of the run (after set-up)."""
+    """One simulated run against a server process of its own: the actors and every telemetry
+    record of the run (set-up excluded)."""
     with tempfile.TemporaryDirectory() as tmp:
-        runner, base, app = await _serve(Path(tmp))
+        workdir = Path(tmp)
+        extra = {"rate_limits": _RATE_LIMITS, "retention": {"enabled": False}}
+        extra["web_client"] = {"enabled": False}
+        server = await start_tessera(workdir, extra_config=extra)
         try:
-            services = app[SERVICES]
-            user_id = await services.accounts.create_user(_ADMIN, None, admin=True)
-            issued = await services.tokens.issue(UserId(user_id), None, None, refreshable=False)
+            token = await _admin_token(server, workdir)
             records: list[dict[str, Any]] = []
+            url = f"{server.base_url}/_tessera/admin/v1/moderation/events"
+            headers = {"Authorization": f"Bearer {token}"}
             since: list[int] = []
             ready = asyncio.Event()
+            accounts = itertools.count()
 
-            async def started() -> None:
-                since.append(app[MODERATION].telemetry.last_seq)
-                ready.set()
+            async def make_account(localpart: str, password: str) -> tuple[str, str]:
+                return await _registered(server.base_url, next(accounts), localpart, password)
 
-            async def read() -> None:
-                url = f"{base}/_tessera/admin/v1/moderation/events"
-                headers = {"Authorization": f"Bearer {issued.access_token}"}
-                async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession() as http:
+
+                async def started() -> None:
+                    query = {"since": str(2**53 - 1), "limit": "1"}
+                    async with http.get(url, params=query, headers=headers) as resp:
+                        since.append(int((await resp.json())["next_token"]))
+                    ready.set()
+
+                async def read() -> None:
                     await ready.wait()
                     token = since[0]
                     while True:
@@ -106,20 +138,15 @@ async def capture(
                         records.extend(page["events"])
                         token = page["next_token"]
 
-            async def make_account(localpart: str, password: str) -> tuple[str, str]:
-                made = await services.accounts.create_user(localpart, password, admin=False)
-                tokens = await services.tokens.issue(UserId(made), None, None, refreshable=False)
-                return made, tokens.access_token
-
-            reader = asyncio.create_task(read())
-            actors = await simulate(
-                base, "localhost", seed, duration_s, make_account, started=started
-            )
-            await asyncio.sleep(1.0)
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+                reader = asyncio.create_task(read())
+                actors = await simulate(
+                    server.base_url, "localhost", seed, duration_s, make_account, started=started
+                )
+                await asyncio.sleep(1.0)
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
         finally:
-            await runner.cleanup()
+            await server.stop()
     return actors, records
 
 
@@ -173,9 +200,10 @@ async def train(seeds: tuple[int, ...], duration_s: float) -> None:
         rows, labels, groups = rows + r, labels + y, groups + g
     x, y_arr = np.asarray(rows), np.asarray(labels)
     oof = np.zeros(len(rows))
-    for fit_idx, test_idx in GroupKFold(n_splits=4).split(x, y_arr, groups):
-        model = new_model().fit(x[fit_idx], y_arr[fit_idx])
-        oof[test_idx] = model.predict_proba(x[test_idx])[:, 1]
+    with threadpool_limits(1):
+        for fit_idx, test_idx in GroupKFold(n_splits=4).split(x, y_arr, groups):
+            model = new_model().fit(x[fit_idx], y_arr[fit_idx])
+            oof[test_idx] = model.predict_proba(x[test_idx])[:, 1]
     benign_max = float(oof[y_arr == 0].max()) if (y_arr == 0).any() else 0.5
     threshold = round(min(0.99, max(0.5, benign_max + _MARGIN)), 3)
     data = {

@@ -407,7 +407,7 @@ class Population:
     solos: int = 14
     offices: int = 2
     office_size: int = 6
-    newcomers: int = 2
+    newcomers: int = 4
     bots: int = 1
     per_attack: int = 2
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -68,6 +68,7 @@ _LONG_S: Final = 600.0
 _MAX_KEPT: Final = 5000
 _DUP_BITS: Final = 6
 _GAPS: Final = 20
+_SHORT_COUNTS: Final = frozenset({"req", "login_fail"})
 _LOOKUPS: Final = ("/profile/", "/directory/room/", "/user_directory/", "/publicRooms")
 
 
@@ -82,24 +83,35 @@ def endpoint_class(endpoint: str | None) -> str:
     return "other"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
+    """One record's contributions to the counters, taken back when it leaves a window."""
+
     ts: float
-    status: int
-    klass: str
-    user: str | None
-    signal: dict[str, Any] | None
+    counts: tuple[str, ...]
+    members: tuple[tuple[str, str], ...]
 
 
 class IpWindow:
-    """The recent records of one client IP and the features they give."""
+    """The recent records of one client IP and the features they give.
+
+    Counters are kept incrementally: a record adds its contributions when it arrives and takes
+    them back when it leaves the ten-minute window (or the one-minute one), so `features` costs
+    the same however busy the IP is.
+    """
 
     def __init__(self, ip: str) -> None:
         self.ip = ip
         self.first_ts: float | None = None
         self.last_ts = 0.0
         self.seen = 0
-        self._entries: deque[_Entry] = deque()
+        self._long: deque[_Entry] = deque()
+        self._short: deque[_Entry] = deque()
+        self._counts: Counter[str] = Counter()
+        self._short_counts: Counter[str] = Counter()
+        self._members: dict[str, Counter[str]] = defaultdict(Counter)
+        self._prints: deque[tuple[float, int]] = deque(maxlen=50)
+        self._times: deque[float] = deque(maxlen=_GAPS)
 
     def add(self, record: Record) -> None:
         """Take one telemetry record of this IP (records arrive in time order)."""
@@ -108,42 +120,113 @@ class IpWindow:
             self.first_ts = ts
         self.last_ts = max(self.last_ts, ts)
         self.seen += 1
-        signal = record.get("signal")
-        self._entries.append(
-            _Entry(
-                ts=ts,
-                status=int(record["status"]),
-                klass=endpoint_class(record.get("endpoint")),
-                user=record.get("user_id"),
-                signal=signal if isinstance(signal, dict) else None,
-            )
-        )
+        self._times.append(ts)
+        counts, members = self._contributions(ts, record)
+        entry = _Entry(ts, counts, members)
+        self._long.append(entry)
+        self._short.append(entry)
+        self._counts.update(counts)
+        self._short_counts.update(c for c in counts if c in _SHORT_COUNTS)
+        for kind, member in members:
+            self._members[kind][member] += 1
         self._trim(ts)
 
+    def _contributions(
+        self, ts: float, record: Record
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        status = int(record["status"])
+        klass = endpoint_class(record.get("endpoint"))
+        counts = ["req"]
+        members: list[tuple[str, str]] = []
+        if klass == "sync":
+            counts.append("sync")
+        if 400 <= status < 500:
+            counts.append("err")
+        if status == 429:
+            counts.append("limited")
+        if klass == "lookup":
+            counts.append("lookup")
+            if status == 404:
+                counts.append("lookup_404")
+        user = record.get("user_id")
+        if user:
+            members.append(("users", str(user)))
+        signal = record.get("signal")
+        if isinstance(signal, dict) and signal.get("stage") != "auth":
+            self._signal(ts, signal, counts, members)
+        return tuple(counts), tuple(members)
+
+    def _signal(
+        self, ts: float, s: dict[str, Any], counts: list[str], members: list[tuple[str, str]]
+    ) -> None:
+        kind = f"{s.get('kind')}_{'ok' if s.get('ok') else 'fail'}"
+        counts.append(kind)
+        if kind == "login_fail":
+            members.append(("targets", str(s.get("target"))))
+            if s.get("target_exists") is False:
+                members.append(("missing", str(s.get("target"))))
+        elif kind == "invite_ok" and s.get("target"):
+            members.append(("invite_targets", str(s["target"])))
+        elif kind == "message_ok":
+            members.append(("rooms", str(s.get("room_id"))))
+            if int(s.get("links", 0) or 0) > 0:
+                counts.append("links")
+            fingerprint = s.get("simhash")
+            if isinstance(fingerprint, str):
+                try:
+                    value = int(fingerprint, 16)
+                except ValueError:
+                    return
+                recent = (p for t, p in self._prints if t >= ts - _LONG_S)
+                if any((value ^ p).bit_count() <= _DUP_BITS for p in recent):
+                    counts.append("dups")
+                self._prints.append((ts, value))
+
     def _trim(self, now: float) -> None:
-        while self._entries and (
-            self._entries[0].ts < now - _LONG_S or len(self._entries) > _MAX_KEPT
-        ):
-            self._entries.popleft()
+        while self._long and (self._long[0].ts < now - _LONG_S or len(self._long) > _MAX_KEPT):
+            entry = self._long.popleft()
+            self._counts.subtract(entry.counts)
+            for kind, member in entry.members:
+                left = self._members[kind]
+                left[member] -= 1
+                if left[member] <= 0:
+                    del left[member]
+        while self._short and self._short[0].ts < now - _SHORT_S:
+            entry = self._short.popleft()
+            self._short_counts.subtract(c for c in entry.counts if c in _SHORT_COUNTS)
 
     def features(self, now: float | None = None) -> list[float]:
         """The feature vector (`FEATURES` order) at `now` (the last record's time by default)."""
         now = self.last_ts if now is None else now
         self._trim(now)
-        entries = self._entries
-        short = [e for e in entries if e.ts >= now - _SHORT_S]
-        n = len(entries)
-        values = _signal_features(entries, short)
-        values["req_60"] = len(short)
-        values["req_600"] = n
-        values["users"] = len({e.user for e in entries if e.user})
-        values["sync_share"] = _share(sum(e.klass == "sync" for e in entries), n)
-        values["err_share"] = _share(sum(400 <= e.status < 500 for e in entries), n)
-        values["limited"] = sum(e.status == 429 for e in entries)
-        values["lookup_404"] = sum(e.klass == "lookup" and e.status == 404 for e in entries)
-        values["lookups"] = sum(e.klass == "lookup" for e in entries)
-        values["gap_cv"] = _gap_cv([e.ts for e in list(entries)[-_GAPS:]])
-        values["age"] = min(_LONG_S, now - (self.first_ts or now))
+        c, m = self._counts, self._members
+        n, messages, targets = c["req"], c["message_ok"], len(m["targets"])
+        values = {
+            "req_60": self._short_counts["req"],
+            "req_600": n,
+            "login_fail_60": self._short_counts["login_fail"],
+            "login_fail_600": c["login_fail"],
+            "login_ok_600": c["login_ok"],
+            "login_targets": targets,
+            "missing_share": _share(len(m["missing"]), targets),
+            "reg_ok": c["register_ok"],
+            "reg_fail": c["register_fail"],
+            "invites": c["invite_ok"] + c["invite_fail"],
+            "invite_targets": len(m["invite_targets"]),
+            "joins": c["join_ok"],
+            "rooms_messaged": len(m["rooms"]),
+            "messages": messages,
+            "link_share": _share(c["links"], messages),
+            "dup_share": _share(c["dups"], messages),
+            "users": len(m["users"]),
+            "sync_share": _share(c["sync"], n),
+            "err_share": _share(c["err"], n),
+            "limited": c["limited"],
+            "lookup_404": c["lookup_404"],
+            "lookups": c["lookup"],
+            "gap_cv": _gap_cv(list(self._times)),
+            "age": min(_LONG_S, now - (self.first_ts or now)),
+        }
         return [float(values[name]) for name in FEATURES]
 
 
@@ -160,57 +243,3 @@ def _gap_cv(times: list[float]) -> float:
         return 0.0
     var = sum((g - mean) ** 2 for g in gaps) / len(gaps)
     return min(5.0, math.sqrt(var) / mean)
-
-
-def _signal_features(entries: deque[_Entry], short: list[_Entry]) -> dict[str, float]:
-    fails = [
-        e.signal
-        for e in entries
-        if e.signal and e.signal.get("kind") == "login" and not e.signal.get("ok")
-    ]
-    targets = {str(s.get("target")) for s in fails}
-    missing = {str(s.get("target")) for s in fails if s.get("target_exists") is False}
-    kinds: dict[str, int] = {}
-    invite_targets: set[str] = set()
-    rooms: set[str] = set()
-    prints: list[int] = []
-    links = dups = 0
-    for entry in entries:
-        s = entry.signal
-        if s is None:
-            continue
-        kind = f"{s.get('kind')}_{'ok' if s.get('ok') else 'fail'}"
-        if s.get("stage") == "auth":
-            continue
-        kinds[kind] = kinds.get(kind, 0) + 1
-        if kind == "invite_ok" and s.get("target"):
-            invite_targets.add(str(s["target"]))
-        if kind == "message_ok":
-            rooms.add(str(s.get("room_id")))
-            links += int(s.get("links", 0) or 0) > 0
-            fingerprint = s.get("simhash")
-            if isinstance(fingerprint, str):
-                value = int(fingerprint, 16)
-                dups += any((value ^ p).bit_count() <= _DUP_BITS for p in prints[-50:])
-                prints.append(value)
-    messages = kinds.get("message_ok", 0)
-    return {
-        "login_fail_60": sum(
-            1
-            for e in short
-            if e.signal and e.signal.get("kind") == "login" and not e.signal.get("ok")
-        ),
-        "login_fail_600": len(fails),
-        "login_ok_600": kinds.get("login_ok", 0),
-        "login_targets": len(targets),
-        "missing_share": _share(len(missing), len(targets)),
-        "reg_ok": kinds.get("register_ok", 0),
-        "reg_fail": kinds.get("register_fail", 0),
-        "invites": kinds.get("invite_ok", 0) + kinds.get("invite_fail", 0),
-        "invite_targets": len(invite_targets),
-        "joins": kinds.get("join_ok", 0),
-        "rooms_messaged": len(rooms),
-        "messages": messages,
-        "link_share": _share(links, messages),
-        "dup_share": _share(dups, messages),
-    }

@@ -1,6 +1,7 @@
 """The learned scorer: gradient-boosted trees over `features.FEATURES`, trained at start-up.
 
-The training set is committed (`training_data.json.gz`, feature vectors labelled by the
+Fitting and scoring run on one thread (OpenMP threads only contend on small batches and a busy
+machine). The training set is committed (`training_data.json.gz`, feature vectors labelled by the
 traffic simulator, `bench/moderation_sim.py`; rebuilt by `python -m bench.moderation_bench
 train`), not the fitted model: fitting takes a few seconds and stays valid whatever
 scikit-learn version is installed. The flag threshold is stored with the data; it was chosen on
@@ -21,6 +22,7 @@ from typing import Any, Final
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from bots.moderation.features import FEATURES
 
@@ -81,7 +83,8 @@ class Scorer:
         """The probability that each row is abusive."""
         if not rows:
             return []
-        found = self.model.predict_proba(np.asarray(rows, dtype=float))[:, 1]
+        with threadpool_limits(1):  # one small batch: threads only contend
+            found = self.model.predict_proba(np.asarray(rows, dtype=float))[:, 1]
         return [float(v) for v in found]
 
     def explain(self, row: Sequence[float], top: int = 3) -> list[tuple[str, float, float]]:
@@ -102,6 +105,7 @@ def fit(training: TrainingSet) -> Scorer:
     x = np.asarray(training.rows, dtype=float)
     y = np.asarray(training.labels, dtype=int)
     model = new_model()
-    model.fit(x, y)
+    with threadpool_limits(1):  # OpenMP threads contend on a busy machine: 20x slower
+        model.fit(x, y)
     benign = np.median(x[y == 0], axis=0) if (y == 0).any() else np.zeros(len(FEATURES))
     return Scorer(model, training.threshold, list(benign))
