@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from core.errors import M_UNRECOGNIZED, JsonDict, MatrixError
+from core.errors import M_FORBIDDEN, M_UNRECOGNIZED, JsonDict, MatrixError
 from core.event_types import M_ROOM_MEMBER
 from core.filters import EventFilter
 from core.identifiers import RoomId, UserId
@@ -188,18 +188,34 @@ class SearchService:
         if criteria.group_by:
             body["groups"] = _groups(criteria.group_by, page)
         if criteria.include_state:
-            body["state"] = {
-                room_id: await self._room_reads.get_state(requester, room_id)
-                for room_id in dict.fromkeys(row.room_id for row in rows)
-            }
+            body["state"] = await self._states(requester, [row.room_id for row in rows])
         return body
+
+    async def _states(self, requester: Requester, room_ids: Sequence[RoomId]) -> JsonDict:
+        """The state of each room the user may read (as `/state` shows it: a departed member's
+        as of their departure); a room they may not read as a whole is left out."""
+        states: JsonDict = {}
+        for room_id in dict.fromkeys(room_ids):
+            try:
+                states[room_id] = await self._room_reads.get_state(requester, room_id)
+            except MatrixError as exc:
+                if exc.errcode != M_FORBIDDEN:
+                    raise
+        return states
 
     async def _context(
         self, user_id: UserId, found: Found, wanted: EventContextCriteria
     ) -> JsonDict:
-        around = await self._pagination.around(
-            user_id, found.row, wanted.before_limit, wanted.after_limit
-        )
+        try:
+            around = await self._pagination.around(
+                user_id, found.row, wanted.before_limit, wanted.after_limit
+            )
+        except MatrixError as exc:
+            # An event visible on its own in a room the user may not page through (invited,
+            # never joined): the result without its surroundings.
+            if exc.errcode != M_FORBIDDEN:
+                raise
+            return {"events_before": [], "events_after": []}
         context: JsonDict = {
             "start": around.start,
             "end": around.end,
