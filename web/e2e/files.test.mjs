@@ -48,6 +48,13 @@ test("signed files show verified or unverified device, and tampered files show i
     await bubble(jon, "plan.txt").getByRole("link", { name: "Download plan.txt" }).waitFor(WAIT);
     await shot(jon, "files-01-unverified-device");
 
+    // A file above the automatic download size waits for "Load and check", then checks out.
+    await attach(ivy, "big.bin", "application/octet-stream", Buffer.alloc(11 * 1024 * 1024, 7));
+    const load = bubble(jon, "big.bin").getByRole("button", { name: "Load and check big.bin" });
+    await load.waitFor(WAIT);
+    await load.click();
+    await fileBadge(jon, "big.bin", "Unverified device").waitFor(WAIT);
+
     // The server (or anyone on the way) alters the encrypted file: the ciphertext hash fails.
     const altered = await tamperDownloads(jon);
     await attach(ivy, "altered.txt", "text/plain", text("altered in transit\n"));
@@ -76,6 +83,16 @@ test("signed files show verified or unverified device, and tampered files show i
     assert.equal(await jon.page.getByRole("log", { name: "Messages" }).getByRole("img", { name: "photo.png" }).count(), 0, "an invalid image is shown");
     await shot(jon, "files-03-invalid-plain-room");
 
+    // A large picture goes with a thumbnail that fits 320x240.
+    await attach(ivy, "wide.png", "image/png", await samplePng(ivy.page, 1000, 750));
+    await fileBadge(ivy, "wide.png", "Verified").waitFor(WAIT);
+    const { chunk } = await api("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=5`);
+    const info = chunk.find((e) => e.content.body === "wide.png").content.info;
+    assert.deepEqual([info.w, info.h, info.thumbnail_info.w, info.thumbnail_info.h], [1000, 750, 320, 240]);
+    const [server, media] = info.thumbnail_url.slice("mxc://".length).split("/");
+    const thumb = Buffer.from(await (await fetch(`${env.server.url}/_matrix/client/v1/media/download/${server}/${media}`, { headers: { Authorization: `Bearer ${api.token}` } })).arrayBuffer());
+    assert.deepEqual([thumb.readUInt32BE(16), thumb.readUInt32BE(20)], [320, 240], "the thumbnail is not a 320x240 PNG");
+
     // Without the tampering, the same file checks out for Jon.
     await jon.context.unroute("**/_matrix/client/v1/media/download/**");
     await jon.page.reload();
@@ -93,15 +110,15 @@ test("signed files show verified or unverified device, and tampered files show i
   }
 });
 
-async function samplePng(page) {
-  const dataUrl = await page.evaluate(() => {
+async function samplePng(page, width = 64, height = 48) {
+  const dataUrl = await page.evaluate(([w, h]) => {
     const canvas = document.createElement("canvas");
-    canvas.width = 64;
-    canvas.height = 48;
+    canvas.width = w;
+    canvas.height = h;
     const g = canvas.getContext("2d");
     g.fillStyle = "#059669";
-    g.fillRect(0, 0, 64, 48);
+    g.fillRect(0, 0, w, h);
     return canvas.toDataURL("image/png");
-  });
+  }, [width, height]);
   return Buffer.from(dataUrl.split(",")[1], "base64");
 }

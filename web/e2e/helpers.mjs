@@ -123,7 +123,7 @@ export async function apiLogin(url, p) {
     body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: p.user }, password: p.password }),
   });
   const { access_token } = await resp.json();
-  return async (method, path, body) => {
+  const call = async (method, path, body) => {
     const r = await fetch(`${url}${path}`, {
       method,
       headers: { Authorization: `Bearer ${access_token}`, "Content-Type": "application/json" },
@@ -131,4 +131,6 @@ export async function apiLogin(url, p) {
     });
     return r.json();
   };
+  call.token = access_token;
+  return call;
 }

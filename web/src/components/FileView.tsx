@@ -8,7 +8,7 @@ import type { MatrixClient } from "matrix-js-sdk";
 import { useEffect, useState } from "react";
 import { formatBytes } from "../lib/format";
 import { type FileTrust, trustLabel } from "../lib/signedFiles";
-import { type FileMessage, type LoadedFile, loadFile } from "../matrix/media";
+import { AUTO_LOAD_BYTES, type FileMessage, type LoadedFile, loadFile, loadThumbnail } from "../matrix/media";
 import { deviceVerified } from "../matrix/signedFiles";
 import { ShieldIcon } from "./Icons";
 
@@ -36,14 +36,38 @@ export function TrustBadge({ trust, detail }: { trust: FileTrust; detail?: strin
   );
 }
 
-/** The loaded file, its object URL, and its trust re-read when verification changes (`tick`). */
-function useLoadedFile(client: MatrixClient, message: FileMessage, tick: number) {
+/** An object URL for a blob that a promise gives (revoked when done); undefined meanwhile. */
+function useBlobUrl(load: (() => Promise<Blob | undefined>) | undefined, deps: unknown[]): string | undefined {
+  const [url, setUrl] = useState<string>();
+  useEffect(() => {
+    if (!load) return;
+    let live = true;
+    let made: string | undefined;
+    load().then(
+      (blob) => {
+        if (blob && live) setUrl((made = URL.createObjectURL(blob)));
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+      if (made) URL.revokeObjectURL(made);
+    };
+    // Re-run only when the caller's `deps` change.
+  }, deps);
+  return url;
+}
+
+/** The loaded file (once `wanted`), its object URL, and its trust re-read when verification
+ * changes (`tick`). */
+function useLoadedFile(client: MatrixClient, message: FileMessage, tick: number, wanted: boolean) {
   const [loaded, setLoaded] = useState<LoadedFile>();
   const [url, setUrl] = useState<string>();
   const [error, setError] = useState<string>();
   const [trust, setTrust] = useState<FileTrust>();
 
   useEffect(() => {
+    if (!wanted) return;
     let made: string | undefined;
     let live = true;
     loadFile(client, message)
@@ -62,7 +86,7 @@ function useLoadedFile(client: MatrixClient, message: FileMessage, tick: number)
       if (made) URL.revokeObjectURL(made);
     };
     // The content of an event never changes; fetch once per message.
-  }, [client, message.content]);
+  }, [client, message.content, wanted]);
 
   // A signature checked once stays valid; whether its device is verified can change (SAS).
   const deviceId = loaded && loaded.trust !== "invalid" ? loaded.deviceId : undefined;
@@ -83,10 +107,13 @@ function useLoadedFile(client: MatrixClient, message: FileMessage, tick: number)
 
 export function FileView({ client, message, msgtype, tick }: Props) {
   const { content } = message;
-  const { loaded, url, error, trust } = useLoadedFile(client, message, tick);
+  const size = (content.info as { size?: number } | undefined)?.size;
+  const [wanted, setWanted] = useState((size ?? 0) <= AUTO_LOAD_BYTES);
+  const { loaded, url, error, trust } = useLoadedFile(client, message, tick, wanted);
+  const thumb = useBlobUrl(msgtype === "m.image" || msgtype === "m.video" ? () => loadThumbnail(client, content) : undefined, [client, content]);
   const [open, setOpen] = useState(false);
   const name = typeof content.body === "string" ? content.body : "file";
-  const size = (content.info as { size?: number } | undefined)?.size;
+  const shown = url ?? thumb;
 
   if (error) return <p role="alert" className="italic">{name}: {error}</p>;
   if (loaded?.trust === "invalid") {
@@ -99,14 +126,27 @@ export function FileView({ client, message, msgtype, tick }: Props) {
   }
   return (
     <div className="space-y-1">
-      {url && msgtype === "m.image" && (
-        <button type="button" onClick={() => setOpen(true)} aria-label={`Open image ${name}`} className="block">
-          <img src={url} alt={name} className="max-h-64 max-w-full rounded-lg" />
+      {shown && msgtype === "m.image" && (
+        <button
+          type="button"
+          onClick={() => {
+            setWanted(true);
+            setOpen(true);
+          }}
+          aria-label={`Open image ${name}`}
+          className="block"
+        >
+          <img src={shown} alt={url ? name : `${name} (preview)`} className="max-h-64 max-w-full rounded-lg" />
         </button>
       )}
-      {url && msgtype === "m.video" && <video src={url} controls className="max-h-64 max-w-full rounded-lg" aria-label={name} />}
+      {msgtype === "m.video" && (url || thumb) && <video src={url} poster={thumb} controls={!!url} className="max-h-64 max-w-full rounded-lg" aria-label={name} />}
       {url && msgtype === "m.audio" && <audio src={url} controls aria-label={name} />}
-      {!url && <p className="italic opacity-70">Loading {name}…</p>}
+      {!url && wanted && <p className="italic opacity-70">Loading {name}…</p>}
+      {!wanted && (
+        <button type="button" onClick={() => setWanted(true)} className="rounded border border-current px-2 py-0.5 text-xs">
+          Load and check {name}
+        </button>
+      )}
       <p className="flex flex-wrap items-center gap-x-1 text-xs">
         {url ? (
           <a href={url} download={name} className="underline">

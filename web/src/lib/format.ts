@@ -74,3 +74,11 @@ export function toUserId(typed: string, serverName: string): string {
   if (t.startsWith("@")) return t.includes(":") ? t : `${t}:${serverName}`;
   return `@${t}:${serverName}`;
 }
+
+/** `w`×`h` scaled down to fit a `maxW`×`maxH` box (aspect kept, at least 1 px), or undefined
+ * when it fits already. */
+export function fitWithin(w: number, h: number, maxW: number, maxH: number): { w: number; h: number } | undefined {
+  if (!(w > 0 && h > 0) || (w <= maxW && h <= maxH)) return undefined;
+  const scale = Math.min(maxW / w, maxH / h);
+  return { w: Math.max(1, Math.round(w * scale)), h: Math.max(1, Math.round(h * scale)) };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AttachmentIntegrityError, decryptAttachment, encryptAttachment, fromBase64, msgtypeFor, parseMxc, toBase64 } from "./attachments";
 import { errorSentence, sentence } from "./errors";
-import { dayLabel, formatBytes, formatCountdown, presenceLabel, toUserId } from "./format";
+import { dayLabel, fitWithin, formatBytes, formatCountdown, presenceLabel, toUserId } from "./format";
 import { filterRooms, type RoomSummary, sortRooms, unreadBadge } from "./rooms";
 import { sharedText } from "./share";
 import { expiresAt, isExpired, SELF_DESTRUCT, SELF_DESTRUCT_AFTER, withSelfDestruct } from "./selfDestruct";
@@ -28,6 +28,13 @@ describe("errors", () => {
 });
 
 describe("format", () => {
+  it("scales a picture down into a box, keeping its shape", () => {
+    expect(fitWithin(1000, 750, 320, 240)).toEqual({ w: 320, h: 240 });
+    expect(fitWithin(240, 2400, 320, 240)).toEqual({ w: 24, h: 240 });
+    expect(fitWithin(5000, 1, 320, 240)).toEqual({ w: 320, h: 1 });
+    expect(fitWithin(300, 200, 320, 240)).toBeUndefined();
+    expect(fitWithin(0, 10, 320, 240)).toBeUndefined();
+  });
   it("formats sizes", () => {
     expect(formatBytes(0)).toBe("0 B");
     expect(formatBytes(1536)).toBe("1.5 KB");

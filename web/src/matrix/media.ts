@@ -15,6 +15,11 @@ import {
 } from "../lib/attachments";
 import { checkSignedFile, FileSignatureInvalid, type FileTrust, SIGNED_FILE_KEY, signedFileClaims } from "../lib/signedFiles";
 import { deviceKeys, signFile } from "./signedFiles";
+import { imageThumbnail, type Thumbnail, videoThumbnail } from "./thumbnails";
+
+/** Files up to this size are downloaded and checked as soon as they are shown; larger ones when
+ * the person asks (their thumbnail, if any, is shown meanwhile). */
+export const AUTO_LOAD_BYTES = 10 * 1024 * 1024;
 
 /** Upload `file` to `roomId` as a message; `onProgress` gets a fraction 0..1. */
 export async function sendFile(
@@ -36,7 +41,16 @@ export async function sendFile(
   });
   const mimetype = file.type || "application/octet-stream";
   const info: Record<string, unknown> = { size: file.size, mimetype };
-  if (file.type.startsWith("image/")) Object.assign(info, await imageSize(file));
+  let thumb: Thumbnail | undefined;
+  if (file.type.startsWith("image/")) {
+    Object.assign(info, await imageSize(file));
+    thumb = await imageThumbnail(file);
+  } else if (file.type.startsWith("video/")) {
+    const video = await videoThumbnail(file);
+    if (video) Object.assign(info, { w: video.w, h: video.h, duration: video.duration });
+    thumb = video?.thumb;
+  }
+  if (thumb) Object.assign(info, await uploadThumbnail(client, thumb, encrypted));
   const content: Record<string, unknown> = {
     msgtype: msgtypeFor(file.type),
     body: file.name,
@@ -51,6 +65,18 @@ export async function sendFile(
   await client.sendMessage(roomId, content as never);
 }
 
+/** Upload a thumbnail (encrypted like its file) and return the `info` fields naming it. */
+async function uploadThumbnail(client: MatrixClient, thumb: Thumbnail, encrypted: boolean): Promise<Record<string, unknown>> {
+  const sealed = encrypted ? await encryptAttachment(await thumb.blob.arrayBuffer()) : undefined;
+  const uploaded = await client.uploadContent(sealed ? new Blob([sealed.ciphertext]) : thumb.blob, {
+    type: sealed ? "application/octet-stream" : thumb.info.mimetype,
+    includeFilename: false,
+  });
+  return sealed
+    ? { thumbnail_file: { ...sealed.info, url: uploaded.content_uri }, thumbnail_info: thumb.info }
+    : { thumbnail_url: uploaded.content_uri, thumbnail_info: thumb.info };
+}
+
 async function imageSize(file: File): Promise<{ w?: number; h?: number }> {
   try {
     const bitmap = await createImageBitmap(file);
@@ -59,6 +85,34 @@ async function imageSize(file: File): Promise<{ w?: number; h?: number }> {
     return size;
   } catch {
     return {};
+  }
+}
+
+/** The response for an `mxc://` URI (authenticated media download). */
+async function download(client: MatrixClient, uri: unknown): Promise<Response> {
+  const mxc = typeof uri === "string" ? parseMxc(uri) : undefined;
+  if (!mxc) throw new Error("This message has no file.");
+  const resp = await fetch(
+    `${client.baseUrl}/_matrix/client/v1/media/download/${encodeURIComponent(mxc.serverName)}/${encodeURIComponent(mxc.mediaId)}`,
+    { headers: { Authorization: `Bearer ${client.getAccessToken() ?? ""}` } },
+  );
+  if (!resp.ok) throw new Error("The file could not be downloaded.");
+  return resp;
+}
+
+/** A message's thumbnail (decrypted and hash-checked when encrypted), or undefined if it has
+ * none or it does not check out. Not covered by the file's signature: shown only until the file
+ * itself is loaded and checked. */
+export async function loadThumbnail(client: MatrixClient, content: Record<string, unknown>): Promise<Blob | undefined> {
+  const info = content.info as { thumbnail_file?: EncryptedFile; thumbnail_url?: unknown; thumbnail_info?: { mimetype?: unknown } } | undefined;
+  if (!info || (!info.thumbnail_file && typeof info.thumbnail_url !== "string")) return undefined;
+  const type = typeof info.thumbnail_info?.mimetype === "string" ? info.thumbnail_info.mimetype : "image/jpeg";
+  try {
+    const resp = await download(client, info.thumbnail_file?.url ?? info.thumbnail_url);
+    const data = info.thumbnail_file ? await decryptAttachment(await resp.arrayBuffer(), info.thumbnail_file) : await resp.arrayBuffer();
+    return new Blob([data], { type });
+  } catch {
+    return undefined;
   }
 }
 
@@ -83,14 +137,7 @@ export interface FileMessage {
 export async function loadFile(client: MatrixClient, message: FileMessage): Promise<LoadedFile> {
   const { content } = message;
   const file = content.file as EncryptedFile | undefined;
-  const url = file?.url ?? (typeof content.url === "string" ? content.url : "");
-  const mxc = parseMxc(url);
-  if (!mxc) throw new Error("This message has no file.");
-  const resp = await fetch(
-    `${client.baseUrl}/_matrix/client/v1/media/download/${encodeURIComponent(mxc.serverName)}/${encodeURIComponent(mxc.mediaId)}`,
-    { headers: { Authorization: `Bearer ${client.getAccessToken() ?? ""}` } },
-  );
-  if (!resp.ok) throw new Error("The file could not be downloaded.");
+  const resp = await download(client, file?.url ?? content.url);
   const info = content.info as { mimetype?: unknown } | undefined;
   const mimetype = typeof info?.mimetype === "string" ? info.mimetype : undefined;
   try {
