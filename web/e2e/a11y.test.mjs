@@ -1,5 +1,6 @@
 // Accessibility: axe-core audits the sign-in screen, the chat (light and dark, desktop and phone)
-// and the dialogs; no serious or critical violations are allowed.
+// and the dialogs; no serious or critical violations are allowed. Then the core flow with the
+// keyboard alone.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -72,5 +73,53 @@ test("no serious accessibility violations", async () => {
   } finally {
     await jay.context.close();
     await kim.context.close();
+  }
+});
+
+/** Press Tab until the focused control is named `name`; fails after `max` presses. */
+async function tabTo(page, name, max = 60) {
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      return (el?.getAttribute("aria-label") || el?.labels?.[0]?.innerText || el?.innerText || "").trim();
+    });
+    if (focused === name || focused.startsWith(`${name}\n`)) return;
+  }
+  throw new Error(`"${name}" cannot be reached with the Tab key`);
+}
+
+test("keyboard only: create an account, start a chat and send a message", async () => {
+  const lou = await person(env.browser, "lou");
+  const max = await person(env.browser, "max");
+  try {
+    await register(max, env.server.url);
+    const { page } = lou;
+    await page.goto(env.server.url);
+    await page.getByRole("textbox", { name: "Username" }).waitFor(WAIT);
+    await tabTo(page, "Username");
+    await page.keyboard.type(lou.user);
+    await tabTo(page, "Password");
+    await page.keyboard.type(lou.password);
+    await tabTo(page, "Create account");
+    await page.keyboard.press("Enter");
+    await page.getByRole("navigation", { name: "Rooms" }).waitFor(WAIT);
+    await tabTo(page, "Start chat");
+    await page.keyboard.press("Enter");
+    await page.keyboard.type("max"); // the dialog's first field has the focus
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "max", level: 2 }).waitFor(WAIT);
+    await tabTo(page, "Message");
+    await page.keyboard.type("typed without a mouse");
+    await page.keyboard.press("Enter");
+    await max.page.getByRole("button", { name: /^Accept invitation/ }).click();
+    await max.page.getByRole("log", { name: "Messages" }).getByText("typed without a mouse").waitFor(WAIT);
+    await shot(lou, "a11y-keyboard-only");
+  } catch (err) {
+    await shot(lou, "a11y-keyboard-failed").catch(() => undefined);
+    throw err;
+  } finally {
+    await lou.context.close();
+    await max.context.close();
   }
 });

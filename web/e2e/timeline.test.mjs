@@ -76,6 +76,30 @@ test("paging back reaches the first message of history written while the client 
     await messages(mia).getByText(label("busy", 1), { exact: true }).waitFor(WAIT);
     assert.equal(await shownCount(mia), 400, "some messages are missing or shown twice");
     await shot(mia, "timeline-01-start-of-busy-room");
+
+    // Switching between rooms already visited: time from the click to the other room's newest
+    // message on screen.
+    const { room_id: quietId } = await api("POST", "/_matrix/client/v3/createRoom", { name: "Quiet room", preset: "private_chat" });
+    await sendMany(api, quietId, "quiet", 20);
+    await openRoom(mia, "Quiet room");
+    await messages(mia).getByText(label("quiet", 20), { exact: true }).waitFor(WAIT);
+    const switches = [];
+    for (let i = 0; i < 6; i += 1) {
+      const [name, last] = i % 2 ? ["Quiet room", label("quiet", 20)] : ["Busy room", label("busy", 400)];
+      // Timed in the page, from the click to the frame that shows the room's newest message.
+      switches.push(
+        await mia.page.evaluate(async ([room, text]) => {
+          const button = [...document.querySelectorAll('nav[aria-label="Rooms"] button')].find((b) => b.innerText.includes(room));
+          const started = performance.now();
+          button.click();
+          const shown = () => [...document.querySelectorAll('[role="log"] article')].some((a) => a.innerText.startsWith(text));
+          while (!shown()) await new Promise((r) => requestAnimationFrame(r));
+          return Math.round(performance.now() - started);
+        }, [name, last]),
+      );
+    }
+    switches.sort((a, b) => a - b);
+    console.log(`# switching between visited rooms: median ${switches[3]} ms (of ${switches.join(", ")} ms, click to the frame showing the newest message)`);
   } catch (err) {
     await shot(mia, "timeline-failed").catch(() => undefined);
     throw err;
