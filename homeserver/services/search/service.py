@@ -4,9 +4,9 @@ Only events the requester may see are searched: the index is asked for matches i
 user is in or has been in (up to their departure, unless they forgot the room), then each
 candidate passes the history visibility rules at that event (`VisibilityService`) and the
 client's `RoomEventFilter`. Candidates come in batches in the requested order (`rank`: best
-match first, newest first among equals; `recent`: newest first) until the page is full; a
-page that scanned `MAX_SCAN` candidates without filling ends early but still carries
-`next_batch`, so every page costs a bounded amount of work.
+match first, newest first among equals; `recent`: newest first), each batch twice the last,
+until the page is full; a page that scanned `MAX_SCAN` candidates without filling ends early
+but still carries `next_batch`, so every page costs a bounded amount of work.
 
 `next_batch` continues after the last result handed out (see `criteria`); a token handed out
 inside a group continues that group only. `count` is the number of matches in the rooms
@@ -143,6 +143,8 @@ class SearchService:
             if scanned >= MAX_SCAN:
                 return Page(found, _cursor(match, hits[-1]))
             match = replace(match, after=(hits[-1].score, hits[-1].stream_ordering))
+            # Many hidden matches: fewer, larger rounds (each one ranks its window again).
+            batch_size = min(batch_size * 2, MAX_SCAN - scanned)
 
     async def _visible(
         self, user_id: UserId, hits: Sequence[Hit], event_filter: EventFilter
