@@ -15,6 +15,21 @@ after(async () => {
   await env?.close();
 });
 
+test("the app is installable: manifest, icons, service worker, share target", async () => {
+  const manifest = await (await fetch(`${env.server.url}/manifest.webmanifest`)).json();
+  assert.equal(manifest.display, "standalone");
+  assert.deepEqual([manifest.share_target.method, manifest.share_target.enctype], ["POST", "multipart/form-data"]);
+  const sizes = [];
+  for (const icon of manifest.icons) {
+    const resp = await fetch(new URL(icon.src, env.server.url));
+    assert.equal(resp.status, 200, icon.src);
+    assert.equal(resp.headers.get("content-type").split(";")[0], icon.type, icon.src);
+    sizes.push(icon.sizes);
+  }
+  assert.ok(sizes.includes("192x192") && sizes.includes("512x512"), "the 192 and 512 px icons are missing");
+  assert.equal((await fetch(`${env.server.url}/sw.js`)).status, 200);
+});
+
 test("a file and text shared from another app land in the chosen chat", async () => {
   const wes = await person(env.browser, "wes");
   const xan = await person(env.browser, "xan");
