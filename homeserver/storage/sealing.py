@@ -4,10 +4,13 @@ A sealed value is stored as text on both backends:
 
     "sealed1:" + Base64( key_id (4) | salt (12) | nonce (12) | AES-256-GCM ciphertext + tag )
 
-The plaintext is sealed under a one-time key, HMAC-SHA256(database master key, label | salt), so
-no AES key ever seals more than one value and the random nonces need no counter shared between
-processes (a 192-bit random nonce in effect: no bound on how many values one master key seals).
-`key_id` names the master key, so a value sealed under another key is reported as such.
+The plaintext is sealed under a subkey, HMAC-SHA256(database master key, label | salt), with a
+random nonce. Each `Sealer` draws a fresh random salt when it is made and again after every
+`VALUES_PER_SUBKEY` values, so one subkey seals few enough values that random 96-bit nonces
+never repeat in practice (the chance is about 2^-49), however many processes share the master
+key and for however long, with no counter to keep anywhere. Readers keep the AES keys of recent
+salts, so opening a value costs one decryption, not a key derivation. `key_id` names the master
+key, so a value sealed under another key is reported as such.
 
 Invariants:
 
@@ -70,6 +73,8 @@ _NONCE_SIZE: Final = 12
 _HEADER_SIZE: Final = _KEY_ID_SIZE + _SALT_SIZE + _NONCE_SIZE
 _TAG_SIZE: Final = 16
 _VALUE_LABEL: Final = b"tessera database value key\x00"
+VALUES_PER_SUBKEY: Final = 1 << 24
+_SUBKEY_CACHE: Final = 256
 _AAD_LABEL: Final = "tessera database v1"
 
 
@@ -90,6 +95,11 @@ class SealedColumn:
     column: str
     key: tuple[str, ...]
     scope: str = ""
+    _prefix: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        scope = self.scope or f"{self.table}.{self.column}"
+        object.__setattr__(self, "_prefix", f"{_AAD_LABEL}\x00{scope}\x00".encode())
 
     def associated_data(self, key: Sequence[object]) -> bytes:
         """The associated data sealing the value of the row with key values `key`.
@@ -98,8 +108,7 @@ class SealedColumn:
         """
         if len(key) != len(self.key):
             raise ValueError(f"{self.table}.{self.column} is keyed by {', '.join(self.key)}")
-        scope = self.scope or f"{self.table}.{self.column}"
-        return "\x00".join((_AAD_LABEL, scope, *map(str, key))).encode()
+        return self._prefix + "\x00".join(map(str, key)).encode()
 
 
 EVENTS_JSON: Final = SealedColumn("events", "json", ("event_id",), scope="event")
@@ -180,11 +189,14 @@ class Sealer:
             still opening sealed values with `key`.
     """
 
-    __slots__ = ("_key", "_seal")
+    __slots__ = ("_aeads", "_key", "_salt", "_seal", "_sealed")
 
     def __init__(self, key: DatabaseKey | None, *, seal: bool = True) -> None:
         self._key = key
         self._seal = seal and key is not None
+        self._aeads: dict[bytes, AESGCM] = {}
+        self._salt = b""
+        self._sealed = VALUES_PER_SUBKEY  # a salt is drawn at the first seal
 
     @classmethod
     def plaintext(cls) -> Sealer:
@@ -207,11 +219,15 @@ class Sealer:
             return text
         master = self._key
         assert master is not None  # noqa: S101 (guaranteed by __init__)
-        header = master.key_id + secrets.token_bytes(_SALT_SIZE + _NONCE_SIZE)
-        sealed = _aead(master, header).encrypt(
-            header[-_NONCE_SIZE:], text.encode(), column.associated_data(key)
+        if self._sealed >= VALUES_PER_SUBKEY:
+            self._salt, self._sealed = secrets.token_bytes(_SALT_SIZE), 0
+        self._sealed += 1
+        nonce = secrets.token_bytes(_NONCE_SIZE)
+        sealed = self._aead(master, self._salt).encrypt(
+            nonce, text.encode(), column.associated_data(key)
         )
-        return SEALED_PREFIX + binascii.b2a_base64(header + sealed, newline=False).decode()
+        blob = master.key_id + self._salt + nonce + sealed
+        return SEALED_PREFIX + binascii.b2a_base64(blob, newline=False).decode()
 
     def open(self, column: SealedColumn, key: Sequence[object], stored: str | None) -> str | None:
         """The plaintext of a stored value, or None (logged) if it does not open."""
@@ -248,10 +264,12 @@ class Sealer:
             return "truncated"
         if not hmac.compare_digest(blob[:_KEY_ID_SIZE], self._key.key_id):
             return f"sealed with another master key (key id {blob[:_KEY_ID_SIZE].hex()})"
-        header = blob[:_HEADER_SIZE]
+        salt = blob[_KEY_ID_SIZE : _KEY_ID_SIZE + _SALT_SIZE]
         try:
-            return _aead(self._key, header).decrypt(
-                header[-_NONCE_SIZE:], blob[_HEADER_SIZE:], column.associated_data(key)
+            return self._aead(self._key, salt).decrypt(
+                blob[_KEY_ID_SIZE + _SALT_SIZE : _HEADER_SIZE],
+                blob[_HEADER_SIZE:],
+                column.associated_data(key),
             )
         except InvalidTag:
             return "failed authentication (altered, or moved from another row)"
@@ -268,9 +286,8 @@ class Sealer:
 
     def load(self, column: SealedColumn, key: Sequence[object], stored: str | None) -> Any | None:
         """The decoded JSON of a stored value, or None (logged) if it does not open or read."""
-        return load_json(
-            self.open(column, key, stored), table=column.table, key="/".join(map(str, key))
-        )
+        row = key[0] if len(key) == 1 else "/".join(map(str, key))
+        return load_json(self.open(column, key, stored), table=column.table, key=row)
 
     def readable(self, rows: Iterable[Row], column: SealedColumn) -> Iterator[tuple[Row, Any]]:
         """`(row, decoded JSON)` for each row whose value opens and reads; others are skipped.
@@ -282,8 +299,12 @@ class Sealer:
             if value is not None:
                 yield row, value
 
-
-def _aead(master: DatabaseKey, header: bytes) -> AESGCM:
-    """The one-time AES-256-GCM key of the value whose header is `header`."""
-    salt = header[_KEY_ID_SIZE : _KEY_ID_SIZE + _SALT_SIZE]
-    return AESGCM(hmac.digest(master.secret, _VALUE_LABEL + salt, "sha256"))
+    def _aead(self, master: DatabaseKey, salt: bytes) -> AESGCM:
+        """The AES-256-GCM subkey of `salt` (the most recent ones are kept)."""
+        aead = self._aeads.get(salt)
+        if aead is None:
+            if len(self._aeads) >= _SUBKEY_CACHE:
+                del self._aeads[next(iter(self._aeads))]
+            aead = AESGCM(hmac.digest(master.secret, _VALUE_LABEL + salt, "sha256"))
+            self._aeads[salt] = aead
+        return aead
