@@ -196,6 +196,12 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("user_directory_search", "POST", _C3 + "/user_directory/search"),
     # Server-side search
     _e("search", "POST", _C3 + "/search"),
+    # Message retention (MSC1763): the server's policy
+    _e(
+        "retention_configuration",
+        "GET",
+        "/_matrix/client/unstable/org.matrix.msc1763/retention/configuration",
+    ),
     # Push rules
     _e("get_push_rules", "GET", _C3 + "/pushrules/", also=(_C3 + "/pushrules",)),
     _e(
@@ -261,6 +267,10 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
     _e("admin_delete_media", "DELETE", _MEDIA_ITEM),
     _e("admin_delete_user_media", "DELETE", _A1 + "/users/{userId}/media"),
     _e("admin_purge_media", "POST", _A1 + "/media/purge"),
+    _e("admin_purge_room_history", "POST", _A1 + "/rooms/{roomId}/purge_history"),
+    _e("admin_delete_room", "DELETE", _A1 + "/rooms/{roomId}"),
+    _e("admin_rooms_by_expiry", "GET", _A1 + "/retention/rooms"),
+    _e("admin_retention_stats", "GET", _A1 + "/retention/stats"),
     _e("admin_moderation_events", "GET", _A1 + "/moderation/events"),
     _e("admin_moderation_ip", "GET", _A1 + "/moderation/ips/{ip}"),
     _e("admin_moderation_user", "GET", _A1 + "/moderation/users/{userId}"),

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Middleware
 
 from homeserver.api.admin import media as media_admin_api
 from homeserver.api.admin import moderation as moderation_admin_api
+from homeserver.api.admin import retention as retention_admin_api
 from homeserver.api.client import (
     account,
     account_data,
@@ -30,6 +31,7 @@ from homeserver.api.client import (
     receipts,
     redaction,
     register,
+    retention,
     room_reads,
     rooms,
     search,
@@ -72,6 +74,7 @@ from homeserver.app.contexts import (
 )
 from homeserver.app.moderation_jobs import moderation_ctx
 from homeserver.app.process import SHUTDOWN_GRACE_S, StartupError, serve, startup_step
+from homeserver.app.retention_jobs import retention_ctx
 from homeserver.app.wiring import build_services
 from homeserver.clock import Clock, SystemClock
 from homeserver.config import Config
@@ -109,6 +112,7 @@ _ROUTE_MODULES = (
     redaction,
     directory,
     search,
+    retention,
     typing_api,
     receipts,
     presence,
@@ -118,6 +122,7 @@ _ROUTE_MODULES = (
     media_download,
     media_admin_api,
     moderation_admin_api,
+    retention_admin_api,
     keys,
     to_device_api,
     key_backup_api,
@@ -158,6 +163,7 @@ def build_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.cleanup_ctx.append(ephemeral_ctx)
     app.cleanup_ctx.append(push_ctx)
     app.cleanup_ctx.append(search_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     app.cleanup_ctx.append(media_ctx)
     app.cleanup_ctx.append(federation_ctx)
     app.cleanup_ctx.append(moderation_ctx)

@@ -34,6 +34,7 @@ from homeserver.services.media.repository import MediaService
 from homeserver.services.media.url_preview import UrlPreviewService
 from homeserver.services.push.rules import PushRuleService
 from homeserver.services.push.unread_counts import NotificationService
+from homeserver.services.retention import RetentionServices
 from homeserver.services.rooms.creation import RoomService
 from homeserver.services.rooms.directory import DirectoryService
 from homeserver.services.rooms.events import EventService
@@ -115,4 +116,5 @@ class Services:
     key_backup: KeyBackupService
     search: SearchService
     search_index: SearchIndexer
+    retention: RetentionServices
     federation: FederationServices

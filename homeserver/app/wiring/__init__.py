@@ -1,7 +1,7 @@
 """Wiring every service from the configuration and the stores (the composition root's core).
 
 One builder per service domain (`accounts`, `rooms`, `ephemeral`, `push`, `e2ee`, `media`,
-`search`, `sync`, `federation`), each returning a frozen record of its domain's services; `build_services` calls them
+`search`, `retention`, `sync`, `federation`), each returning a frozen record of its domain's services; `build_services` calls them
 in dependency order, assembles the `Services` record and connects the signals in
 `subscriptions`. `homeserver.app` stays the composition root that calls this.
 """
@@ -15,6 +15,8 @@ from homeserver.app.wiring.ephemeral import build_ephemeral
 from homeserver.app.wiring.federation import build_federation, build_outbound
 from homeserver.app.wiring.media import build_media
 from homeserver.app.wiring.push import build_push
+from homeserver.app.wiring.retention import build_retention
+from homeserver.app.wiring.retention_stores import retention_stores
 from homeserver.app.wiring.rooms import build_rooms
 from homeserver.app.wiring.search import build_search
 from homeserver.app.wiring.shared import build_shared, request_limits, server_info
@@ -40,12 +42,22 @@ def build_services(
     outbound = build_outbound(config, stores, shared, signing_key)
     remote = outbound.queries if outbound is not None else None
     acc = build_accounts(config, stores, shared, remote)
-    rooms = build_rooms(config, stores, shared, signing_key, remote, remote)
+    kept = retention_stores(stores.db)
+    rooms = build_rooms(config, stores, shared, signing_key, kept, remote, remote)
     ephemeral = build_ephemeral(stores, shared)
-    push = build_push(stores, shared, rooms.events)
+    push = build_push(stores, shared, rooms.events, rooms.expiry)
     e2ee = build_e2ee(stores, shared, acc.ui_auth, outbound.client if outbound else None)
     search = build_search(config, stores, shared, rooms)
     media = build_media(config, stores, shared, outbound.client if outbound is not None else None)
+    retention = build_retention(
+        config,
+        stores,
+        kept,
+        shared,
+        rooms,
+        search=search.search_index if config.search.enabled else None,
+        media=media.media_admin,
+    )
     services = Services(
         info=server_info(config, shared),
         clock=clock,
@@ -89,6 +101,7 @@ def build_services(
         key_backup=e2ee.key_backup,
         search=search.search,
         search_index=search.search_index,
+        retention=retention,
         sync=build_sync(stores, shared, rooms, ephemeral, push, e2ee),
         federation=build_federation(
             config,

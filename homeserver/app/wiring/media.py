@@ -79,7 +79,12 @@ def build_media(
     return MediaServices(
         media=media,
         media_admin=MediaAdminService(
-            config.server_name, stores.media, blobs, clock, cfg.url_preview.cache_ms
+            config.server_name,
+            stores.media,
+            blobs,
+            clock,
+            cfg.url_preview.cache_ms,
+            remote=stores.remote_media,
         ),
         url_previews=_url_previews(config, stores, shared, media),
     )

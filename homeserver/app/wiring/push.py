@@ -8,6 +8,7 @@ from homeserver.app.wiring.shared import Shared
 from homeserver.services.push.rules import PushRuleService
 from homeserver.services.push.unread_counts import NotificationService
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.expiry import EventExpiry
 from homeserver.storage.factory import Stores
 
 
@@ -19,8 +20,11 @@ class PushServices:
     notifications: NotificationService
 
 
-def build_push(stores: Stores, shared: Shared, events: EventService) -> PushServices:
-    """Push rules and the position-driven unread-count consumer."""
+def build_push(
+    stores: Stores, shared: Shared, events: EventService, expiry: EventExpiry | None = None
+) -> PushServices:
+    """Push rules and the position-driven unread-count consumer (expired events never
+    notify)."""
     push_rules = PushRuleService(stores.account_data, shared.notifier, shared.caches)
     notifications = NotificationService(
         server_name=shared.server_name,
@@ -30,5 +34,6 @@ def build_push(stores: Stores, shared: Shared, events: EventService) -> PushServ
         notifier=shared.notifier,
         clock=shared.clock,
         caches=shared.caches,
+        expiry=expiry,
     )
     return PushServices(push_rules=push_rules, notifications=notifications)

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 from core.room_versions import KNOWN_ROOM_VERSIONS
 from core.signing import SigningKey
+from homeserver.app.wiring.retention_stores import RetentionStores, retention_limits
 from homeserver.app.wiring.shared import Shared
 from homeserver.config import Config
 from homeserver.services.rooms.creation import RoomService
 from homeserver.services.rooms.directory import DirectoryService, RemoteAliases
 from homeserver.services.rooms.event_serializer import EventSerializer
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.expiry import EventExpiry
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.pagination import PaginationService
@@ -40,6 +42,7 @@ class RoomServices:
     room_list: RoomListService
     serializer: EventSerializer
     lookup: StateLookup
+    expiry: EventExpiry
 
 
 def build_rooms(
@@ -47,12 +50,13 @@ def build_rooms(
     stores: Stores,
     shared: Shared,
     signing_key: SigningKey,
+    retention: RetentionStores,
     remote_aliases: RemoteAliases | None = None,
     remote_rooms: RemoteRoomDirectory | None = None,
 ) -> RoomServices:
     """The one event creator and everything built on it (remote aliases resolved through
     `remote_aliases`, other servers' room directories read through `remote_rooms`, when
-    federation is on)."""
+    federation is on; expiry read from the `retention` stores)."""
     server_name, limiter = shared.server_name, shared.limiter
     events = EventService(
         server_name=server_name,
@@ -73,7 +77,15 @@ def build_rooms(
         server_name=server_name,
         restricted=RestrictedJoins(server_name=server_name, store=stores.events),
     )
-    reads = _read_paths(config, stores, shared, events)
+    expiry = EventExpiry(
+        limits=retention_limits(config),
+        events=events,
+        timers=retention.tracking,
+        purges=retention.purges,
+        clock=shared.clock,
+        caches=shared.caches,
+    )
+    reads = _read_paths(config, stores, shared, events, expiry)
     visibility, room_reads, pagination, redaction, serializer, lookup = reads
     return RoomServices(
         events=events,
@@ -94,6 +106,7 @@ def build_rooms(
         redaction=redaction,
         serializer=serializer,
         lookup=lookup,
+        expiry=expiry,
         directory=DirectoryService(
             server_name=server_name,
             aliases=stores.aliases,
@@ -109,7 +122,7 @@ def build_rooms(
 
 
 def _read_paths(
-    config: Config, stores: Stores, shared: Shared, events: EventService
+    config: Config, stores: Stores, shared: Shared, events: EventService, expiry: EventExpiry
 ) -> tuple[
     VisibilityService,
     RoomReadService,
@@ -118,10 +131,15 @@ def _read_paths(
     EventSerializer,
     StateLookup,
 ]:
-    """The room read paths, all sharing one state lookup cache and one visibility filter."""
+    """The room read paths, all sharing one state lookup cache and one visibility filter
+    (which drops expired events first)."""
     lookup = StateLookup(stores.room_reads, shared.caches)
     visibility = VisibilityService(
-        store=stores.room_reads, lookup=lookup, events=events, caches=shared.caches
+        store=stores.room_reads,
+        lookup=lookup,
+        events=events,
+        caches=shared.caches,
+        expiry=expiry,
     )
     serializer = EventSerializer(store=stores.room_reads, lookup=lookup, clock=shared.clock)
     room_reads = RoomReadService(

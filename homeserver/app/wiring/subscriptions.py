@@ -25,6 +25,10 @@ def subscriptions(services: Services) -> None:
     # search: new events wake the indexer; a pruned redacted event leaves the index.
     s.events.persisted.connect(s.search_index.on_event_persisted)
     s.redaction.pruned.connect(s.search_index.on_event_pruned)
+    # retention: new events are tracked (media they name, self-destruct timers); read
+    # receipts start the timers of `org.matrix.self_destruct` messages.
+    s.events.persisted.connect(s.retention.tracker.on_event_persisted)
+    s.receipts.stored.connect(s.retention.tracker.on_receipt)
     # e2ee: logouts and device edits wake device-list syncs and drop cached key counts.
     s.tokens.devices_removed.connect(lambda change: s.device_lists.notify_changed(change.user_id))
     s.tokens.devices_removed.connect(lambda change: s.e2e_keys.forget_user(change.user_id))

@@ -2,7 +2,8 @@
 
 Every deletion removes the item's rows (media and thumbnails) first and its blob files only
 when no other row still references them (`MediaBlobs.release`), so deduplicated content shared
-with another upload survives. `purge_not_accessed` and `expire_unused` work in batches and
+with another upload survives. `delete_referenced` is the retention purge's: media (ours, and
+copies of other servers') that only purged events referenced. `purge_not_accessed` and `expire_unused` work in batches and
 recompute their work from the database, so they can be interrupted and rerun at any time
 (the retention job reuses `purge_not_accessed`).
 """
@@ -10,14 +11,17 @@ recompute their work from the database, so they can be interrupted and rerun at 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, M_NOT_FOUND, MatrixError
 from core.identifiers import UserId
+from core.retention import MediaRef
 from homeserver.clock import Clock
 from homeserver.services.common.requester import Requester
 from homeserver.services.media.blobs import MediaBlobs
 from homeserver.services.media.naming import valid_media_id
 from homeserver.storage.media.metadata import MediaStore
+from homeserver.storage.media.remote import RemoteMediaStore
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +42,14 @@ class MediaAdminService:
         blobs: MediaBlobs,
         clock: Clock,
         preview_cache_ms: int,
+        remote: RemoteMediaStore | None = None,
     ) -> None:
         self._server_name = server_name
         self._store = store
         self._blobs = blobs
         self._clock = clock
         self._preview_cache_ms = preview_cache_ms
+        self._remote = remote
 
     async def run_cleanup(self) -> None:
         """Forever: drop expired upload IDs and stale URL previews, every few minutes."""
@@ -130,6 +136,19 @@ class MediaAdminService:
             blob_ids.extend(await self._store.delete_media(media_id))
         await self._blobs.release(blob_ids)
         return len(media_ids)
+
+    async def delete_referenced(self, refs: Sequence[MediaRef]) -> int:
+        """Delete media named by `mxc://` URIs (our uploads and our copies of other servers'
+        media) with their thumbnails; returns the bytes freed."""
+        blob_ids: list[str] = []
+        for ref in refs:
+            if not valid_media_id(ref.media_id):
+                continue
+            if ref.server_name == self._server_name:
+                blob_ids.extend(await self._store.delete_media(ref.media_id))
+            elif self._remote is not None:
+                blob_ids.extend(await self._remote.delete(ref.server_name, ref.media_id))
+        return await self._blobs.release(blob_ids)
 
     def _check_local(self, server_name: str, media_id: str) -> None:
         if server_name != self._server_name or not valid_media_id(media_id):

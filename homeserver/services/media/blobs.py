@@ -105,16 +105,21 @@ class MediaBlobs:
             await upload.discard()
         return recorded
 
-    async def release(self, blob_ids: Iterable[str]) -> None:
-        """Remove the files of blobs nothing references any more."""
+    async def release(self, blob_ids: Iterable[str]) -> int:
+        """Remove the files of blobs nothing references any more; returns the bytes freed."""
+        freed = 0
         async with self._lock:
             for blob_id in set(blob_ids):
-                await self._release_locked(blob_id)
+                freed += await self._release_locked(blob_id)
+        return freed
 
-    async def _release_locked(self, blob_id: str) -> None:
+    async def _release_locked(self, blob_id: str) -> int:
+        size = await self._store.blob_size(blob_id)
         if await self._store.release_blob(blob_id):
             await self._files.delete(blob_id)
             logger.debug("media blob removed blob_id=%s", blob_id)
+            return size
+        return 0
 
     async def open(self, ref: BlobRef, start: int, end: int) -> BlobReader:
         """Plaintext bytes [start, end) of a blob."""

@@ -236,8 +236,7 @@ class ThumbnailService:
         upload = await self._blobs.receive_bytes(data)
 
         async def record(blob: StoredBlob) -> bool:
-            await self._store.add_thumbnail(thumb, blob, self._blobs.now_ms())
-            return True
+            return await self._store.add_thumbnail(thumb, blob, self._blobs.now_ms())
 
         await self._blobs.commit(upload, record)
 

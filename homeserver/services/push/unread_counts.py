@@ -26,7 +26,7 @@ from typing import Final
 
 from core.event_types import M_ROOM_CREATE, M_ROOM_MEMBER, M_ROOM_POWER_LEVELS, Membership
 from core.events import Pdu
-from core.identifiers import RoomId, UserId, server_name_of
+from core.identifiers import EventId, RoomId, UserId, server_name_of
 from core.power_levels import get_user_power_level
 from core.push_rules import PushContext, notification_levels
 from homeserver.caching import CacheRegistry, LruCache
@@ -41,6 +41,7 @@ from homeserver.services.ephemeral.receipts import (
 )
 from homeserver.services.push.rules import PushRuleService
 from homeserver.services.rooms.events import EventPersisted, EventService
+from homeserver.services.rooms.expiry import EventExpiry
 from homeserver.storage.push.unread_counts import (
     Notification,
     NotificationStore,
@@ -90,8 +91,10 @@ class NotificationService:
         caches: CacheRegistry,
         batch_size: int = BATCH_SIZE,
         sync_wait_seconds: float = SYNC_WAIT_SECONDS,
+        expiry: EventExpiry | None = None,
     ) -> None:
         self._server_name = server_name
+        self._expiry = expiry
         self._store = store
         self._events = events
         self._push_rules = push_rules
@@ -195,10 +198,13 @@ class NotificationService:
         notifications: list[Notification] = []
         reads: list[ReadMark] = []
         evaluations = 0
+        expired = await self._expired(batch)
         for event in batch:
             sender = event.sender
             if self._is_local(sender):
                 reads.append(ReadMark(sender, event.room_id, event.stream_ordering))
+            if event.stream_ordering in expired:
+                continue  # gone before it was evaluated: it never notifies
             room = await self._room_at(event)
             sender_level = get_user_power_level(sender, room.power_state)
             for user_id, display_name in room.local_members.items():
@@ -219,6 +225,24 @@ class NotificationService:
                 if evaluations % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
         return notifications, reads
+
+    async def _expired(self, batch: list[PushEvent]) -> set[int]:
+        """Stream positions of the batch's events that have already expired."""
+        if self._expiry is None:
+            return set()
+        by_room: dict[RoomId, list[PushEvent]] = {}
+        for event in batch:
+            by_room.setdefault(event.room_id, []).append(event)
+        expired: set[int] = set()
+        for room_id, events in by_room.items():
+            # Keyed by position: a new event's expiry is a matter of time (no timer has
+            # started and nothing is purged before the evaluation reached it).
+            keys = {EventId(str(e.stream_ordering)): e.stream_ordering for e in events}
+            gone = await self._expiry.expired(
+                room_id, [(EventId(str(e.stream_ordering)), e.raw) for e in events]
+            )
+            expired.update(keys[e] for e in gone if e in keys)
+        return expired
 
     async def _room_at(self, event: PushEvent) -> RoomPushState:
         key = (event.room_id, event.state_group)

@@ -3,7 +3,8 @@
 Event content becomes canonical JSON (hashed and signed; room versions 6 and later forbid
 floats), so it must follow the ingress rules with floats refused. Event type and state key go
 into text columns and identifiers, so they must be storable text: no NUL, no lone surrogates,
-at most 255 bytes. Checking here, first, keeps a refused event from leaving anything behind;
+at most 255 bytes. An `m.room.retention` policy and the self-destruct fields of a message must be
+well formed (`core.retention`): the server acts on them. Checking here, first, keeps a refused event from leaving anything behind;
 createRoom checks every event it will send before it creates the room.
 """
 
@@ -15,6 +16,7 @@ from core.canonical_json import encode_canonical
 from core.errors import M_BAD_JSON, M_TOO_LARGE, JsonDict, MatrixError
 from core.event_format import MAX_KEY_BYTES, MAX_PDU_BYTES
 from core.json_ingress import check_json
+from core.retention import M_ROOM_RETENTION, check_self_destruct, parse_retention
 
 __all__ = ["check_event_input", "check_events_input"]
 
@@ -27,7 +29,8 @@ def check_event_input(event_type: str, state_key: str | None, content: JsonDict)
     """Refuse an event a client asked for that could not be stored, signed or served.
 
     Raises:
-        MatrixError: `M_BAD_JSON` naming the problem.
+        MatrixError: `M_BAD_JSON` naming the problem (also for an invalid retention policy
+            or self-destruct field).
     """
     _check_key("type", event_type)
     if state_key is not None:
@@ -35,6 +38,9 @@ def check_event_input(event_type: str, state_key: str | None, content: JsonDict)
     if not isinstance(content, dict):
         raise MatrixError(M_BAD_JSON, "content must be an object")
     check_json(content, floats=False)
+    if event_type == M_ROOM_RETENTION and state_key is not None:
+        parse_retention(content)
+    check_self_destruct(content, is_state=state_key is not None)
 
 
 def check_events_input(events: Iterable[tuple[str, str | None, JsonDict]]) -> None:

@@ -28,7 +28,7 @@ from typing import Final
 from core.errors import M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import M_ROOM_CREATE, M_ROOM_POWER_LEVELS, M_ROOM_REDACTION, Membership
 from core.events import Pdu
-from core.identifiers import EventId, RoomId, server_name_of
+from core.identifiers import DeviceId, EventId, RoomId, server_name_of
 from core.power_levels import can_apply_redaction, can_redact
 from core.redaction import redact
 from homeserver.services.common.ratelimit import Limit, RateLimiter
@@ -118,6 +118,34 @@ class RedactionService:
             NewEvent(room_id, requester.user_id, M_ROOM_REDACTION, content, redacts=redacts),
             txn=txn,
         )
+        if sent.pdu is not None:
+            await self._prune(target, pdu, sent.event_id)
+        return sent.event_id
+
+    async def redact_expired(self, room_id: RoomId, event_id: EventId) -> EventId | None:
+        """Redact a local user's message whose self-destruct time has come, on the sender's
+        behalf (as if they had: every client and server sees the redaction). No rate limit
+        applies; the transaction ID is derived from the event, so a repeat sends nothing new.
+
+        Returns:
+            The redaction's event ID, or None when there is nothing to send: the event is not
+            in the room, already redacted, or its sender is no longer joined (the caller purges
+            it all the same).
+        """
+        target = (await self._store.events_by_id([event_id])).get(event_id)
+        if target is None or target.room_id != room_id or target.redacted_by is not None:
+            return None
+        pdu = await self._serializer.pdu(target)
+        record = await self._store.membership(pdu.sender, room_id)
+        if record is None or record.membership != Membership.JOIN:
+            return None
+        txn = TxnKey(pdu.sender, DeviceId(""), _TXN_PREFIX + "self-destruct:" + event_id)
+        content: JsonDict = {"reason": "self-destruct"}
+        redacts: EventId | None = event_id
+        if pdu.room_version.redacts_in_content:
+            content["redacts"], redacts = event_id, None
+        new = NewEvent(room_id, pdu.sender, M_ROOM_REDACTION, content, redacts=redacts)
+        sent = await self._events.send(new, txn=txn)
         if sent.pdu is not None:
             await self._prune(target, pdu, sent.event_id)
         return sent.event_id

@@ -11,6 +11,9 @@ stream position was sent while they were joined. That holds because the events o
 persisted in DAG order (a new event extends the current tip); `/sync` timelines of joined users
 therefore need no state lookups at all.
 
+Expired events (retention, self-destruct, purged: `EventExpiry`) are taken out first, before
+any history visibility rule: every read path that filters here drops them at the same moment.
+
 `room_access` is the gate of the room-level endpoints (`/messages`, `/context`, `/state`,
 `/members`): joined members read the present, departed members (left or banned after having
 joined, and not forgotten) read up to their departure, anyone reads a room that is currently
@@ -35,6 +38,7 @@ from core.history_visibility import (
 from core.identifiers import EventId, RoomId, UserId
 from homeserver.caching import CacheRegistry, LruCache
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.expiry import EventExpiry
 from homeserver.services.rooms.state_lookup import StateLookup
 from homeserver.storage.rooms.events import StateKey
 from homeserver.storage.rooms.reads import RoomReadStore
@@ -85,10 +89,12 @@ class VisibilityService:
         lookup: StateLookup,
         events: EventService,
         caches: CacheRegistry,
+        expiry: EventExpiry | None = None,
     ) -> None:
         self._store = store
         self._lookup = lookup
         self._events = events
+        self._expiry = expiry
         # Event ID of a history visibility or member event -> its setting or membership.
         self._values: LruCache[EventId, str] = caches.lru("visibility_values", _VALUE_CACHE_SIZE)
 
@@ -110,6 +116,9 @@ class VisibilityService:
         """
         if not events:
             return []
+        if self._expiry is not None:
+            gone = await self._expiry.expired_pdus(room_id, [e.pdu for e in events])
+            events = [e for e in events if e.pdu.event_id not in gone]
         if joined_since is None:
             record = await self._store.membership(user_id, room_id)
             if record is not None and record.membership == Membership.JOIN:

@@ -248,13 +248,15 @@ class MediaStore:
             for row in rows
         ]
 
-    async def add_thumbnail(self, thumb: NewThumbnail, blob: StoredBlob, now_ms: int) -> None:
-        """Record a generated thumbnail (a concurrent identical one wins silently)."""
+    async def add_thumbnail(self, thumb: NewThumbnail, blob: StoredBlob, now_ms: int) -> bool:
+        """Record a generated thumbnail; False when the item was deleted meanwhile or a
+        concurrent identical thumbnail won (the caller releases the blob)."""
         async with self._db.transaction() as conn:
             await add_blob(conn, blob, now_ms)
-            await conn.execute(
+            changed = await conn.execute(
                 "INSERT INTO media_thumbnails (media_id, width, height, method, animated,"
-                " content_type, blob_id, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " content_type, blob_id, size) SELECT $1, $2, $3, $4, $5, $6, $7, $8"
+                " WHERE EXISTS (SELECT 1 FROM media WHERE media_id = $1)"
                 " ON CONFLICT (media_id, width, height, method, animated) DO NOTHING",
                 thumb.media_id,
                 thumb.width,
@@ -265,6 +267,7 @@ class MediaStore:
                 blob.ref.blob_id,
                 blob.ref.size,
             )
+            return changed == 1
 
     async def media_ids_of_user(self, user_id: UserId) -> list[str]:
         """Every item a user uploaded or reserved."""
@@ -307,6 +310,11 @@ class MediaStore:
         """Whether a blob row exists."""
         found = await self._db.fetch_val("SELECT 1 FROM media_blobs WHERE blob_id = $1", blob_id)
         return found is not None
+
+    async def blob_size(self, blob_id: str) -> int:
+        """The size of a blob's content (0 for an unknown blob)."""
+        value = await self._db.fetch_val("SELECT size FROM media_blobs WHERE blob_id = $1", blob_id)
+        return int(value) if value is not None else 0
 
     async def release_blob(self, blob_id: str) -> bool:
         """Forget a blob if nothing references it; True if its file may now be removed."""

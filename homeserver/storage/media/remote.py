@@ -128,6 +128,24 @@ class RemoteMediaStore:
             now_ms - older_than_ms,
         )
 
+    async def delete(self, origin: str, media_id: str) -> list[str]:
+        """Delete the copy of an item and its thumbnails; returns the blob IDs they used."""
+        async with self._db.transaction() as conn:
+            rows = await conn.fetch_all(
+                "SELECT blob_id FROM remote_media WHERE origin = $1 AND media_id = $2"
+                " UNION SELECT blob_id FROM remote_media_thumbnails"
+                " WHERE origin = $1 AND media_id = $2",
+                origin,
+                media_id,
+            )
+            for table in ("remote_media_thumbnails", "remote_media"):
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE origin = $1 AND media_id = $2",  # noqa: S608
+                    origin,
+                    media_id,
+                )
+        return [row["blob_id"] for row in rows]
+
     async def thumbnail(
         self, origin: str, media_id: str, width: int, height: int, method: str, animated: bool
     ) -> RemoteThumbnailRecord | None:

@@ -58,3 +58,11 @@ async def test_previews_cache(stores: Stores) -> None:
     assert await stores.media.cached_preview("https://a.example/", 500) == '{"og:title": "new"}'
     assert await stores.media.cached_preview("https://a.example/", 2001) is None
     assert await stores.media.purge_previews(1500) == 1
+
+
+async def test_a_thumbnail_of_a_deleted_item_is_not_recorded(stores: Stores) -> None:
+    # A thumbnail finished after its item was deleted (by an admin, or by the retention purge).
+    thumb = NewThumbnail("deleted", 32, 32, "crop", False, "image/jpeg")
+    assert not await stores.media.add_thumbnail(thumb, OTHER, 1)
+    assert await stores.media.thumbnails("deleted") == []
+    assert await stores.media.release_blob(OTHER.ref.blob_id)

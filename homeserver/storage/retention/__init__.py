@@ -1,0 +1,1 @@
+"""Storage of retention: what events reference, self-destruct timers, purges, room lifetimes."""
