@@ -15,6 +15,7 @@ message still waiting for the purge has been expired; 0 when none waits).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from core.errors import JsonDict
@@ -49,9 +50,14 @@ class RetentionPolicyJob:
         self._timers = timers
         self._purger = purger
         self._clock = clock
+        self._lock = asyncio.Lock()  # one run at a time (the job, an admin's purge)
 
     async def run_once(self) -> int:
         """One run over every room; returns how many messages it purged."""
+        async with self._lock:
+            return await self._run()
+
+    async def _run(self) -> int:
         now = self._clock.time_ms()
         total = 0
         for room in await self._store.rooms():

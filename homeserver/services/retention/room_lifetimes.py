@@ -17,6 +17,7 @@ state included, is purged with the media only it referenced. Each step is record
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Final
@@ -80,19 +81,22 @@ class RoomLifetimes:
         self._membership = membership
         self._aliases = aliases
         self._clock = clock
+        # One run at a time (the job, an admin's deletion): members are told once.
+        self._lock = asyncio.Lock()
 
     async def run_once(self) -> int:
         """Find new direct-message rooms, tell members, delete rooms whose time has come;
         returns how many rooms were deleted."""
         if self._lifetime is None:
             return 0
-        for room in await self._store.small_rooms(_PAGE):
-            if await self._is_direct(room):
-                await self._store.add(room.room_id, self._expiry_of(room))
-        deleted = 0
-        for lifetime in await self._store.pending(_PAGE):
-            deleted += await self._advance(lifetime)
-        return deleted
+        async with self._lock:
+            for room in await self._store.small_rooms(_PAGE):
+                if await self._is_direct(room):
+                    await self._store.add(room.room_id, self._expiry_of(room))
+            deleted = 0
+            for lifetime in await self._store.pending(_PAGE):
+                deleted += await self._advance(lifetime)
+            return deleted
 
     async def _advance(self, lifetime: RoomLifetime) -> int:
         now = self._clock.time_ms()
@@ -109,7 +113,7 @@ class RoomLifetimes:
             await self._store.mark(room_id, warned=True)
         if now < expires:
             return 0
-        await self.delete_room(room_id)
+        await self._delete(room_id)
         return 1
 
     async def delete_room(self, room_id: RoomId) -> JsonDict:
@@ -118,6 +122,10 @@ class RoomLifetimes:
         Returns:
             `{"kicked": [...], "left": [...], "purged": N}`.
         """
+        async with self._lock:
+            return await self._delete(room_id)
+
+    async def _delete(self, room_id: RoomId) -> JsonDict:
         kicked, left = await self._remove_members(room_id)
         for alias in await self._aliases.aliases_for_room(room_id):
             await self._aliases.delete_alias(alias)
