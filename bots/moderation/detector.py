@@ -2,7 +2,7 @@
 
 Each record goes to its IP's window (`features.IpWindow`); `tick(now)` scores, in one batch,
 every IP that had news since the last tick and flags those at or above the threshold once they
-have made `min_requests` requests. An IP is flagged once (until `unflag`), IPs on the allow list
+have made `min_requests` requests (`MIN_REQUESTS`). An IP is flagged once (until `unflag`), IPs on the allow list
 are never flagged, and the bot's own account's requests are ignored. A flag carries its
 evidence: the score, the top features and the accounts from that IP that sent messages or
 invites (spam accounts move between addresses, so they are flagged too).
@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from bots.moderation.features import FEATURES, IpWindow, Record
 from bots.moderation.model import Scorer
 
-__all__ = ["Detector", "Flag"]
+__all__ = ["MIN_REQUESTS", "Detector", "Flag"]
+
+MIN_REQUESTS = 2
+"""Requests an IP must have made before it is scored (one request says too little)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,9 @@ class Flag:
 class Detector:
     """Per-IP windows, batch scoring, flags."""
 
-    def __init__(self, scorer: Scorer, *, min_requests: int = 3, own_user: str | None = None):
+    def __init__(
+        self, scorer: Scorer, *, min_requests: int = MIN_REQUESTS, own_user: str | None = None
+    ):
         self.scorer = scorer
         self.min_requests = min_requests
         self.own_user = own_user

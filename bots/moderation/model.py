@@ -4,8 +4,9 @@ Fitting and scoring run on one thread (OpenMP threads only contend on small batc
 machine). The training set is committed (`training_data.json.gz`, feature vectors labelled by the
 traffic simulator, `bench/moderation_sim.py`; rebuilt by `python -m bench.moderation_bench
 train`), not the fitted model: fitting takes a few seconds and stays valid whatever
-scikit-learn version is installed. The flag threshold is stored with the data; it was chosen on
-out-of-fold scores of the training runs so that no benign IP of those runs would be flagged.
+scikit-learn version is installed. The flag threshold is stored with the data: the highest
+out-of-fold score (folds grouped by IP) of a benign row of the training runs plus a margin, at
+most 0.99.
 
 `explain` names the evidence: the features whose replacement by the benign median lowers the
 score most, with the IP's own value.
