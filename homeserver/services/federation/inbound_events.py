@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Final
 
 from core.auth_base import AuthError
@@ -314,11 +315,18 @@ class InboundEvents:
         new_current: StateIds,
         current: StateIds,
         resolved: StateIds | None,
+        known: Mapping[EventId, Pdu] | None = None,
     ) -> RemoteState:
-        """How `pdu` changes its room: the entries of `new_current` that differ from `current`."""
+        """How `pdu` changes its room: the entries of `new_current` that differ from `current`
+        (read from storage unless they are among the events `known` already)."""
+        held = known or {}
         changed_ids = [e for k, e in new_current.items() if current.get(k) != e]
+        missing = [e for e in changed_ids if e not in held and e != pdu.event_id]
+        loaded = {p.event_id: p for p in await self._events.get_pdus(missing)} if missing else {}
         changed = [
-            p for p in await self._events.get_pdus(changed_ids) if p.event_id != pdu.event_id
+            found
+            for e in changed_ids
+            if e != pdu.event_id and (found := held.get(e, loaded.get(e))) is not None
         ]
         if pdu.event_id in changed_ids:
             changed.append(pdu)

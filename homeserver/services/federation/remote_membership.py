@@ -211,13 +211,17 @@ class RemoteMembership:
         try:
             if reason is not None:
                 raise AuthError(reason)
-            check_auth(pdu, await self._inbound.states.pdu_map(state))
+            # The state came with the answer: its events are at hand, checked and stored.
+            keyed = {key: known[e] for key, e in state.items() if e in known}
+            if len(keyed) < len(state):
+                keyed = await self._inbound.states.pdu_map(state)
+            check_auth(pdu, keyed)
         except AuthError as exc:
             raise _Refused(f"our join fails the room's rules: {exc.message}") from None
         async with self._events.room_lock(pdu.room_id):
             current = await self._events.current_state(pdu.room_id)
             after = with_event(state, pdu)
-            remote = await self._inbound.remote_state(pdu, state, after, current, None)
+            remote = await self._inbound.remote_state(pdu, state, after, current, None, known)
             await self._events.persist_remote(pdu, remote)
 
     async def _vouched_join(self, pdu: Pdu, signed: object) -> Pdu:
