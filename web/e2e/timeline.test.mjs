@@ -115,7 +115,7 @@ test("10,000 messages: paged back to the start and scrolled through, virtualised
     const api = await apiLogin(env.server.url, ned);
     const { room_id: roomId } = await api("POST", "/_matrix/client/v3/createRoom", { name: "Archive", preset: "private_chat" });
     const written = Date.now();
-    await sendMany(api, roomId, "archive", 10_000, 16);
+    await sendMany(api, roomId, "archive", 10_000, 32);
     console.log(`# 10,000 messages written through the API in ${Date.now() - written} ms`);
 
     await ned.page.reload();

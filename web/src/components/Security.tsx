@@ -5,7 +5,7 @@
 
 import type { MatrixClient } from "matrix-js-sdk";
 import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
 import { errorSentence } from "../lib/errors";
 import { restoreWithRecoveryKey, securityStatus, type SecurityStatus, setUpKeyBackup } from "../matrix/security";
 import { buttonClass, fieldClass, Panel, plainButtonClass } from "./Panel";
@@ -19,7 +19,13 @@ export function Security({ client, onClose }: { client: MatrixClient; onClose: (
   const [recoveryKey, setRecoveryKey] = useState<string | undefined>();
   const [typed, setTyped] = useState("");
   const [busy, setBusy] = useState(false);
-  const refresh = useCallback(() => void securityStatus(client).then(setStatus, () => undefined), [client]);
+  // Refreshes can overlap (several events at once): only the latest one started may set the
+  // status, so an older, slower answer never overwrites a newer one.
+  const latest = useRef(0);
+  const refresh = useCallback(() => {
+    const mine = (latest.current += 1);
+    void securityStatus(client).then((s) => mine === latest.current && setStatus(s), () => undefined);
+  }, [client]);
   useEffect(() => {
     refresh();
     client.on(CryptoEvent.KeyBackupStatus, refresh);
