@@ -12,6 +12,11 @@ key and for however long, with no counter to keep anywhere. Readers keep the AES
 salts, so opening a value costs one decryption, not a key derivation. `key_id` names the master
 key, so a value sealed under another key is reported as such.
 
+Plaintexts just sealed or opened are kept in a small cache (`OPENED_CACHE_BYTES`), keyed by the
+column, the row key and the stored value itself: the consumers that read each new event right
+after the writer stored it, and pages of history many members read, open nothing again, and a
+value moved to another row misses the cache and fails as before.
+
 Invariants:
 
 - The associated data binds a value to its place: the table, the column and the row's key
@@ -34,6 +39,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -75,6 +81,8 @@ _TAG_SIZE: Final = 16
 _VALUE_LABEL: Final = b"tessera database value key\x00"
 VALUES_PER_SUBKEY: Final = 1 << 24
 _SUBKEY_CACHE: Final = 256
+OPENED_CACHE_BYTES: Final = 32 * 1024 * 1024
+_LARGEST_CACHED: Final = 64 * 1024
 _AAD_LABEL: Final = "tessera database v1"
 
 
@@ -95,10 +103,12 @@ class SealedColumn:
     column: str
     key: tuple[str, ...]
     scope: str = ""
+    scope_id: str = field(init=False, repr=False, compare=False)
     _prefix: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         scope = self.scope or f"{self.table}.{self.column}"
+        object.__setattr__(self, "scope_id", scope)
         object.__setattr__(self, "_prefix", f"{_AAD_LABEL}\x00{scope}\x00".encode())
 
     def associated_data(self, key: Sequence[object]) -> bytes:
@@ -189,14 +199,17 @@ class Sealer:
             still opening sealed values with `key`.
     """
 
-    __slots__ = ("_aeads", "_key", "_salt", "_seal", "_sealed")
+    __slots__ = ("_aeads", "_key", "_opened", "_salt", "_seal", "_sealed")
 
-    def __init__(self, key: DatabaseKey | None, *, seal: bool = True) -> None:
+    def __init__(
+        self, key: DatabaseKey | None, *, seal: bool = True, cache_bytes: int = OPENED_CACHE_BYTES
+    ) -> None:
         self._key = key
         self._seal = seal and key is not None
         self._aeads: dict[bytes, AESGCM] = {}
         self._salt = b""
         self._sealed = VALUES_PER_SUBKEY  # a salt is drawn at the first seal
+        self._opened = _Opened(cache_bytes)
 
     @classmethod
     def plaintext(cls) -> Sealer:
@@ -227,15 +240,23 @@ class Sealer:
             nonce, text.encode(), column.associated_data(key)
         )
         blob = master.key_id + self._salt + nonce + sealed
-        return SEALED_PREFIX + binascii.b2a_base64(blob, newline=False).decode()
+        stored = SEALED_PREFIX + binascii.b2a_base64(blob, newline=False).decode()
+        self._opened.put((column.scope_id, *key, stored), text)
+        return stored
 
     def open(self, column: SealedColumn, key: Sequence[object], stored: str | None) -> str | None:
         """The plaintext of a stored value, or None (logged) if it does not open."""
         if stored is None or not stored.startswith(SEALED_PREFIX):
             return stored
+        cache_key = (column.scope_id, *key, stored)
+        text = self._opened.get(cache_key)
+        if text is not None:
+            return text
         problem = self._unseal(column, key, stored)
         if isinstance(problem, bytes):
-            return problem.decode()
+            text = problem.decode()
+            self._opened.put(cache_key, text)
+            return text
         logger.warning(
             "sealed row skipped table=%s column=%s key=%s problem=%s",
             column.table,
@@ -308,3 +329,30 @@ class Sealer:
             aead = AESGCM(hmac.digest(master.secret, _VALUE_LABEL + salt, "sha256"))
             self._aeads[salt] = aead
         return aead
+
+
+class _Opened:
+    """Plaintexts by `(scope, *row key, stored value)`, least recently used evicted first, at
+    most `budget` characters in all (larger values are not kept)."""
+
+    __slots__ = ("_budget", "_items", "_size")
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._items: OrderedDict[tuple[object, ...], str] = OrderedDict()
+        self._size = 0
+
+    def get(self, key: tuple[object, ...]) -> str | None:
+        text = self._items.get(key)
+        if text is not None:
+            self._items.move_to_end(key)
+        return text
+
+    def put(self, key: tuple[object, ...], text: str) -> None:
+        if len(text) > min(_LARGEST_CACHED, self._budget) or key in self._items:
+            return
+        self._items[key] = text
+        self._size += len(text)
+        while self._size > self._budget:
+            _, dropped = self._items.popitem(last=False)
+            self._size -= len(dropped)

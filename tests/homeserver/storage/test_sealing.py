@@ -110,3 +110,13 @@ def test_every_sealed_column_is_keyed() -> None:
     assert all(c.key for c in SEALED_COLUMNS)
     with pytest.raises(ValueError, match="keyed by"):
         EVENTS_JSON.associated_data(("$a", "extra"))
+
+
+def test_values_evicted_from_the_cache_still_open() -> None:
+    key = DatabaseKey.from_secret(secrets.token_bytes(32))
+    sealer = Sealer(key, cache_bytes=len(TEXT) * 2)
+    stored = [sealer.seal(EVENTS_JSON, (f"$e{i}",), TEXT) for i in range(10)]
+    assert [sealer.open(EVENTS_JSON, (f"$e{i}",), s) for i, s in enumerate(stored)] == [TEXT] * 10
+    assert Sealer(key, cache_bytes=0).open(EVENTS_JSON, ("$e0",), stored[0]) == TEXT
+    # A cached plaintext is bound to its row like any other.
+    assert sealer.problem(EVENTS_JSON, ("$e1",), stored[0]) is not None
