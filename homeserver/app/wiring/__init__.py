@@ -117,6 +117,7 @@ def build_services(
             redactions=rooms.redaction,
             visibility=rooms.visibility,
             remote_devices=e2ee.remote_devices,
+            expiry=rooms.expiry,
         ),
     )
     if services.federation.remote_rooms is not None:

@@ -42,6 +42,7 @@ from homeserver.services.federation.timestamps import EventTimestamps
 from homeserver.services.federation.transactions import TransactionService
 from homeserver.services.rooms.directory import DirectoryService
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.expiry import EventExpiry
 from homeserver.services.rooms.redaction import RedactionService
 from homeserver.services.rooms.restricted_joins import RestrictedJoins
 from homeserver.services.rooms.visibility import VisibilityService
@@ -137,8 +138,10 @@ def build_federation(
     redactions: RedactionService,
     remote_devices: RemoteDeviceUpdates,
     visibility: VisibilityService,
+    expiry: EventExpiry | None = None,
 ) -> FederationServices:
-    """The services the federation API calls."""
+    """The services the federation API calls (expired events are only ever sent or served
+    redacted: `expiry`)."""
     fed = config.federation
     client = outbound.client if outbound is not None else None
     keys = outbound.keys if outbound is not None else None
@@ -151,6 +154,7 @@ def build_federation(
             events=stores.events,
             clock=shared.clock,
             start_position=events_position,
+            expiry=expiry,
         )
         if outbound is not None
         else None
@@ -166,7 +170,9 @@ def build_federation(
         clock=shared.clock,
         acls=acls,
     )
-    rooms = _room_federation(stores, shared, signing_key, outbound, room_events, acls, redactions)
+    rooms = _room_federation(
+        stores, shared, signing_key, outbound, room_events, acls, redactions, expiry
+    )
     return FederationServices(
         enabled=fed.enabled,
         keys=keys or _key_service(config, stores, shared, signing_key, None),
@@ -244,6 +250,7 @@ def _room_federation(
     events: EventService,
     acls: ServerAcls,
     redactions: RedactionService,
+    expiry: EventExpiry | None,
 ) -> _RoomFederation:
     """Rooms across servers: the inbound pipeline, the handshakes, invites and reads."""
     server_name, clock = ServerName(shared.server_name), shared.clock
@@ -311,6 +318,7 @@ def _room_federation(
             history=stores.history,
             room_reads=stores.room_reads,
             clock=clock,
+            expiry=expiry,
         ),
         remote_rooms=remote_rooms,
         backfill=backfill,

@@ -57,6 +57,7 @@ def build_retention(
         search=search,
         media=media,
         tracked=tracker.position,
+        outbox=stores.federation_outbox if config.federation.enabled else None,
     )
     self_destruct = SelfDestructJob(
         server_name=ServerName(shared.server_name),

@@ -13,7 +13,8 @@ state after the event: its visibility setting and the memberships of that server
 otherwise they serve it redacted, which keeps what the event graph and the auth rules need
 (IDs, type, sender, state key, hashes, signatures, the auth-relevant content) and nothing of
 what was said. An event whose state we do not hold (an outlier: state or auth chain that a
-join or a gap brought) is served whole, as `/state` and `/event_auth` serve it anyway.
+join or a gap brought) is served whole, as `/state` and `/event_auth` serve it anyway. An
+expired message (retention, self-destruct: `rooms.expiry`) is served redacted to everyone.
 
 State: `/state` and `/state_ids` answer the state *before* the event; before the create event
 (no `prev_events`) that state is empty.
@@ -47,6 +48,7 @@ from homeserver.services.common.params import checked_event_id, checked_room_id
 from homeserver.services.federation.inbound_events import InboundEvents
 from homeserver.services.federation.membership_served import auth_chain_of
 from homeserver.services.rooms.events import EventService
+from homeserver.services.rooms.expiry import EventExpiry
 from homeserver.storage.rooms.events import StateIds, StateKey
 from homeserver.storage.rooms.history import HistoryStore
 from homeserver.storage.rooms.reads import RoomReadStore
@@ -71,6 +73,7 @@ class EventReads:
         history: HistoryStore,
         room_reads: RoomReadStore,
         clock: Clock,
+        expiry: EventExpiry | None = None,
     ) -> None:
         self._server_name = server_name
         self._events = events
@@ -78,6 +81,7 @@ class EventReads:
         self._history = history
         self._room_reads = room_reads
         self._clock = clock
+        self._expiry = expiry
 
     async def _allowed(self, origin: ServerName, room_id: RoomId) -> None:
         await self._inbound.acls.check(origin, room_id)
@@ -92,8 +96,13 @@ class EventReads:
         raise MatrixError(M_FORBIDDEN, "Your server is not in this room")
 
     async def _served(self, origin: ServerName, pdus: Sequence[Pdu]) -> list[JsonDict]:
-        """`pdus` as `origin` may have them: whole if it may see them, else redacted."""
+        """`pdus` as `origin` may have them: whole if it may see them and they have not
+        expired, else redacted."""
         hidden = await self._hidden_from(origin, pdus)
+        if self._expiry is not None:
+            for room_id in {p.room_id for p in pdus}:
+                in_room = [p for p in pdus if p.room_id == room_id]
+                hidden |= await self._expiry.expired_pdus(room_id, in_room)
         return [redact(p.raw, p.room_version) if p.event_id in hidden else p.raw for p in pdus]
 
     async def _hidden_from(self, origin: ServerName, pdus: Sequence[Pdu]) -> set[EventId]:

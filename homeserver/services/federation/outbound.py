@@ -28,7 +28,7 @@ from typing import Final
 
 from core.errors import JsonDict
 from core.event_types import M_ROOM_MEMBER, Membership
-from core.identifiers import RoomId, ServerName, UserId, server_name_of
+from core.identifiers import EventId, RoomId, ServerName, UserId, server_name_of
 from federation.ports import PDU, NewOutbound
 from federation.sender import TransactionSender
 from homeserver.clock import Clock
@@ -38,6 +38,7 @@ from homeserver.services.ephemeral.to_device import RemoteToDevice
 from homeserver.services.ephemeral.typing import TypingChanged
 from homeserver.services.federation.membership_served import ServedMembership
 from homeserver.services.rooms.events import EventPersisted
+from homeserver.services.rooms.expiry import EventExpiry
 from homeserver.storage.ephemeral.presence import PresenceRecord
 from homeserver.storage.federation.outbox import PDU_SENDER, LocalEvent, OutboxStore
 from homeserver.storage.rooms.events import EventStore
@@ -63,6 +64,7 @@ class OutboundFederation:
         clock: Clock,
         start_position: int,
         batch_size: int = BATCH_SIZE,
+        expiry: EventExpiry | None = None,
     ) -> None:
         """Build the feeder.
 
@@ -74,6 +76,7 @@ class OutboundFederation:
             clock: Timestamps and retry pauses.
             start_position: Where to start when no position is stored (the stream head).
             batch_size: Events read per batch.
+            expiry: Which events have expired (sent redacted: their content never leaves).
         """
         self._server_name = server_name
         self._sender = sender
@@ -82,6 +85,7 @@ class OutboundFederation:
         self._clock = clock
         self._start_position = start_position
         self._batch_size = batch_size
+        self._expiry = expiry
         self._position: int | None = None
         self._saved: int | None = None
         self._wake = asyncio.Event()
@@ -94,6 +98,22 @@ class OutboundFederation:
     async def on_event_persisted(self, event: EventPersisted) -> None:
         """`EventService.persisted` handler: read on from the stored position soon."""
         self._wake.set()
+
+    async def _expired(self, batch: list[LocalEvent]) -> dict[EventId, JsonDict]:
+        """The redacted form of the batch's local events that expired before being sent
+        (self-destruct times in the past, history caught up on after a pause)."""
+        if self._expiry is None:
+            return {}
+        by_room: dict[RoomId, list[LocalEvent]] = {}
+        for event in batch:
+            if server_name_of(event.sender) == self._server_name:
+                by_room.setdefault(event.room_id, []).append(event)
+        redacted: dict[EventId, JsonDict] = {}
+        for room_id, events in by_room.items():
+            gone = await self._expiry.expired(room_id, [(e.event_id, e.raw) for e in events])
+            if gone:
+                redacted.update(await self._expiry.redacted(room_id, gone))
+        return redacted
 
     def retry_now(self, origin: ServerName) -> None:
         """`origin` just reached us: end the backoff of our queue to it."""
@@ -125,12 +145,14 @@ class OutboundFederation:
             return 0
         items: list[NewOutbound] = []
         local = False
+        expired = await self._expired(batch)
         for event in batch:
             if server_name_of(event.sender) != self._server_name:
                 continue
             local = True
+            raw = expired.get(event.event_id, event.raw)
             for destination in sorted(await self._destinations_of(event)):
-                items.append(NewOutbound(destination, PDU, _as_sent(event.raw), event.room_id))
+                items.append(NewOutbound(destination, PDU, _as_sent(raw), event.room_id))
         upto = batch[-1].stream_ordering
         saved = self._saved
         if local or saved is None or upto - saved >= POSITION_SAVE_EVERY:

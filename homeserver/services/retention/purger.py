@@ -6,7 +6,9 @@ For each batch, in this order:
 2. each event's stored JSON becomes its redacted skeleton (`core.redaction`), so the room's
    DAG still authorises and paginates; the cached copies are replaced. An event a redaction
    already pruned keeps its redaction; one purged otherwise is marked as redacted by itself;
-3. `PurgeStore.record_purged` commits the rest (see `storage/retention/purge.py`): the purge
+3. copies queued for other servers (the federation outbox) become the redacted form too, so
+   nothing purged is sent later to a server that was unreachable;
+4. `PurgeStore.record_purged` commits the rest (see `storage/retention/purge.py`): the purge
    list, media references, timers, notifications (the unread counts recomputed and the users'
    syncs woken), media left unreferenced queued, the counter.
 Each step can be repeated, so an interrupted batch is simply redone. An event the search
@@ -32,14 +34,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from core.errors import JsonDict
 from core.events import Pdu
-from core.identifiers import RoomId
+from core.hashes import compute_event_id
+from core.identifiers import EventId, RoomId
 from core.redaction import redact
 from core.room_versions import RoomVersion, get_room_version
 from homeserver.clock import Clock
 from homeserver.services.common.notifier import Notifier, user_key
 from homeserver.services.retention.ports import MediaPurgePort, SearchIndexPort
 from homeserver.services.rooms.events import EventService
+from homeserver.storage.federation.outbox import OutboxStore
 from homeserver.storage.retention.purge import PurgedEvent, PurgeStore
 from homeserver.storage.rooms.events import EventStore
 from homeserver.storage.rooms.reads import RoomReadStore
@@ -76,6 +81,7 @@ class Purger:
         search: SearchIndexPort | None = None,
         media: MediaPurgePort | None = None,
         tracked: Callable[[], int] = lambda: 2**62,
+        outbox: OutboxStore | None = None,
     ) -> None:
         self._events = events
         self._event_store = event_store
@@ -86,6 +92,7 @@ class Purger:
         self._search = search
         self._media = media
         self._tracked = tracked
+        self._outbox = outbox
         self._versions: dict[RoomId, RoomVersion] = {}
         self._dirty = False  # something was purged since the last deep scrub
         self._last_deep: float | None = None
@@ -127,6 +134,7 @@ class Purger:
             pruned = redact(row.raw, version)
             await self._event_store.mark_redacted(event_id, event_id, pruned)
             self._events.replace_cached(Pdu(pruned, event_id, version))
+        await self._prune_queued(batch)
         changed = await self._store.record_purged(batch, self._clock.time_ms())
         self._horizon = await self._store.horizon()
         self._dirty = True
@@ -135,6 +143,24 @@ class Purger:
             self._notifier.notify(sorted({user_key(user) for user, _ in changed}))
         logger.info("purged events count=%d rooms=%d", len(batch), len({e.room_id for e in batch}))
         return len(batch)
+
+    async def _prune_queued(self, batch: Sequence[PurgedEvent]) -> None:
+        """Queued copies of the batch's events become their redacted form."""
+        if self._outbox is None:
+            return
+        by_room: dict[RoomId, set[EventId]] = {}
+        for event in batch:
+            by_room.setdefault(event.room_id, set()).add(event.event_id)
+        for room_id, ids in by_room.items():
+            version = await self._version(room_id)
+            if version is None:
+                continue
+            replaced = [
+                (item_id, redact(pdu, version))
+                for item_id, pdu in await self._outbox.queued_pdus(room_id)
+                if _event_id(pdu, version) in ids
+            ]
+            await self._outbox.replace_pdus(replaced)
 
     async def release_media(self) -> int:
         """Delete the media purged events left unreferenced; returns how many."""
@@ -200,3 +226,10 @@ class Purger:
             if version is not None:
                 self._versions[room_id] = version
         return version
+
+
+def _event_id(pdu: JsonDict, version: RoomVersion) -> str | None:
+    try:
+        return compute_event_id(pdu, version)
+    except ValueError:
+        return None

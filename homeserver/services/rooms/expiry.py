@@ -6,7 +6,7 @@ within the server's limits) or its own self-destruct time has passed on the inje
 when it was purged (its stored JSON is a redacted skeleton, listed in `purged_events`). State
 events never expire. `VisibilityService.filter_events` applies it, so `/sync`, `/messages`,
 `/context`, `/event`, `/search` and redaction targets all agree; push evaluation skips expired
-events; servers are sent expired events only as their redacted form (`served_form`).
+events; servers are sent expired events only as their redacted form (`redacted`).
 
 Costs on the hot path: the room's policy is read from the cached current state (its parsed
 content cached by event ID); timers of `org.matrix.self_destruct` messages and the purge list
@@ -16,7 +16,7 @@ messages whose content is empty, as a purged skeleton's is).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from core.errors import M_NOT_FOUND, JsonDict, MatrixError
@@ -129,13 +129,10 @@ class EventExpiry:
         """`expired` for typed events."""
         return await self.expired(room_id, [(p.event_id, p.raw) for p in pdus])
 
-    async def served_form(self, pdus: Sequence[Pdu]) -> list[JsonDict]:
-        """The JSON to give another server for each event: the redacted form of an expired
-        one (its content never leaves once it has expired), the event itself otherwise."""
-        by_room: dict[RoomId, list[Pdu]] = {}
-        for pdu in pdus:
-            by_room.setdefault(pdu.room_id, []).append(pdu)
-        gone: set[EventId] = set()
-        for room_id, room_pdus in by_room.items():
-            gone |= await self.expired_pdus(room_id, room_pdus)
-        return [redact(p.raw, p.room_version) if p.event_id in gone else p.raw for p in pdus]
+    async def redacted(
+        self, room_id: RoomId, event_ids: Collection[EventId]
+    ) -> dict[EventId, JsonDict]:
+        """The redacted form of stored events of `room_id` (what another server may have
+        of an expired one)."""
+        pdus = await self._events.get_pdus(list(event_ids))
+        return {p.event_id: redact(p.raw, p.room_version) for p in pdus if p.room_id == room_id}

@@ -117,6 +117,28 @@ class OutboxStore:
         found.sort(key=lambda item: item.id)
         return found
 
+    async def queued_pdus(self, room_id: RoomId) -> list[tuple[int, JsonDict]]:
+        """`(queue id, PDU)` of every PDU of `room_id` still queued for some destination."""
+        rows = await self._db.fetch_all(
+            "SELECT id, json FROM federation_outbox WHERE room_id = $1 AND kind = $2 ORDER BY id",
+            room_id,
+            PDU,
+        )
+        return [
+            (int(row["id"]), payload)
+            for row, payload in self._sealer.readable(rows, OUTBOX_JSON)
+            if isinstance(payload, dict)
+        ]
+
+    async def replace_pdus(self, items: Sequence[tuple[int, JsonDict]]) -> None:
+        """Put new JSON in queued PDUs (the redacted form of an event purged meanwhile)."""
+        if not items:
+            return
+        await self._db.execute_many(
+            "UPDATE federation_outbox SET json = $2 WHERE id = $1",
+            [(item_id, self._sealer.dump(OUTBOX_JSON, (item_id,), pdu)) for item_id, pdu in items],
+        )
+
     async def remove(self, destination: ServerName, ids: Collection[int]) -> None:
         """Delete the items `ids` of `destination`."""
         if not ids:
