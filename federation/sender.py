@@ -13,7 +13,8 @@ Invariants:
   doubles per consecutive failure up to `backoff_max_s`. A refusal that retrying cannot cure
   (a 4xx, a destination refused by policy) drops that transaction's items.
 - Items leave the queue only after their transaction was answered, so a restart loses nothing:
-  `start` resumes every destination with queued items.
+  `start` resumes every destination with queued items. The removal runs beside the runner,
+  which goes on at once and skips answered items still in the queue.
 - Catch-up: while a destination is failing, a queue longer than `max_queued_pdus` is cut down to
   the latest PDU of each room; the destination fetches what it misses with `get_missing_events`.
 - Sending ahead (`enqueue_ahead`): items whose destination has nothing queued, nothing in flight
@@ -32,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from core.canonical_json import encode_canonical
@@ -88,6 +89,8 @@ class _Destination:
     batch_ids: tuple[int, ...] = ()
     txn_id: str = ""
     drained: bool = False  # the runner saw the queue empty, and nothing was queued since
+    answered: set[int] = field(default_factory=set)  # sent, their removal not done yet
+    removals: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class TransactionSender:
@@ -137,6 +140,8 @@ class TransactionSender:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        removals = [t for d in self._destinations.values() for t in d.removals]
+        await asyncio.gather(*removals, return_exceptions=True)
 
     async def send_pdu(self, destinations: Collection[ServerName], pdu: JsonDict) -> None:
         """Queue `pdu` (as signed) for each of `destinations` and wake their runners."""
@@ -246,14 +251,18 @@ class TransactionSender:
                 if state.failures:
                     await self._catch_up(destination)
                 queued = await self._queue.pending(destination, MAX_PDUS, MAX_EDUS)
-                batch = _fit(queued, self._settings.max_transaction_bytes)
+                fresh = [item for item in queued if item.id not in state.answered]
+                if queued and not fresh and state.removals:
+                    await asyncio.wait(state.removals)  # then read past them
+                    continue
+                batch = _fit(fresh, self._settings.max_transaction_bytes)
                 if not batch:
                     if state.dirty:
                         continue
                     state.drained = True
                     return
                 await self._deliver(destination, state, batch)
-                if not state.dirty and not state.failures and _was_all(queued, batch):
+                if not state.dirty and not state.failures and _was_all(queued, fresh, batch):
                     state.drained = True  # nothing was queued since: no need to read again
                     return
             except asyncio.CancelledError:
@@ -284,11 +293,7 @@ class TransactionSender:
         except Exception:
             return  # not stored: the caller writes the items again, then wakes us
         if done:
-            try:
-                await self._queue.remove(destination, [ids[-1 - item.id] for item in ahead])
-            except Exception:
-                logger.exception("federation sender failed destination=%s", destination)
-                done = False
+            self._forget(destination, state, [ids[-1 - item.id] for item in ahead])
         if done and not state.dirty:
             state.drained = True
             return
@@ -299,7 +304,23 @@ class TransactionSender:
     ) -> None:
         """Send `batch` once; dequeue it when answered, else back off (it stays queued)."""
         if await self._attempt(destination, state, batch):
-            await self._queue.remove(destination, [item.id for item in batch])
+            self._forget(destination, state, [item.id for item in batch])
+
+    def _forget(self, destination: ServerName, state: _Destination, ids: list[int]) -> None:
+        """Dequeue answered items beside the runner, which skips them meanwhile."""
+        state.answered.update(ids)
+        task = asyncio.create_task(self._remove(destination, state, ids))
+        state.removals.add(task)
+        task.add_done_callback(state.removals.discard)
+
+    async def _remove(self, destination: ServerName, state: _Destination, ids: list[int]) -> None:
+        try:
+            await self._queue.remove(destination, ids)
+        except Exception:
+            # They stay queued: skipped by this process, sent again after a restart.
+            logger.exception("federation sender could not dequeue destination=%s", destination)
+            return
+        state.answered.difference_update(ids)
 
     async def _attempt(
         self, destination: ServerName, state: _Destination, batch: list[QueuedItem]
@@ -379,10 +400,11 @@ class TransactionSender:
         )
 
 
-def _was_all(queued: list[QueuedItem], sent: list[QueuedItem]) -> bool:
-    """Whether `sent` was everything queued: all that was read, and less than a full read."""
+def _was_all(queued: list[QueuedItem], fresh: list[QueuedItem], sent: list[QueuedItem]) -> bool:
+    """Whether `sent` was everything queued: all that was read and not answered yet, from a
+    read that was not full."""
     pdus = sum(1 for item in queued if item.kind == PDU)
-    return len(sent) == len(queued) and pdus < MAX_PDUS and len(queued) - pdus < MAX_EDUS
+    return len(sent) == len(fresh) and pdus < MAX_PDUS and len(queued) - pdus < MAX_EDUS
 
 
 def _fit(batch: list[QueuedItem], max_bytes: int) -> list[QueuedItem]:

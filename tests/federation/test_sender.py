@@ -308,3 +308,30 @@ async def test_items_sent_ahead_to_a_failing_destination_stay_queued_and_are_ret
     await _until(lambda: not queue.rows)
     await sender.close()
     assert [p["n"] for p in remote.pdus()] == [0, 1]
+
+
+async def test_the_runner_goes_on_while_answered_items_are_removed() -> None:
+    class SlowRemoval(MemoryQueue):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def remove(self, destination: ServerName, ids: Collection[int]) -> None:
+            await self.release.wait()
+            await super().remove(destination, ids)
+
+    queue, remote, clock = SlowRemoval(), Remote(), TestClock()
+    sender = TransactionSender(origin=US, queue=queue, transport=remote, clock=clock)
+    await sender.start()
+    await sender.send_pdu([THEM], _pdu(0))
+    await _until(lambda: len(remote.pdus()) == 1)
+    await sender.send_pdu([THEM], _pdu(1))  # item 0 is answered but still queued
+    write = GatedWrite(queue, _items(2))
+    write.release.set()
+    await sender.enqueue_ahead(write.items, write)
+    await _until(lambda: len(remote.pdus()) == 3)
+    assert len(queue.rows) == 3  # none removed yet, none sent twice
+    queue.release.set()
+    await _until(lambda: not queue.rows)
+    await sender.close()
+    assert [p["n"] for p in remote.pdus()] == [0, 1, 2]
