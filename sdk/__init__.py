@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from sdk.api_expiry import ExpiryCallback
 from sdk.api_media import SavedMedia
 from sdk.bot import Bot, CommandHandler, MessageHandler
 from sdk.client import AsyncClient
@@ -66,6 +67,7 @@ from sdk.events import (
     ToDeviceEvent,
     UndecryptableEvent,
 )
+from sdk.expiry import ExpiredEvent, ExpiryTracker
 from sdk.hooks import (
     AttachmentCrypto,
     CryptoHooks,
@@ -99,6 +101,9 @@ __all__ = [
     "DownloadResponse",
     "EncryptionRequiredError",
     "EventCallback",
+    "ExpiredEvent",
+    "ExpiryCallback",
+    "ExpiryTracker",
     "ForbiddenError",
     "GuestAccessForbiddenError",
     "IndexSealer",

@@ -40,6 +40,7 @@ from sdk.api_media import SavedMedia
 from sdk.client import AsyncClient
 from sdk.errors import DecryptionError, EncryptionRequiredError, MatrixRequestError
 from sdk.events import RoomEvent, UndecryptableEvent
+from sdk.expiry import self_destruct_fields
 from sdk.hooks import AttachmentCrypto, StreamingAttachmentCrypto
 from sdk.responses import SyncResponse
 from sdk.state import Room
@@ -278,14 +279,60 @@ class Bot:
         return any(isinstance(v, list) and room.room_id in v for v in direct.values())
 
     async def reply(
-        self, room: Room | str, text: str, *, notice: bool = True, in_reply_to: str | None = None
+        self,
+        room: Room | str,
+        text: str,
+        *,
+        notice: bool = True,
+        in_reply_to: str | None = None,
+        self_destruct_ms: int | None = None,
+        self_destruct_after_read_ms: int | None = None,
     ) -> str:
-        """Send text to a room (an `m.notice` unless `notice=False`); return the event ID."""
+        """Send text to a room (an `m.notice` unless `notice=False`); return the event ID.
+
+        Args:
+            room: The room or its ID.
+            text: The body.
+            notice: Send an `m.notice` (what bots send) rather than an `m.text`.
+            in_reply_to: The event this answers.
+            self_destruct_ms: Delete the message this many milliseconds from now
+                (`org.matrix.self_destruct_after`), on the server and on every client.
+            self_destruct_after_read_ms: Delete it this many milliseconds after someone else
+                first reads it (`org.matrix.self_destruct`).
+
+        Raises:
+            ValueError: A self-destruct delay that is not a positive whole number of ms.
+        """
         room_id = room if isinstance(room, str) else room.room_id
         content: JsonDict = {"msgtype": "m.notice" if notice else "m.text", "body": text}
         if in_reply_to is not None:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": in_reply_to}}
-        return await self.client.room_send(room_id, M_ROOM_MESSAGE, content)
+        cleartext = self_destruct_fields(self_destruct_ms, self_destruct_after_read_ms)
+        return await self.client.room_send(room_id, M_ROOM_MESSAGE, content, cleartext=cleartext)
+
+    async def send(
+        self,
+        room: Room | str,
+        text: str,
+        *,
+        notice: bool = False,
+        in_reply_to: str | None = None,
+        self_destruct_ms: int | None = None,
+        self_destruct_after_read_ms: int | None = None,
+    ) -> str:
+        """Send text to a room (an `m.text` unless `notice=True`); return the event ID.
+
+        The self-destruct fields go in the cleartext content (beside the ciphertext in an
+        encrypted room), where the servers read them; see `reply` for the arguments.
+        """
+        return await self.reply(
+            room,
+            text,
+            notice=notice,
+            in_reply_to=in_reply_to,
+            self_destruct_ms=self_destruct_ms,
+            self_destruct_after_read_ms=self_destruct_after_read_ms,
+        )
 
     async def send_file(
         self,

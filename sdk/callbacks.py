@@ -38,6 +38,11 @@ def matches(event_filter: EventFilter, event: RoomEvent) -> bool:
     )
 
 
+async def run_callback(callback: Callable[..., Awaitable[None] | None], *args: object) -> None:
+    """Call `callback(*args)` (plain or coroutine function); a failure is logged, not raised."""
+    await _run(callback, *args)
+
+
 async def _run(callback: Callable[..., Awaitable[None] | None], *args: object) -> None:
     try:
         result = callback(*args)

@@ -13,6 +13,10 @@ dispatch the last batch again.
 Sending into a room known (or, before its first sync, found) to be encrypted always goes through
 `crypto.encrypt`; without a crypto layer it raises `EncryptionRequiredError` rather than leak
 plaintext.
+
+Messages expire on the client as on the server (`sdk.api_expiry`): after each sync, and on a
+timer while `sync_forever` runs, expired, self-destructed and redacted messages are dropped from
+the timelines, the store and the local search index, and the expiry callbacks are told.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from core.event_types import (
     M_ROOM_REDACTION,
 )
 from sdk import requests
+from sdk.api_expiry import ExpiryApi
 from sdk.api_keys import KeysApi
 from sdk.api_media import MediaApi
 from sdk.api_rooms import RoomsApi
@@ -67,7 +72,7 @@ __all__ = ["AsyncClient"]
 logger = logging.getLogger(__name__)
 
 
-class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
+class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi, ExpiryApi):
     """An asynchronous Matrix client for one account and device.
 
     Attributes:
@@ -100,6 +105,7 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
         self.last_sync_changes: SyncChanges | None = None
         self._callbacks = Callbacks()
         self._store_behind = False
+        self._init_expiry()
 
     def __repr__(self) -> str:
         return f"AsyncClient({self.homeserver_url!r}, user_id={self.user_id!r})"
@@ -127,12 +133,26 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
     # Sending ---------------------------------------------------------------------------------
 
     async def room_send(
-        self, room_id: str, event_type: str, content: JsonDict, *, txn_id: str | None = None
+        self,
+        room_id: str,
+        event_type: str,
+        content: JsonDict,
+        *,
+        txn_id: str | None = None,
+        cleartext: JsonDict | None = None,
     ) -> str:
         """Send a message event (encrypted when the room is); return its event ID.
 
         Retries on 429 and on 5xx/network errors reuse the transaction ID, so the event is
         sent at most once.
+
+        Args:
+            room_id: The room.
+            event_type: The event type (the cleartext type when the room is encrypted).
+            content: The content (encrypted when the room is).
+            txn_id: The transaction ID (a new one if None).
+            cleartext: Fields the server must read even in an encrypted room, put beside the
+                ciphertext (the self-destruct fields); merged into `content` otherwise.
 
         Raises:
             EncryptionRequiredError: The room is encrypted and no crypto layer is installed.
@@ -142,6 +162,8 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
                 raise EncryptionRequiredError(f"room {room_id} is encrypted; no crypto installed")
             content = await self.crypto.encrypt(room_id, event_type, content)
             event_type = M_ROOM_ENCRYPTED
+        if cleartext:
+            content = {**content, **cleartext}
         request = requests.send_message(room_id, event_type, txn_id or self.new_txn_id(), content)
         return parse_event_id(await self._http.json(request))
 
@@ -211,6 +233,8 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
             self._store_behind = True
             await self.store.save_sync(self.state, pending)
             self._store_behind = False
+        await self._track_sync(response)
+        await self.expire_due()
         await self._callbacks.emit_sync(response)
 
     async def _dispatch(self, response: SyncResponse) -> None:
@@ -279,6 +303,21 @@ class AsyncClient(SessionApi, RoomsApi, MediaApi, KeysApi):
                 (e.g. `UnknownTokenError`): retrying cannot help.
         """
         stop = stop if stop is not None else asyncio.Event()
+        expiring = asyncio.create_task(self._expire_loop(stop), name="message-expiry")
+        try:
+            await self._sync_loop(timeout_ms, stop, sync_filter, set_presence)
+        finally:
+            expiring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiring
+
+    async def _sync_loop(
+        self,
+        timeout_ms: int,
+        stop: asyncio.Event,
+        sync_filter: str | None,
+        set_presence: str | None,
+    ) -> None:
         failures = 0
         while not stop.is_set():
             poll_ms = 0 if self.state.next_batch is None else timeout_ms

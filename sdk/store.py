@@ -6,7 +6,8 @@ table for other SDK layers (the crypto layer keeps its Olm/Megolm state there). 
 tables of their own (the local search index, `sdk.search`) use `transaction` and `fetch_all`.
 
 Invariants: `save_sync` writes the token together with the room changes of the same sync in one
-transaction, so a restart resumes from a token whose state is on disk. Every write holds one lock,
+transaction, so a restart resumes from a token whose state is on disk. Deleted content is
+overwritten (`secure_delete`), and `scrub` empties the WAL, so a dropped message leaves no copy. Every write holds one lock,
 so a key-value write can never land inside (or commit) another writer's transaction. The file is
 created with mode 0600 (it may hold key material).
 """
@@ -68,6 +69,8 @@ class Store:
         db = await aiosqlite.connect(name)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
+        # What is deleted or rewritten (an expired message) is overwritten, not left in the file.
+        await db.execute("PRAGMA secure_delete=ON")
         await db.executescript(_SCHEMA)
         await db.execute(f"PRAGMA user_version={_VERSION}")
         await db.commit()
@@ -108,6 +111,12 @@ class Store:
                 await self._db.rollback()
                 raise
             await self._db.commit()
+
+    async def scrub(self) -> None:
+        """Copy the WAL into the file and empty it, so that no old page (a deleted message)
+        stays in the WAL; deleted content in the file itself is zeroed (`secure_delete`)."""
+        async with self._lock:
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def _meta(self, key: str) -> str | None:
         async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
