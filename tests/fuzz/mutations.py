@@ -257,6 +257,7 @@ QUERY_NAMES: dict[str, tuple[str, ...]] = {
     "register": ("kind",),
     "upload": ("filename",),
     "search": ("next_batch",),
+    "admin_rooms_by_expiry": ("limit", "from"),
 }
 DEFAULT_QUERY_NAMES = ("access_token", "limit")
 _DEEP_FILTER = _deep(1_000, '{"room":', "}", "{}")

@@ -97,6 +97,7 @@ BODIES: dict[str, Any] = {
     },
     "refresh": {"refresh_token": "nope"},
     "admin_add_ip_block": {"ip": "192.0.2.1", "reason": "fuzz", "duration_ms": 1000},
+    "admin_purge_room_history": {"before_ts": 1},
     "change_password": {"new_password": "x", "logout_devices": False, **_UIA},
     "deactivate": {"erase": False, **_UIA},
     "set_account_data": {"a": [1, "b", {"c": True}], "n": None},
