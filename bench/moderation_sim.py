@@ -219,7 +219,8 @@ async def person(s: Session, user: str, rooms: list[str]) -> None:
     w, rng = s.world, s.world.rng
     if not await _sleep_until(w, rng.uniform(0, 20)):
         return
-    if rng.random() < 0.15:
+    roll = rng.random()
+    for _ in range(2 if roll < 0.05 else 1 if roll < 0.2 else 0):  # mistyped passwords
         await s.login(user, "wrong " + PASSWORD)
         await _sleep_until(w, rng.uniform(2, 6))
     if not await s.login(user):

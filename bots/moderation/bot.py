@@ -144,12 +144,13 @@ class ModerationBot:
         """Block, publish the rules, write the audit line."""
         reason = flag.reason()
         await self.api.block(flag.ip, reason, SOURCE, self.settings.block_duration_ms)
-        evidence = [{"feature": n, "value": v, "weight": w} for n, v, w in flag.evidence]
+        # Event content holds no floats (canonical JSON): score and evidence go as text.
+        evidence = [f"{name}={value:g} (+{weight:.2f})" for name, value, weight in flag.evidence]
         rule: JsonDict = {
             "entity": flag.ip,
             "recommendation": "m.ban",
             "reason": reason,
-            "org.tessera.score": round(flag.score, 4),
+            "org.tessera.score": f"{flag.score:.4f}",
             "org.tessera.evidence": evidence,
         }
         await self.client.put_state(self.policy_room, IP_RULE, rule, state_key=f"ip:{flag.ip}")

@@ -17,8 +17,9 @@ from bots.moderation.model import Scorer
 
 __all__ = ["MIN_REQUESTS", "Detector", "Flag"]
 
-MIN_REQUESTS = 2
-"""Requests an IP must have made before it is scored (one request says too little)."""
+MIN_REQUESTS = 3
+"""Requests an IP must have made before it is scored (one or two say too little: two people
+behind one address mistyping their passwords look like the start of a password guesser)."""
 
 
 @dataclass(frozen=True, slots=True)

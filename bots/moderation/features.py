@@ -72,13 +72,14 @@ _SHORT_COUNTS: Final = frozenset({"req", "login_fail"})
 _LOOKUPS: Final = ("/profile/", "/directory/room/", "/user_directory/", "/publicRooms")
 
 
-def endpoint_class(endpoint: str | None) -> str:
-    """A coarse class of an endpoint template: `sync`, `lookup`, `other`, or `none`."""
+def endpoint_class(endpoint: str | None, method: str = "GET") -> str:
+    """A coarse class of an endpoint template: `sync`, `lookup` (reading profiles, aliases or
+    directories: not setting one's own), `other`, or `none`."""
     if endpoint is None:
         return "none"
     if endpoint.endswith("/sync"):
         return "sync"
-    if any(part in endpoint for part in _LOOKUPS):
+    if method in ("GET", "POST") and any(part in endpoint for part in _LOOKUPS):
         return "lookup"
     return "other"
 
@@ -135,7 +136,7 @@ class IpWindow:
         self, ts: float, record: Record
     ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
         status = int(record["status"])
-        klass = endpoint_class(record.get("endpoint"))
+        klass = endpoint_class(record.get("endpoint"), str(record.get("method", "GET")))
         counts = ["req"]
         members: list[tuple[str, str]] = []
         if klass == "sync":
