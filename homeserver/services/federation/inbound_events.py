@@ -56,6 +56,7 @@ MAX_MISSING: Final = 20
 MAX_GAP_FETCH: Final = 500
 """Events fetched one by one to learn the state at a gap; a larger gap is given up."""
 _FETCH_CONCURRENCY: Final = 10
+_VERSIONS_KEPT: Final = 10_000
 
 
 class InboundEvents:
@@ -81,6 +82,7 @@ class InboundEvents:
         self._verifier = verifier
         self._requests = requests
         self._clock = clock
+        self._versions: dict[str, RoomVersion] = {}
         self._states = RoomStates(events=events, store=store, remote_store=remote_store)
         self.outliers = OutlierIntake(
             verifier=verifier, events=events, remote_store=remote_store, clock=clock
@@ -110,8 +112,16 @@ class InboundEvents:
         """The version of a room we know, if we support it."""
         if not isinstance(room_id, str):
             return None
+        known = self._versions.get(room_id)
+        if known is not None:
+            return known
         identifier = await self._store.room_version(RoomId(room_id))
-        return get_room_version(identifier) if identifier is not None else None
+        version = get_room_version(identifier) if identifier is not None else None
+        if version is not None:  # a room's version never changes; unknown rooms may appear
+            if len(self._versions) >= _VERSIONS_KEPT:
+                self._versions.clear()
+            self._versions[room_id] = version
+        return version
 
     async def _receive(self, origin: ServerName, raw: JsonDict) -> tuple[str | None, str | None]:
         version = await self.room_version(raw.get("room_id"))

@@ -41,7 +41,7 @@ class RoomStates:
 
     async def state_after(self, event_id: EventId) -> StateIds | None:
         """The state after an accepted or soft-failed event we hold; None otherwise."""
-        group = await self._store.state_group_of(event_id)
+        group = await self._events.state_group_of(event_id)
         if group is None:
             group = await self._remote.outlier_state_group(event_id)
         if group is None:

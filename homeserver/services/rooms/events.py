@@ -121,6 +121,10 @@ class EventService:
         self._heads: LruCache[RoomId, RoomHead] = caches.lru("room_heads", _STATE_CACHE_SIZE)
         # A state group never changes once written, so its state needs no invalidation.
         self._groups: LruCache[int, StateIds] = caches.lru("state_groups", _GROUP_CACHE_SIZE)
+        # The state group after an event never changes either (nor when it is redacted).
+        self._event_groups: LruCache[EventId, int] = caches.lru(
+            "event_state_groups", _STATE_CACHE_SIZE
+        )
         self._writer = EventWriter(store, clock, self._committed)
 
     async def send(
@@ -250,6 +254,7 @@ class EventService:
         reload the room's head, whose extremities and state it may have changed."""
         stream, group = await self._writer.write(PendingEvent(pdu, None, None, remote))
         self._groups.put(group, dict(with_state_event(remote.before, pdu)))
+        self._event_groups.put(pdu.event_id, group)
         head = await self._store.room_head(pdu.room_id)
         if head is not None:
             self._heads.put(pdu.room_id, head)
@@ -341,6 +346,15 @@ class EventService:
             raise MatrixError(M_NOT_FOUND, "Unknown room")
         return head
 
+    async def state_group_of(self, event_id: EventId) -> int | None:
+        """The state group after an event of the timeline (None for one not held there)."""
+        group = self._event_groups.get(event_id)
+        if group is None:
+            group = await self._store.state_group_of(event_id)
+            if group is not None:
+                self._event_groups.put(event_id, group)
+        return group
+
     async def state_ids_for_group(self, group: int | None) -> StateIds:
         """The full state of a state group (a copy the caller may change)."""
         if group is None:
@@ -364,6 +378,7 @@ class EventService:
         after = with_state_event(before, pdu)
         self._state.put(pdu.room_id, (group, after))
         self._groups.put(group, after)
+        self._event_groups.put(pdu.event_id, group)
 
     def _remember(self, pdu: Pdu) -> None:
         self._pdus.put(pdu.event_id, pdu)

@@ -54,9 +54,13 @@ class RemoteEventStore:
                 *chunk,
             )
             found.update({EventId(r["event_id"]): ACCEPTED for r in rows})
+            rest = [e for e in chunk if e not in found]  # the timeline's status wins
+            if not rest:
+                continue
+            marks = ", ".join(f"${i + 1}" for i in range(len(rest)))
             rows = await self._db.fetch_all(
                 f"SELECT event_id, status FROM event_outliers WHERE event_id IN ({marks})",  # noqa: S608
-                *chunk,
+                *rest,
             )
             for r in rows:
                 found.setdefault(EventId(r["event_id"]), str(r["status"]))
