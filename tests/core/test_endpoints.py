@@ -107,5 +107,7 @@ def test_placeholder_patterns_and_variants() -> None:
 
 def test_admin_endpoints_require_auth() -> None:
     admin = [e for name, e in ENDPOINTS.items() if name.startswith("admin_")]
-    assert len(admin) == 5
+    assert {"admin_purge_media", "admin_moderation_events", "admin_add_ip_block"} <= {
+        e.name for e in admin
+    }
     assert all(e.requires_auth and e.template.startswith("/_tessera/admin/v1/") for e in admin)
