@@ -140,13 +140,11 @@ class MediaAdminService:
     async def delete_referenced(self, refs: Sequence[MediaRef]) -> int:
         """Delete media named by `mxc://` URIs (our uploads and our copies of other servers'
         media) with their thumbnails; returns the bytes freed."""
-        blob_ids: list[str] = []
-        for ref in refs:
-            if not valid_media_id(ref.media_id):
-                continue
-            if ref.server_name == self._server_name:
-                blob_ids.extend(await self._store.delete_media(ref.media_id))
-            elif self._remote is not None:
+        valid = [ref for ref in refs if valid_media_id(ref.media_id)]
+        ours = [ref.media_id for ref in valid if ref.server_name == self._server_name]
+        blob_ids = await self._store.delete_many(ours)
+        for ref in valid:
+            if ref.server_name != self._server_name and self._remote is not None:
                 blob_ids.extend(await self._remote.delete(ref.server_name, ref.media_id))
         return await self._blobs.release(blob_ids)
 

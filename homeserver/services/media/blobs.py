@@ -109,17 +109,16 @@ class MediaBlobs:
         """Remove the files of blobs nothing references any more; returns the bytes freed."""
         freed = 0
         async with self._lock:
-            for blob_id in set(blob_ids):
-                freed += await self._release_locked(blob_id)
+            for blob_id, size in await self._store.release_blobs(sorted(set(blob_ids))):
+                await self._files.delete(blob_id)
+                logger.debug("media blob removed blob_id=%s", blob_id)
+                freed += size
         return freed
 
-    async def _release_locked(self, blob_id: str) -> int:
-        size = await self._store.blob_size(blob_id)
+    async def _release_locked(self, blob_id: str) -> None:
         if await self._store.release_blob(blob_id):
             await self._files.delete(blob_id)
             logger.debug("media blob removed blob_id=%s", blob_id)
-            return size
-        return 0
 
     async def open(self, ref: BlobRef, start: int, end: int) -> BlobReader:
         """Plaintext bytes [start, end) of a blob."""

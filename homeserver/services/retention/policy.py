@@ -68,10 +68,14 @@ class RetentionPolicyJob:
             if room.purged_upto_ts is not None and room.purged_upto_ts >= before:
                 continue
             total += await self.purge_before(room.room_id, room.purged_upto_ts, before)
-        media = await self._purger.release_media()
-        if total or media or self._purger.deep_scrub_due_in() == 0:
-            await self._purger.scrub()
+        await self.settle(total)
         return total
+
+    async def settle(self, purged: int) -> None:
+        """After purging: delete the media left unreferenced, then scrub the files."""
+        media = await self._purger.release_media()
+        if purged or media or self._purger.deep_scrub_due_in() == 0:
+            await self._purger.scrub()
 
     async def purge_before(self, room_id: RoomId, since_ts: int | None, before_ts: int) -> int:
         """Purge the room's messages sent in `[since_ts, before_ts)`; the watermark rises to

@@ -124,21 +124,23 @@ class Purger:
         if self._search is not None:
             await self._search.delete(ids)
         rows = await self._reads.events_by_id(ids)
+        skeletons: list[Pdu] = []
         for event_id in ids:
             row = rows.get(event_id)
             if row is None or row.redacted_by is not None:
                 continue
             version = await self._version(row.room_id)
-            if version is None:
-                continue
-            pruned = redact(row.raw, version)
-            await self._event_store.mark_redacted(event_id, event_id, pruned)
-            self._events.replace_cached(Pdu(pruned, event_id, version))
+            if version is not None:
+                skeletons.append(Pdu(redact(row.raw, version), event_id, version))
+        await self._event_store.mark_redacted_many(
+            [(p.event_id, p.event_id, p.raw) for p in skeletons]
+        )
+        for skeleton in skeletons:
+            self._events.replace_cached(skeleton)
         await self._prune_queued(batch)
         changed = await self._store.record_purged(batch, self._clock.time_ms())
         self._horizon = await self._store.horizon()
         self._dirty = True
-        self._scrub_wanted.set()
         if changed:
             self._notifier.notify(sorted({user_key(user) for user, _ in changed}))
         logger.info("purged events count=%d rooms=%d", len(batch), len({e.room_id for e in batch}))
@@ -188,10 +190,12 @@ class Purger:
                 self._last_deep = now
             elif deep:
                 self._last_deep = now - DEEP_SCRUB_S + SCRUB_RETRY_S
+            if self._dirty:
+                self._scrub_wanted.set()  # the purger's task runs it when it is due
 
     async def run(self) -> None:
-        """Until cancelled: run the deep scrub when it is due (after a purge, once the spacing
-        has passed; or again after one that could not finish)."""
+        """Until cancelled: run the deep scrub that a purge's own scrub left for later, when
+        it is due (once the spacing has passed; or again after one that could not finish)."""
         while True:
             self._scrub_wanted.clear()
             due = self.deep_scrub_due_in()

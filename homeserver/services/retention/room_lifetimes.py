@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 _DAY_MS: Final = 86_400_000
 _PAGE: Final = 200
 _PRESENT: Final = (Membership.JOIN, Membership.INVITE)
+# Waiting for the tracker and the search indexer to pass the room's last events: this waits for
+# another task's progress, not for a time, so it is not on the clock.
+_DEFERRED_POLL_S: Final = 0.1
+_DEFERRED_WAITS: Final = 50
 
 
 def warn_ahead(lifetime_ms: int) -> int:
@@ -87,10 +91,8 @@ class RoomLifetimes:
     async def run_once(self) -> int:
         """Find new direct-message rooms, tell members, delete rooms whose time has come;
         returns how many rooms were deleted."""
-        if self._lifetime is None:
-            return 0
         async with self._lock:
-            for room in await self._store.small_rooms(_PAGE):
+            for room in await self._store.small_rooms(_PAGE) if self._lifetime else []:
                 if await self._is_direct(room):
                     await self._store.add(room.room_id, self._expiry_of(room))
             deleted = 0
@@ -123,6 +125,8 @@ class RoomLifetimes:
             `{"kicked": [...], "left": [...], "purged": N}`.
         """
         async with self._lock:
+            # Recorded first: a deletion cut short (a restart) is finished by the job.
+            await self._store.schedule(room_id, self._clock.time_ms())
             return await self._delete(room_id)
 
     async def _delete(self, room_id: RoomId) -> JsonDict:
@@ -130,12 +134,16 @@ class RoomLifetimes:
         for alias in await self._aliases.aliases_for_room(room_id):
             await self._aliases.delete_alias(alias)
         await self._aliases.set_public(room_id, False)
-        purged = 0
+        purged, waits = 0, 0
         while batch := await self._purges.room_events(room_id, _PAGE):
             done = await self._purger.purge(batch)
             purged += done.purged
             if done.deferred:
-                break  # the rest is purged by the next run, the room staying pending
+                # The events the removals just wrote wait for the tracker and the indexer.
+                waits += 1
+                if waits > _DEFERRED_WAITS:
+                    break  # the job finishes it: the room stays pending
+                await asyncio.sleep(_DEFERRED_POLL_S)
         else:
             await self._store.mark_deleted(room_id, self._clock.time_ms())
             logger.info("room deleted room_id=%s purged=%d", room_id, purged)

@@ -90,6 +90,7 @@ class RetentionService:
             raise MatrixError(M_INVALID_PARAM, "before_ts must be a Unix time in milliseconds")
         before = min(before, self._clock.time_ms())
         purged = await self._policy.purge_before(room_id, None, before)
+        await self._policy.settle(purged)
         logger.info("admin purge room_id=%s before_ts=%d purged=%d", room_id, before, purged)
         return {"purged": purged}
 

@@ -7,6 +7,7 @@ deleted only when no media or thumbnail row, local or remote (`remote.py`), refe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -311,10 +312,39 @@ class MediaStore:
         found = await self._db.fetch_val("SELECT 1 FROM media_blobs WHERE blob_id = $1", blob_id)
         return found is not None
 
-    async def blob_size(self, blob_id: str) -> int:
-        """The size of a blob's content (0 for an unknown blob)."""
-        value = await self._db.fetch_val("SELECT size FROM media_blobs WHERE blob_id = $1", blob_id)
-        return int(value) if value is not None else 0
+    async def delete_many(self, media_ids: Sequence[str]) -> list[str]:
+        """`delete_media` for several items in one transaction; the blob IDs they used."""
+        blob_ids: list[str] = []
+        async with self._db.transaction() as conn:
+            for media_id in media_ids:
+                rows = await conn.fetch_all(
+                    "SELECT blob_id FROM media WHERE media_id = $1 AND blob_id IS NOT NULL"
+                    " UNION SELECT blob_id FROM media_thumbnails WHERE media_id = $1",
+                    media_id,
+                )
+                await conn.execute("DELETE FROM media_thumbnails WHERE media_id = $1", media_id)
+                await conn.execute("DELETE FROM media WHERE media_id = $1", media_id)
+                blob_ids.extend(row["blob_id"] for row in rows)
+        return blob_ids
+
+    async def release_blobs(self, blob_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """`release_blob` for several blobs in one transaction: `(blob_id, size)` of those
+        forgotten (their files may now be removed)."""
+        released: list[tuple[str, int]] = []
+        async with self._db.transaction() as conn:
+            for blob_id in blob_ids:
+                size = await conn.fetch_val(
+                    "DELETE FROM media_blobs WHERE blob_id = $1"
+                    " AND NOT EXISTS (SELECT 1 FROM media WHERE blob_id = $1)"
+                    " AND NOT EXISTS (SELECT 1 FROM media_thumbnails WHERE blob_id = $1)"
+                    " AND NOT EXISTS (SELECT 1 FROM remote_media WHERE blob_id = $1)"
+                    " AND NOT EXISTS (SELECT 1 FROM remote_media_thumbnails WHERE blob_id = $1)"
+                    " RETURNING size",
+                    blob_id,
+                )
+                if size is not None:
+                    released.append((blob_id, int(size)))
+        return released
 
     async def release_blob(self, blob_id: str) -> bool:
         """Forget a blob if nothing references it; True if its file may now be removed."""

@@ -67,6 +67,16 @@ class LifetimeStore:
             expires_ts,
         )
 
+    async def schedule(self, room_id: RoomId, now_ms: int) -> None:
+        """Delete the room now (an admin's deletion): due at once, nobody to tell first."""
+        await self._db.execute(
+            "INSERT INTO room_lifetimes (room_id, expires_ts, announced, warned)"
+            " VALUES ($1, $2, 1, 1) ON CONFLICT (room_id) DO UPDATE SET"
+            " expires_ts = excluded.expires_ts, announced = 1, warned = 1",
+            room_id,
+            now_ms,
+        )
+
     async def get(self, room_id: RoomId) -> RoomLifetime | None:
         """A room's lifetime, if it has one."""
         row = await self._db.fetch_one(

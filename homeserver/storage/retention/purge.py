@@ -267,13 +267,18 @@ async def _forget_notifications(
 ) -> set[tuple[UserId, RoomId]]:
     """Drop the notifications of purged events and recompute the counts they were in."""
     pairs: set[tuple[UserId, RoomId]] = set()
+    by_room: dict[RoomId, list[int]] = {}
     for event in events:
+        by_room.setdefault(event.room_id, []).append(event.stream_ordering)
+    for room_id, positions in by_room.items():
+        marks = ", ".join(f"${i + 2}" for i in range(len(positions)))
         rows = await conn.fetch_all(
-            "SELECT user_id FROM notification_actions WHERE room_id = $1 AND stream_ordering = $2",
-            event.room_id,
-            event.stream_ordering,
+            "SELECT DISTINCT user_id FROM notification_actions"  # noqa: S608
+            f" WHERE room_id = $1 AND stream_ordering IN ({marks})",
+            room_id,
+            *positions,
         )
-        pairs.update((UserId(r["user_id"]), event.room_id) for r in rows)
+        pairs.update((UserId(r["user_id"]), room_id) for r in rows)
     if not pairs:
         return pairs
     await conn.execute_many(

@@ -10,9 +10,10 @@ once and a deep one (which rewrites the search index) when it is due (`Purger` s
   a document by adding a delete marker, and its terms stay in the older segment until segments
   are merged; `optimize` merges them all, and the freed pages are zeroed).
 - PostgreSQL: light: `VACUUM` of the tables the purge changed frees the space of the dead row
-  versions, and a `CHECKPOINT` writes the pages out. PostgreSQL never zeroes freed space, and a
-  GIN index keeps the terms it has seen, so the deep scrub rewrites the search table and its
-  index (`VACUUM FULL search_fts`). Archived WAL and base backups keep what they held: they are
+  versions (compacting the pages). PostgreSQL never zeroes freed space, and a GIN index keeps
+  the terms it has seen, so the deep scrub rewrites the search table and its index
+  (`VACUUM FULL search_fts`) and runs a `CHECKPOINT`, which writes the compacted pages out
+  (between deep scrubs the server's own checkpoints do, every `checkpoint_timeout`). Archived WAL and base backups keep what they held: they are
   the administrator's.
 """
 
@@ -104,10 +105,11 @@ class _Postgres:
         await db.execute(f"VACUUM {', '.join(tables)}")
         if deep and complete and _SEARCH in names:
             await db.execute(f"VACUUM FULL {_SEARCH}")
-        try:
-            await db.execute("CHECKPOINT")
-        except Exception as exc:  # the role may lack pg_checkpoint: the server's own comes
-            logger.info("purge: no CHECKPOINT (%s); the next automatic one writes the pages", exc)
+        if deep:
+            try:
+                await db.execute("CHECKPOINT")
+            except Exception as exc:  # the role may lack pg_checkpoint: the server's own comes
+                logger.info("purge: no CHECKPOINT (%s); the next automatic one writes them", exc)
         if not complete:
             logger.info("purge: an older transaction still runs; the scrub is retried")
         return complete

@@ -306,14 +306,22 @@ class EventStore:
     ) -> None:
         """Replace a redacted event's stored JSON with its pruned form (and the room
         summary's field, when it is a current state event)."""
+        await self.mark_redacted_many([(event_id, redaction_id, pruned)])
+
+    async def mark_redacted_many(self, items: Sequence[tuple[EventId, EventId, JsonDict]]) -> None:
+        """`mark_redacted` for `(event_id, redaction_id, pruned)` items, in one transaction
+        (the retention purge's batches)."""
+        if not items:
+            return
         async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
-                event_id,
-                self._sealer.seal(EVENTS_JSON, (event_id,), encode_event(pruned)),
-                redaction_id,
-            )
-            await record_redaction(conn, self._sealer, event_id, pruned)
+            for event_id, redaction_id, pruned in items:
+                await conn.execute(
+                    "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
+                    event_id,
+                    self._sealer.seal(EVENTS_JSON, (event_id,), encode_event(pruned)),
+                    redaction_id,
+                )
+                await record_redaction(conn, self._sealer, event_id, pruned)
 
 
 def stored_event(row: dict[str, object], raw: JsonDict) -> StoredEvent:
