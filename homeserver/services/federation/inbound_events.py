@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Final
 
 from core.auth_base import AuthError
@@ -311,9 +312,9 @@ class InboundEvents:
                 if state is not None:
                     sets.append(state)
             resolved = await self._states.resolve(pdu.room_version, sets, pending=[pdu])
-        await self._events.persist_remote(
-            pdu, await self.remote_state(pdu, before, resolved or after, current, resolved)
-        )
+        remote = await self.remote_state(pdu, before, resolved or after, current, resolved)
+        group = await self._states.group_holding(pdu.prev_event_ids, before)
+        await self._events.persist_remote(pdu, replace(remote, before_group=group))
         if pdu.type == M_ROOM_REDACTION:
             await self._redactions.apply_remote(pdu)
         return None

@@ -41,12 +41,27 @@ class RoomStates:
 
     async def state_after(self, event_id: EventId) -> StateIds | None:
         """The state after an accepted or soft-failed event we hold; None otherwise."""
-        group = await self._events.state_group_of(event_id)
-        if group is None:
-            group = await self._remote.outlier_state_group(event_id)
+        group = await self.group_after(event_id)
         if group is None:
             return None
         return await self._events.state_ids_for_group(group)
+
+    async def group_after(self, event_id: EventId) -> int | None:
+        """The state group after an accepted or soft-failed event we hold; None otherwise."""
+        group = await self._events.state_group_of(event_id)
+        if group is None:
+            group = await self._remote.outlier_state_group(event_id)
+        return group
+
+    async def group_holding(self, prev_ids: Sequence[EventId], state: StateIds) -> int | None:
+        """The group after the single prev event, if it holds exactly `state` (an event on one
+        branch builds on it rather than writing the whole state again); None otherwise."""
+        if len(prev_ids) != 1:
+            return None
+        group = await self.group_after(prev_ids[0])
+        if group is None or await self._events.state_ids_for_group(group) != state:
+            return None
+        return group
 
     async def pdu_map(self, state: Mapping[StateKey, EventId]) -> dict[StateKey, Pdu]:
         """The events of a state map, keyed like it (events we cannot read are left out)."""

@@ -252,7 +252,9 @@ class EventService:
     async def persist_remote(self, pdu: Pdu, remote: RemoteState) -> SentEvent:
         """Write an accepted event from another server (the caller holds `room_lock`) and
         reload the room's head, whose extremities and state it may have changed."""
-        stream, group = await self._writer.write(PendingEvent(pdu, None, None, remote))
+        stream, group = await self._writer.write(
+            PendingEvent(pdu, remote.before_group, None, remote)
+        )
         self._groups.put(group, dict(with_state_event(remote.before, pdu)))
         self._event_groups.put(pdu.event_id, group)
         head = await self._store.room_head(pdu.room_id)

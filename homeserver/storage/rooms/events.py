@@ -82,12 +82,15 @@ class RemoteState:
             the event; None when the event is the only extremity.
         extremity: False for an event that is no forward extremity (an invite to a room we
             are not in).
+        before_group: A stored state group holding exactly `before`, when there is one: the
+            event's group then builds on it (a message shares it) instead of a new snapshot.
     """
 
     before: StateIds
     changed: Sequence[Pdu]
     current: StateIds | None = None
     extremity: bool = True
+    before_group: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,10 @@ class EventStore:
         async with self._db.transaction() as conn:
             first = await next_positions(conn, EVENTS_STREAM, len(events)) - len(events) + 1
             for offset, pending in enumerate(events):
-                before = pending.remote.before if pending.remote is not None else None
+                remote = pending.remote
+                before = (
+                    remote.before if remote is not None and remote.before_group is None else None
+                )
                 group = await state_group_after(conn, pending.pdu, pending.prev_state_group, before)
                 results.append((first + offset, group))
             # Statements run once per batch, not per event: the writer is the bottleneck.
