@@ -208,12 +208,16 @@ class Purger:
                 continue
             waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._scrub_wanted.wait())}
             if due is not None:
-                waits.add(asyncio.ensure_future(self._clock.sleep(due)))
+                waits.add(asyncio.ensure_future(self._until_due()))
             try:
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for future in waits:
                     future.cancel()
+
+    async def _until_due(self) -> None:
+        # Measured when the sleep starts, so a late start never makes the scrub late.
+        await self._clock.sleep(self.deep_scrub_due_in() or 0.0)
 
     def deep_scrub_due_in(self) -> float | None:
         """Seconds until the deep scrub is due (0: now), None when none is waiting."""

@@ -63,12 +63,13 @@ class SelfDestructJob:
         while True:
             self._wake.clear()
             try:
-                waiting = await self.fire_due()
-                wait_s = _DEFERRED_POLL_S if waiting else await self._until_next()
-                await self._sleep(wait_s, on_clock=not waiting)
+                if await self.fire_due():
+                    await self._sleep(real_s=_DEFERRED_POLL_S)
+                else:
+                    await self._sleep(until_ms=await self._timers.next_due())
             except Exception:
                 logger.exception("self-destruct timers failed")
-                await self._sleep(_RETRY_S, on_clock=True)
+                await self._sleep(until_ms=self._clock.time_ms() + int(_RETRY_S * 1000))
 
     async def fire_due(self) -> bool:
         """Redact and purge every message whose time has come; whether some must wait for
@@ -106,23 +107,14 @@ class SelfDestructJob:
                 exc.errcode,
             )
 
-    async def _until_next(self) -> float | None:
-        """Seconds until the soonest timer (None: no timer is running)."""
-        due = await self._timers.next_due()
-        if due is None:
-            return None
-        return max(0, due - self._clock.time_ms()) / 1000
-
-    async def _sleep(self, seconds: float | None, *, on_clock: bool) -> None:
-        """Until `seconds` have passed (on the clock, or in real time) or `wake` is called."""
-        sleeper: asyncio.Future[None] | None = None
-        if seconds is not None:
-            sleep = self._clock.sleep(seconds) if on_clock else asyncio.sleep(seconds)
-            sleeper = asyncio.ensure_future(sleep)
-        woken = asyncio.ensure_future(self._wake.wait())
-        waits: set[asyncio.Future[Any]] = {woken}
-        if sleeper is not None:
-            waits.add(sleeper)
+    async def _sleep(self, *, until_ms: int | None = None, real_s: float | None = None) -> None:
+        """Until the clock reaches `until_ms` (or `real_s` seconds of real time pass), or
+        `wake` is called; with neither, until `wake`."""
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
+        if until_ms is not None:
+            waits.add(asyncio.ensure_future(self._until(until_ms)))
+        if real_s is not None:
+            waits.add(asyncio.ensure_future(asyncio.sleep(real_s)))
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -131,3 +123,7 @@ class SelfDestructJob:
                     future.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await future
+
+    async def _until(self, until_ms: int) -> None:
+        # The delay is taken when the sleep starts, so a late start never makes it late.
+        await self._clock.sleep(max(0, until_ms - self._clock.time_ms()) / 1000)

@@ -204,9 +204,14 @@ async def test_direct_message_rooms_are_announced_then_deleted(
         await wait_for(lambda: _left(bob, dm), what="bob removed from the direct chat")
         assert dm not in (await alice.ok("GET", "/joined_rooms"))["joined_rooms"]
         assert group in (await bob.ok("GET", "/joined_rooms"))["joined_rooms"]
-        lifetime = await services_of(server).retention.rooms._store.get(dm)
-        assert lifetime is not None
-        assert lifetime.deleted_ts is not None
+        await wait_for(lambda: _deleted(server, dm), what="the room's deletion recorded")
+
+
+async def _deleted(server: LiveServer, room_id: str) -> bool:
+    deleted = await server.app[STORES].db.fetch_val(
+        "SELECT deleted_ts FROM room_lifetimes WHERE room_id = $1", room_id
+    )
+    return deleted is not None
 
 
 async def _left(user: Reader, room_id: str) -> bool:
