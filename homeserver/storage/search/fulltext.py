@@ -3,9 +3,9 @@
 Everything else in `storage/search/` is portable SQL, but a full-text index is not: SQLite has
 FTS5 (a contentless virtual table, `schema/0012_search.sql`) and PostgreSQL a `tsvector` column
 under GIN (`0012_search.postgres.sql`). Each `FullText` says how to add a document, remove one,
-empty the index, and match a query: a condition on the `search_fts` table (the document's
-stream ordering is `search_fts.rowid` on both) and a score where lower is a better match
-(FTS5's bm25, and minus `ts_rank` on PostgreSQL). Both receive the terms `core.search_text` computed, never the text, and neither
+empty the index, and match a query: what to read as `search_fts` and a condition on it (the
+document's stream ordering is `search_fts.rowid` on both), and a score where lower is a better
+match (FTS5's bm25, and minus `ts_rank` on PostgreSQL). Both receive the terms `core.search_text` computed, never the text, and neither
 keeps the text. The terms go in sorted, not as written: the index records which words a
 message has and how often (all that ranking uses), but not their order, so its data cannot be
 read back as the sentences it came from.
@@ -56,6 +56,11 @@ class FullText(Protocol):
         ...
 
     @property
+    def source_sql(self) -> str:
+        """What queries read as `search_fts` (`rowid`, and what `score_sql` needs)."""
+        ...
+
+    @property
     def match_sql(self) -> str:
         """The condition on `search_fts` that `$1`, the `query` value, matches."""
         ...
@@ -81,6 +86,7 @@ class _Fts5:
     insert_sql: str = "INSERT INTO search_fts (rowid, terms) VALUES ($1, $2)"
     delete_sql: str = "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', $1, $2)"
     clear_sql: str = "INSERT INTO search_fts (search_fts) VALUES ('delete-all')"
+    source_sql: str = "search_fts"
     match_sql: str = "search_fts MATCH $1"
     score_sql: str = "bm25(search_fts)"
 
@@ -100,8 +106,18 @@ class _TsVector:
     insert_sql: str = "INSERT INTO search_fts (rowid, terms) VALUES ($1, $2::tsvector)"
     delete_sql: str = "DELETE FROM search_fts WHERE rowid = $1"
     clear_sql: str = "DELETE FROM search_fts"
-    match_sql: str = "search_fts.terms @@ $1::tsquery"
-    score_sql: str = "-ts_rank(search_fts.terms, $1::tsquery, 1)::float8"
+    # The matches come from the GIN index first, whatever the planner guesses of the rooms:
+    # `OFFSET 0` keeps it from folding the subquery into the joins (without statistics it
+    # would rather walk a room's events and test each one). Only their rowids: a document's
+    # terms are read back for the rows that are scored.
+    source_sql: str = (
+        "(SELECT rowid FROM search_fts WHERE terms @@ $1::tsquery OFFSET 0) AS search_fts"
+    )
+    match_sql: str = "TRUE"
+    score_sql: str = (
+        "(SELECT -ts_rank(f.terms, $1::tsquery, 1)::float8 FROM search_fts f"
+        " WHERE f.rowid = search_fts.rowid)"
+    )
 
     def document(self, terms: Sequence[str]) -> str:
         # A tsvector literal ('term':1,5 …): the terms are taken as they are, not re-parsed.

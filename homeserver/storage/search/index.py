@@ -306,18 +306,28 @@ class SearchStore:
         """The matching events in the requested order (see `MatchQuery`)."""
         joins, where, args = self._filters(match)
         page, extra = self._page(match, joins, where, len(args))
-        order = "p.doc DESC" if match.recent else "p.score, p.doc DESC"
-        rows = await self._db.fetch_all(
-            f"SELECT p.doc, p.score, p.room_id, e.event_id FROM ({page}) AS p"  # noqa: S608
-            f" JOIN events e ON e.stream_ordering = p.doc ORDER BY {order}",
-            *args,
-            match.limit,
-            *extra,
-        )
+        rows = await self._db.fetch_all(page, *args, match.limit, *extra)
+        # Event IDs by the unique index, in a query of their own: joined to the page, a
+        # planner that misjudges its size could read through the events table.
+        positions = [int(r["doc"]) for r in rows]
+        ids = await self._event_ids(positions)
         return [
-            Hit(int(r["doc"]), EventId(r["event_id"]), RoomId(r["room_id"]), float(r["score"]))
+            Hit(int(r["doc"]), ids[int(r["doc"])], RoomId(r["room_id"]), float(r["score"]))
             for r in rows
+            if int(r["doc"]) in ids
         ]
+
+    async def _event_ids(self, positions: Sequence[int]) -> dict[int, EventId]:
+        found: dict[int, EventId] = {}
+        for chunk in _chunks(list(positions)):
+            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+            rows = await self._db.fetch_all(
+                "SELECT stream_ordering, event_id FROM events"  # noqa: S608
+                f" WHERE stream_ordering IN ({marks})",
+                *chunk,
+            )
+            found.update((int(r["stream_ordering"]), EventId(r["event_id"])) for r in rows)
+        return found
 
     def _page(self, match: MatchQuery, joins: str, where: str, used: int) -> tuple[str, list[Any]]:
         """The query of one page `(doc, score, room_id)` and its arguments after the filters'
@@ -325,7 +335,7 @@ class SearchStore:
         # Fixed fragments only; every value is an argument.
         matched = (
             f"SELECT search_fts.rowid AS doc, {self._text.score_sql} AS score, s.room_id"  # noqa: S608
-            f" FROM search_fts {joins} WHERE {where}"
+            f" FROM {self._text.source_sql} {joins} WHERE {where}"
         )
         limit, after = f"${used + 1}", f"${used + 2}"
         if match.recent:
@@ -350,8 +360,9 @@ class SearchStore:
         would cost as much as scoring them all)."""
         joins, where, args = self._filters(match)
         value = await self._db.fetch_val(
-            "SELECT COUNT(*) FROM (SELECT search_fts.rowid FROM search_fts"  # noqa: S608
-            f" {joins} WHERE {where} ORDER BY search_fts.rowid DESC LIMIT {COUNT_CAP}) AS c",
+            "SELECT COUNT(*) FROM (SELECT search_fts.rowid"  # noqa: S608
+            f" FROM {self._text.source_sql} {joins} WHERE {where}"
+            f" ORDER BY search_fts.rowid DESC LIMIT {COUNT_CAP}) AS c",
             *args,
         )
         return int(value or 0)
@@ -359,14 +370,17 @@ class SearchStore:
     def _filters(self, match: MatchQuery) -> tuple[str, str, list[Any]]:
         """The joins, conditions and arguments (`$1` the query, `$2` the user) of `match`."""
         args: list[Any] = [self._text.query(match.query), match.user_id]
-        joins = (
-            "JOIN search_entries s ON s.stream_ordering = search_fts.rowid"
-            " JOIN memberships mb ON mb.room_id = s.room_id AND mb.user_id = $2"
-        )
+        joins = "JOIN search_entries s ON s.stream_ordering = search_fts.rowid"
+        # A match passes if its room is one the user is joined to (the set built once, then
+        # probed) or one they left after it was sent (checked per match, rarely reached). Under
+        # an OR neither check becomes a join, so the planner cannot drive the query from the
+        # user's rooms and scan the matches again for each.
         clauses = [
             self._text.match_sql,
-            "(mb.membership = 'join'"
-            " OR (mb.forgotten = 0 AND search_fts.rowid <= mb.stream_ordering))",
+            "(s.room_id IN (SELECT room_id FROM memberships WHERE user_id = $2"
+            " AND membership = 'join') OR EXISTS (SELECT 1 FROM memberships mb"
+            " WHERE mb.user_id = $2 AND mb.room_id = s.room_id AND mb.membership <> 'join'"
+            " AND mb.forgotten = 0 AND search_fts.rowid <= mb.stream_ordering))",
         ]
 
         def listed(column: str, values: Sequence[object], negate: bool = False) -> None:
