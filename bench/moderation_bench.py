@@ -1,7 +1,7 @@
 """The moderation bot's training data and its evaluation, from simulated traffic on a live
 Tessera (`bench/moderation_sim.py`).
 
-    python -m bench.moderation_bench train      # seeds 1, 2: bots/moderation/training_data.json.gz
+    python -m bench.moderation_bench train      # seeds 1-5: bots/moderation/training_data.json.gz
     python -m bench.moderation_bench evaluate   # seeds 21, 22, 23: bench/results/moderation.json
 
 Each run starts a homeserver process (SQLite, default rate limits, registration open), sets the
@@ -10,8 +10,9 @@ telemetry stream (the admin API's long poll) while the simulator runs. Captures 
 `data/moderation-captures/` and reused.
 
 Training replays a capture through the bot's feature windows and takes, labelled, exactly the
-rows the detector would score (each tick, every IP with news and three requests or more); the flag threshold is the highest
-out-of-fold score (folds grouped by IP) of any benign row plus a margin, within [0.95, 0.99].
+rows the detector would score (each tick, every IP with news and three requests or more); the
+flag threshold is the highest out-of-fold score (folds grouped by IP) of any benign row plus a
+margin, within [0.95, 0.99].
 Evaluation replays the held-out runs through the bot's detector exactly as it runs live (ticks
 every 0.5 s of record time) and, on the same records, a fail2ban-style baseline (5 failed logins
 or 120 requests from one IP in 60 s); it reports precision and recall of abusive IPs per
@@ -51,7 +52,7 @@ from homeserver.config import RateLimits
 
 CAPTURES = REPO / "data" / "moderation-captures"
 RESULTS = REPO / "bench" / "results" / "moderation.json"
-TRAIN_SEEDS = (1, 2)
+TRAIN_SEEDS = (1, 2, 3, 4, 5)
 EVAL_SEEDS = (21, 22, 23)
 DURATION_S = 150.0
 _MARGIN = 0.02

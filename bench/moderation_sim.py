@@ -153,13 +153,20 @@ class Session:
             self.token, self.user_id = done["access_token"], done["user_id"]
         return status == 200
 
-    async def login(self, user: str, password: str = PASSWORD) -> bool:
+    async def login(self, user: str, password: str = PASSWORD, *, patient: bool = False) -> bool:
+        """Log in; a `patient` client (a person's) waits out a 429 and tries again."""
         body = {
             "type": "m.login.password",
             "identifier": {"type": "m.id.user", "user": user},
             "password": password,
         }
-        status, done = await self.call("POST", "/login", body)
+        for _ in range(5 if patient else 1):
+            status, done = await self.call("POST", "/login", body)
+            if status != 429 or not patient:
+                break
+            wait = int(done.get("retry_after_ms", 5000)) / 1000
+            if not await _sleep_until(self.world, wait + self.world.rng.uniform(0, 2)):
+                break
         if status == 200:
             self.token, self.user_id = done["access_token"], done["user_id"]
         return status == 200
@@ -221,9 +228,9 @@ async def person(s: Session, user: str, rooms: list[str]) -> None:
         return
     roll = rng.random()
     for _ in range(2 if roll < 0.05 else 1 if roll < 0.2 else 0):  # mistyped passwords
-        await s.login(user, "wrong " + PASSWORD)
+        await s.login(user, "wrong " + PASSWORD, patient=True)
         await _sleep_until(w, rng.uniform(2, 6))
-    if not await s.login(user):
+    if not await s.login(user, patient=True):
         return
     sync = asyncio.create_task(_sync_loop(s))
     try:
@@ -262,7 +269,7 @@ async def person(s: Session, user: str, rooms: list[str]) -> None:
 async def busy_bot(s: Session, user: str, rooms: list[str]) -> None:
     """A legitimate notification bot: templated messages with links every 1-2 s."""
     w, rng = s.world, s.world.rng
-    if not await s.login(user):
+    if not await s.login(user, patient=True):
         return
     sync = asyncio.create_task(_sync_loop(s))
     build = rng.randrange(1000, 5000)

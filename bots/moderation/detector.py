@@ -1,8 +1,9 @@
 """The detector: telemetry records in, flags out, with no I/O.
 
 Each record goes to its IP's window (`features.IpWindow`); `tick(now)` scores, in one batch,
-every IP that had news since the last tick and flags those at or above the threshold once they
-have made `min_requests` requests (`MIN_REQUESTS`). An IP is flagged once (until `unflag`), IPs on the allow list
+every IP that had news since the last tick and flags those scoring at or above the threshold
+`confirmations` times in a row (`CONFIRMATIONS`) once they have made `min_requests` requests
+(`MIN_REQUESTS`). An IP is flagged once (until `unflag`), IPs on the allow list
 are never flagged, and the bot's own account's requests are ignored. A flag carries its
 evidence: the score, the top features and the accounts from that IP that sent messages or
 invites (spam accounts move between addresses, so they are flagged too).
@@ -15,11 +16,14 @@ from dataclasses import dataclass, field
 from bots.moderation.features import FEATURES, IpWindow, Record
 from bots.moderation.model import Scorer
 
-__all__ = ["MIN_REQUESTS", "Detector", "Flag"]
+__all__ = ["CONFIRMATIONS", "MIN_REQUESTS", "Detector", "Flag"]
 
 MIN_REQUESTS = 3
 """Requests an IP must have made before it is scored (one or two say too little: two people
 behind one address mistyping their passwords look like the start of a password guesser)."""
+CONFIRMATIONS = 2
+"""Scorings in a row, each after new requests, at or above the threshold before a flag: one
+request that looks bad (an office's third mistyped password) is confirmed or cleared by the next."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +58,16 @@ class Detector:
     """Per-IP windows, batch scoring, flags."""
 
     def __init__(
-        self, scorer: Scorer, *, min_requests: int = MIN_REQUESTS, own_user: str | None = None
+        self,
+        scorer: Scorer,
+        *,
+        min_requests: int = MIN_REQUESTS,
+        confirmations: int = CONFIRMATIONS,
+        own_user: str | None = None,
     ):
         self.scorer = scorer
         self.min_requests = min_requests
+        self.confirmations = confirmations
         self.own_user = own_user
         self.windows: dict[str, IpWindow] = {}
         self.flagged: dict[str, Flag] = {}
@@ -65,6 +75,7 @@ class Detector:
         self.scores: dict[str, float] = {}
         self._dirty: set[str] = set()
         self._actors: dict[str, dict[str, float]] = {}
+        self._hits: dict[str, int] = {}
 
     def observe(self, record: Record) -> None:
         """Take one telemetry record."""
@@ -95,7 +106,11 @@ class Detector:
         flags = []
         for ip, row, score in zip(ips, rows, self.scorer.scores(rows), strict=True):
             self.scores[ip] = score
-            if score >= self.scorer.threshold:
+            if score < self.scorer.threshold:
+                self._hits.pop(ip, None)
+                continue
+            self._hits[ip] = self._hits.get(ip, 0) + 1
+            if self._hits[ip] >= self.confirmations:
                 flags.append(self._flag(ip, row, score))
         return flags
 
@@ -118,7 +133,9 @@ class Detector:
         return flag
 
     def unflag(self, ip: str) -> Flag | None:
-        """Forget a flag (the IP is scored again from its next request)."""
+        """Forget a flag (the IP is scored again from its next request, and must be confirmed
+        again before another flag)."""
+        self._hits.pop(ip, None)
         if ip in self.windows:
             self._dirty.add(ip)
         return self.flagged.pop(ip, None)

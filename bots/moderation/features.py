@@ -153,7 +153,8 @@ class IpWindow:
         if user:
             members.append(("users", str(user)))
         signal = record.get("signal")
-        if isinstance(signal, dict) and signal.get("stage") != "auth":
+        # A refused (429) or auth-stage (401) attempt checked no password and made nothing.
+        if isinstance(signal, dict) and signal.get("stage") != "auth" and status != 429:
             self._signal(ts, signal, counts, members)
         return tuple(counts), tuple(members)
 

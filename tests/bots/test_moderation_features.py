@@ -93,6 +93,10 @@ def test_detector_flags_the_stuffer_once_and_explains_it() -> None:
         detector.observe(
             failed_login(k, f"@t{k}:x", exists=False, ip="192.0.2.99") | {"user_id": "@bot:x"}
         )
+    # A first look above the threshold is not enough: the next request must confirm it.
+    assert detector.tick() == []
+    assert detector.scores["192.0.2.66"] >= 0.8
+    detector.observe(failed_login(8.5, "@t8:x", exists=False, ip="192.0.2.66"))
     flags = detector.tick()
     assert [f.ip for f in flags] == ["192.0.2.66"]
     flag = flags[0]
@@ -105,7 +109,10 @@ def test_detector_flags_the_stuffer_once_and_explains_it() -> None:
     assert detector.tick() == []  # flagged once
     assert detector.unflag("192.0.2.66") is flag
     detector.observe(failed_login(10, "@t10:x", exists=False, ip="192.0.2.66"))
+    assert detector.tick() == []
+    detector.observe(failed_login(10.5, "@t11:x", exists=False, ip="192.0.2.66"))
     assert [f.ip for f in detector.tick()] == ["192.0.2.66"]
     detector.allow("192.0.2.66")
-    detector.observe(failed_login(11, "@t11:x", exists=False, ip="192.0.2.66"))
-    assert detector.tick() == []
+    for k in (11, 12):
+        detector.observe(failed_login(k, f"@t{k}:x", exists=False, ip="192.0.2.66"))
+        assert detector.tick() == []
