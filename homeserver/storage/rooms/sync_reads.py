@@ -14,6 +14,7 @@ from homeserver.storage.sealing import EVENTS_JSON, Sealer
 from homeserver.storage.streams import current_position
 
 _COLUMNS = "event_id, room_id, stream_ordering, json, redacted_by"
+_FIRST_SAME = "SELECT MIN(filter_id) FROM user_filters WHERE user_id = $1 AND filter_json = $2"
 # Rounds of a filter upload racing others of the same user; each round one racer wins.
 _FILTER_ATTEMPTS = 100
 
@@ -122,12 +123,7 @@ class SyncStore:
         text = dump_json(definition, sort_keys=True)
         for _ in range(_FILTER_ATTEMPTS):
             async with self._db.transaction() as conn:
-                existing = await conn.fetch_val(
-                    "SELECT MIN(filter_id) FROM user_filters"
-                    " WHERE user_id = $1 AND filter_json = $2",
-                    user_id,
-                    text,
-                )
+                existing = await conn.fetch_val(_FIRST_SAME, user_id, text)
                 if existing is not None:
                     return int(existing)
                 highest = await conn.fetch_val(
@@ -141,8 +137,18 @@ class SyncStore:
                     filter_id,
                     text,
                 )
-            if inserted:
-                return filter_id
+                if inserted:
+                    # A racer with the same definition may have committed between the look-up
+                    # and the ID read above (each statement sees the latest commits): the
+                    # lowest ID wins and our copy goes.
+                    first = int(await conn.fetch_val(_FIRST_SAME, user_id, text))
+                    if first != filter_id:
+                        await conn.execute(
+                            "DELETE FROM user_filters WHERE user_id = $1 AND filter_id = $2",
+                            user_id,
+                            filter_id,
+                        )
+                    return first
         raise RuntimeError(f"no free filter ID after {_FILTER_ATTEMPTS} attempts")
 
     async def get_filter(self, user_id: UserId, filter_id: int) -> JsonDict | None:
