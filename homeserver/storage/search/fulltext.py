@@ -42,7 +42,8 @@ class FullText(Protocol):
 
     @property
     def insert_sql(self) -> str:
-        """Adds a document: `$1` the stream ordering, `$2` the `document` value."""
+        """Adds a document: `$1` the stream ordering, `$2` the `document` value (after its
+        `search_entries` row)."""
         ...
 
     @property
@@ -56,8 +57,9 @@ class FullText(Protocol):
         ...
 
     @property
-    def source_sql(self) -> str:
-        """What queries read as `search_fts` (`rowid`, and what `score_sql` needs)."""
+    def from_sql(self) -> str:
+        """What queries read: `search_fts.rowid` (the stream ordering), `s.room_id` and
+        `s.kind` (from `search_entries`) of every document."""
         ...
 
     @property
@@ -86,7 +88,7 @@ class _Fts5:
     insert_sql: str = "INSERT INTO search_fts (rowid, terms) VALUES ($1, $2)"
     delete_sql: str = "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', $1, $2)"
     clear_sql: str = "INSERT INTO search_fts (search_fts) VALUES ('delete-all')"
-    source_sql: str = "search_fts"
+    from_sql: str = "search_fts JOIN search_entries s ON s.stream_ordering = search_fts.rowid"
     match_sql: str = "search_fts MATCH $1"
     score_sql: str = "bm25(search_fts)"
 
@@ -103,15 +105,19 @@ class _Fts5:
 @dataclass(frozen=True, slots=True)
 class _TsVector:
     needs_terms_to_delete: bool = False
-    insert_sql: str = "INSERT INTO search_fts (rowid, terms) VALUES ($1, $2::tsvector)"
+    insert_sql: str = (
+        "INSERT INTO search_fts (rowid, terms, room_id, kind)"
+        " SELECT $1, $2::tsvector, room_id, kind FROM search_entries WHERE stream_ordering = $1"
+    )
     delete_sql: str = "DELETE FROM search_fts WHERE rowid = $1"
     clear_sql: str = "DELETE FROM search_fts"
-    # The matches come from the GIN index first, whatever the planner guesses of the rooms:
-    # `OFFSET 0` keeps it from folding the subquery into the joins (without statistics it
-    # would rather walk a room's events and test each one). Only their rowids: a document's
-    # terms are read back for the rows that are scored.
-    source_sql: str = (
-        "(SELECT rowid FROM search_fts WHERE terms @@ $1::tsquery OFFSET 0) AS search_fts"
+    # Each document's room and key are copied beside its tsvector, so matching is one scan of
+    # the GIN index's matches with no join: a join lets the planner walk a million entries in
+    # stream order (or hash them all) for a word in twenty messages. `OFFSET 0` keeps the
+    # subquery whole, whatever the planner guesses of the rooms.
+    from_sql: str = (
+        "(SELECT rowid, room_id, kind FROM search_fts WHERE terms @@ $1::tsquery OFFSET 0)"
+        " AS search_fts CROSS JOIN LATERAL (SELECT search_fts.room_id, search_fts.kind) AS s"
     )
     match_sql: str = "TRUE"
     score_sql: str = (

@@ -335,7 +335,7 @@ class SearchStore:
         # Fixed fragments only; every value is an argument.
         matched = (
             f"SELECT search_fts.rowid AS doc, {self._text.score_sql} AS score, s.room_id"  # noqa: S608
-            f" FROM {self._text.source_sql} {joins} WHERE {where}"
+            f" FROM {self._text.from_sql}{joins} WHERE {where}"
         )
         limit, after = f"${used + 1}", f"${used + 2}"
         if match.recent:
@@ -361,7 +361,7 @@ class SearchStore:
         joins, where, args = self._filters(match)
         value = await self._db.fetch_val(
             "SELECT COUNT(*) FROM (SELECT search_fts.rowid"  # noqa: S608
-            f" FROM {self._text.source_sql} {joins} WHERE {where}"
+            f" FROM {self._text.from_sql}{joins} WHERE {where}"
             f" ORDER BY search_fts.rowid DESC LIMIT {COUNT_CAP}) AS c",
             *args,
         )
@@ -370,7 +370,7 @@ class SearchStore:
     def _filters(self, match: MatchQuery) -> tuple[str, str, list[Any]]:
         """The joins, conditions and arguments (`$1` the query, `$2` the user) of `match`."""
         args: list[Any] = [self._text.query(match.query), match.user_id]
-        joins = "JOIN search_entries s ON s.stream_ordering = search_fts.rowid"
+        joins = ""
         # A match passes if its room is one the user is joined to (the set built once, then
         # probed) or one they left after it was sent (checked per match, rarely reached). Under
         # an OR neither check becomes a join, so the planner cannot drive the query from the
