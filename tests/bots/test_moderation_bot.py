@@ -26,9 +26,12 @@ PASSWORD = "moderation test password"
 FAST = ("stuff_fast", "scrape_profiles", "scrape_directory")
 
 
-async def account(server: LiveServer, name: str, *, admin: bool = False) -> tuple[str, str]:
+async def account(
+    server: LiveServer, name: str, password: str = PASSWORD, *, admin: bool = False
+) -> tuple[str, str]:
+    """An account made directly on the server, with an access token."""
     services = server.app[SERVICES]
-    user_id = await services.accounts.create_user(name, PASSWORD, admin=admin)
+    user_id = await services.accounts.create_user(name, password, admin=admin)
     tokens = await services.tokens.issue(UserId(user_id), None, None, refreshable=False)
     return user_id, tokens.access_token
 
@@ -50,7 +53,7 @@ async def test_bot_blocks_attackers_spares_people_and_undoes(
         try:
 
             async def make_account(name: str, password: str) -> tuple[str, str]:
-                return await account(server, name)
+                return await account(server, name, password)
 
             population = Population(solos=3, offices=1, office_size=4, newcomers=1, per_attack=1)
             actors = await simulate(server.url, "localhost", 5, 40.0, make_account, population)
