@@ -31,12 +31,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, Protocol, TypeVar
+from typing import Final
 
 from core.errors import M_NOT_FOUND, M_NOT_YET_UPLOADED, M_TOO_LARGE, M_UNKNOWN, MatrixError
 from core.identifiers import parse_server_name
 from federation.errors import FederationError
-from federation.media import MediaTooLargeError, RemoteFile
+from federation.media import MediaFetcher, MediaTooLargeError, RemoteFile
 from homeserver.clock import Clock
 from homeserver.services.media.blobs import MediaBlobs
 from homeserver.services.media.naming import (
@@ -55,11 +55,9 @@ from homeserver.storage.media.remote import (
     RemoteMediaStore,
 )
 
-__all__ = ["RemoteMediaCache", "RemoteMediaFetcher", "RemoteMediaSettings"]
+__all__ = ["RemoteMediaCache", "RemoteMediaSettings"]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 _TOUCH_EVERY_MS: Final = 60_000
 _MAX_WAIT_MS: Final = 60_000
@@ -67,40 +65,6 @@ _MAX_THUMBNAIL_BYTES: Final = 10 * 1024 * 1024
 _THUMBNAIL_TYPES: Final = frozenset(
     {"image/jpeg", "image/png", "image/apng", "image/gif", "image/webp"}
 )
-
-
-class RemoteMediaFetcher(Protocol):
-    """Fetching media from its origin server (`federation.media.MediaFetcher`)."""
-
-    async def download(
-        self,
-        destination: str,
-        media_id: str,
-        *,
-        max_bytes: int,
-        timeout_s: float,
-        wait_ms: int,
-        receive: Callable[[RemoteFile], Awaitable[T]],
-    ) -> T:
-        """Fetch the media and hand it to `receive` while it arrives."""
-        ...
-
-    async def thumbnail(
-        self,
-        destination: str,
-        media_id: str,
-        *,
-        width: int,
-        height: int,
-        method: str,
-        animated: bool,
-        max_bytes: int,
-        timeout_s: float,
-        wait_ms: int,
-        receive: Callable[[RemoteFile], Awaitable[T]],
-    ) -> T:
-        """Fetch a thumbnail and hand it to `receive` while it arrives."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +104,7 @@ class RemoteMediaCache:
         store: RemoteMediaStore,
         blobs: MediaBlobs,
         thumbnails: ThumbnailService,
-        fetcher: RemoteMediaFetcher | None,
+        fetcher: MediaFetcher | None,
         clock: Clock,
     ) -> None:
         """Build the cache; `fetcher` is None when federation is off (nothing is fetched)."""
@@ -253,9 +217,7 @@ class RemoteMediaCache:
         if not done.cancelled():
             done.exception()  # retrieved here: callers that went away never will
 
-    async def _fetch(
-        self, fetcher: RemoteMediaFetcher, origin: str, media_id: str, wait_ms: int
-    ) -> None:
+    async def _fetch(self, fetcher: MediaFetcher, origin: str, media_id: str, wait_ms: int) -> None:
         """Copy the media from its origin into the blob store and record it."""
 
         async def receive(file: RemoteFile) -> None:
@@ -286,7 +248,7 @@ class RemoteMediaCache:
 
     async def _fetch_thumbnail(
         self,
-        fetcher: RemoteMediaFetcher,
+        fetcher: MediaFetcher,
         origin: str,
         media_id: str,
         spec: ThumbnailSpec,
