@@ -84,7 +84,7 @@ class InboundEvents:
         self._requests = requests
         self._clock = clock
         self._versions: dict[str, RoomVersion] = {}
-        self._states = RoomStates(events=events, store=store, remote_store=remote_store)
+        self._states = RoomStates(events=events, remote_store=remote_store)
         self.outliers = OutlierIntake(
             verifier=verifier, events=events, remote_store=remote_store, clock=clock
         )

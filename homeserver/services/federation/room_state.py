@@ -12,7 +12,7 @@ from core.identifiers import EventId
 from core.room_versions import RoomVersion
 from core.state_res import MissingEventsError, missing_auth_events, resolve_state
 from homeserver.services.rooms.events import EventService
-from homeserver.storage.rooms.events import EventStore, StateIds, StateKey
+from homeserver.storage.rooms.events import StateIds, StateKey
 from homeserver.storage.rooms.remote_events import RemoteEventStore
 
 __all__ = ["RoomStates", "with_event"]
@@ -32,11 +32,8 @@ def with_event(state: Mapping[StateKey, EventId], pdu: Pdu) -> StateIds:
 class RoomStates:
     """Reads states after events and resolves them."""
 
-    def __init__(
-        self, *, events: EventService, store: EventStore, remote_store: RemoteEventStore
-    ) -> None:
+    def __init__(self, *, events: EventService, remote_store: RemoteEventStore) -> None:
         self._events = events
-        self._store = store
         self._remote = remote_store
 
     async def state_after(self, event_id: EventId) -> StateIds | None:
