@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from core.errors import M_NOT_FOUND, M_NOT_YET_UPLOADED, M_TOO_LARGE, M_UNKNOWN, MatrixError
@@ -302,16 +302,9 @@ class RemoteMediaCache:
     def _thumbnail_recorder(
         self, thumb: NewRemoteThumbnail, content_type: str
     ) -> Callable[[StoredBlob], Awaitable[bool]]:
+        stored = replace(thumb, content_type=content_type)
+
         async def record(blob: StoredBlob) -> bool:
-            stored = NewRemoteThumbnail(
-                thumb.origin,
-                thumb.media_id,
-                thumb.width,
-                thumb.height,
-                thumb.method,
-                thumb.animated,
-                content_type,
-            )
             return await self._store.add_thumbnail(stored, blob, self._clock.time_ms())
 
         return record
