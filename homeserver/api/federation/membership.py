@@ -11,72 +11,61 @@ from homeserver.api.http import json_response, services
 routes = federation_routes()
 
 
+async def _make(request: web.Request, kind: str, versions: list[str]) -> web.Response:
+    """The `make_{kind}` template for the user of the path (`versions`: those the asking
+    server supports)."""
+    origin = await authenticate_origin(request)
+    match = request.match_info
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.make(origin, kind, match["roomId"], match["userId"], versions)
+    )
+
+
+async def _send(request: web.Request, kind: str) -> web.Response:
+    """Take in the signed `send_{kind}` event of the body."""
+    origin = await authenticate_origin(request)
+    match, body = request.match_info, await federation_body(request)
+    handshakes = services(request).federation.handshakes
+    return json_response(
+        await handshakes.send(origin, kind, match["roomId"], match["eventId"], body)
+    )
+
+
 @routes("make_join")
 async def make_join(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/federation/v1/make_join/{roomId}/{userId}."""
-    origin = await authenticate_origin(request)
-    match = request.match_info
-    versions = request.query.getall("ver", ["1"])
-    handshakes = services(request).federation.handshakes
-    return json_response(
-        await handshakes.make(origin, "join", match["roomId"], match["userId"], versions)
-    )
+    return await _make(request, "join", request.query.getall("ver", ["1"]))
 
 
 @routes("send_join")
 async def send_join(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}."""
-    origin = await authenticate_origin(request)
-    match, body = request.match_info, await federation_body(request)
-    handshakes = services(request).federation.handshakes
-    return json_response(
-        await handshakes.send(origin, "join", match["roomId"], match["eventId"], body)
-    )
+    return await _send(request, "join")
 
 
 @routes("make_leave")
 async def make_leave(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/federation/v1/make_leave/{roomId}/{userId}."""
-    origin = await authenticate_origin(request)
-    match = request.match_info
-    handshakes = services(request).federation.handshakes
-    return json_response(
-        await handshakes.make(origin, "leave", match["roomId"], match["userId"], [])
-    )
+    return await _make(request, "leave", [])
 
 
 @routes("send_leave")
 async def send_leave(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}."""
-    origin = await authenticate_origin(request)
-    match, body = request.match_info, await federation_body(request)
-    handshakes = services(request).federation.handshakes
-    return json_response(
-        await handshakes.send(origin, "leave", match["roomId"], match["eventId"], body)
-    )
+    return await _send(request, "leave")
 
 
 @routes("make_knock")
 async def make_knock(request: web.Request) -> web.Response:
     """Spec: GET /_matrix/federation/v1/make_knock/{roomId}/{userId}."""
-    origin = await authenticate_origin(request)
-    match = request.match_info
-    versions = request.query.getall("ver", [])
-    handshakes = services(request).federation.handshakes
-    return json_response(
-        await handshakes.make(origin, "knock", match["roomId"], match["userId"], versions)
-    )
+    return await _make(request, "knock", request.query.getall("ver", []))
 
 
 @routes("send_knock")
 async def send_knock(request: web.Request) -> web.Response:
     """Spec: PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}."""
-    origin = await authenticate_origin(request)
-    match, body = request.match_info, await federation_body(request)
-    handshakes = services(request).federation.handshakes
-    return json_response(
-        await handshakes.send(origin, "knock", match["roomId"], match["eventId"], body)
-    )
+    return await _send(request, "knock")
 
 
 @routes("invite")
