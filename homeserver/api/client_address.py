@@ -10,39 +10,38 @@ private addresses are ordinary clients. An IPv4-mapped IPv6 address is given as 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
 __all__ = ["client_address"]
 
 Networks = Sequence[IPv4Network | IPv6Network]
 
 
-def _normal(value: str) -> str | None:
+def _parsed(value: str) -> IPv4Address | IPv6Address | None:
     try:
         address = ip_address(value)
     except ValueError:
         return None
-    mapped = getattr(address, "ipv4_mapped", None)
-    return str(mapped if mapped is not None else address)
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
-def _trusted(address: str, proxies: Networks) -> bool:
-    parsed = ip_address(address)
-    return any(parsed in network for network in proxies)
+def _trusted(address: IPv4Address | IPv6Address, proxies: Networks) -> bool:
+    return any(address in network for network in proxies)
 
 
 def client_address(peer: str, forwarded_for: str | None, proxies: Networks) -> str:
     """The client's IP for a request from `peer` carrying `forwarded_for` (may be None)."""
-    address = _normal(peer)
+    address = _parsed(peer)
     if address is None:
         return peer
-    if not proxies or not forwarded_for or not _trusted(address, proxies):
-        return address
-    for hop in reversed(forwarded_for.split(",")):
-        entry = _normal(hop.strip())
-        if entry is None:
-            return address
-        if not _trusted(entry, proxies):
-            return entry
-        address = entry
-    return address
+    if proxies and forwarded_for and _trusted(address, proxies):
+        for hop in reversed(forwarded_for.split(",")):
+            entry = _parsed(hop.strip())
+            if entry is None:
+                break
+            address = entry
+            if not _trusted(entry, proxies):
+                break
+    return str(address)
