@@ -4,6 +4,8 @@
 a free port, waits a bounded time for `/_matrix/client/versions` to answer and returns a handle.
 `running_server` wraps it so the process is always killed when the block exits, however it exits.
 The process's stdout and stderr go to a log file; a failed start raises with the log's tail.
+`run_to_exit` runs a command that should refuse to start, and `assert_refused_start` checks
+how it did: status 2 and one last line saying why, without a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import aiohttp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 60.0
+EXIT_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 30.0
 _POLL_INTERVAL_S = 0.1
 _LOG_TAIL_CHARS = 4000
@@ -50,6 +53,33 @@ def serve_command(
     if enable_registration:
         command.append("--enable-registration")
     return command
+
+
+async def run_to_exit(command: Sequence[str]) -> tuple[int, str]:
+    """Run a command that should fail fast; its exit status and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=REPO_ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), EXIT_TIMEOUT_S)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+def assert_refused_start(
+    status: int, stderr: str, expected: str, *, prefix: str = "error: cannot "
+) -> None:
+    """A server that refused to start: status 2, no traceback, never listening, and a last
+    line starting with `prefix` that holds `expected`."""
+    assert status == 2, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "listening" not in stderr, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(prefix), stderr
+    assert expected in last, stderr
 
 
 class ServerStartError(RuntimeError):

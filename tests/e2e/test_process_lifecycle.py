@@ -16,33 +16,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.process import REPO_ROOT, free_port, serve_command, start_server_process
+from tests.e2e.process import (
+    EXIT_TIMEOUT_S,
+    assert_refused_start,
+    free_port,
+    run_to_exit,
+    serve_command,
+    start_server_process,
+)
 
-EXIT_TIMEOUT_S = 60.0
 POLL_TIMEOUT_MS = 30_000
-
-
-async def _run_to_exit(command: list[str]) -> tuple[int, str]:
-    """Run a command that should fail fast; its exit status and stderr."""
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=REPO_ROOT,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), EXIT_TIMEOUT_S)
-    assert process.returncode is not None
-    return process.returncode, stderr.decode()
-
-
-def _assert_one_line_failure(status: int, stderr: str, expected: str) -> None:
-    assert status == 2, stderr
-    assert "Traceback" not in stderr, stderr
-    assert "listening" not in stderr, stderr
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("error: cannot "), stderr
-    assert expected in last, stderr
 
 
 async def test_port_in_use(tmp_path: Path) -> None:
@@ -51,8 +34,8 @@ async def test_port_in_use(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         command = serve_command(port=port, data_dir=tmp_path / "data")
-        status, stderr = await _run_to_exit(command)
-    _assert_one_line_failure(status, stderr, f"cannot listen on 127.0.0.1:{port}: ")
+        status, stderr = await run_to_exit(command)
+    assert_refused_start(status, stderr, f"cannot listen on 127.0.0.1:{port}: ")
     assert "in use" in stderr
 
 
@@ -61,8 +44,8 @@ async def test_data_dir_unusable(tmp_path: Path) -> None:
     # stop a test running as root.
     (tmp_path / "a-file").write_text("not a directory\n")
     command = serve_command(port=free_port(), data_dir=tmp_path / "a-file" / "data")
-    status, stderr = await _run_to_exit(command)
-    _assert_one_line_failure(status, stderr, "signing key")
+    status, stderr = await run_to_exit(command)
+    assert_refused_start(status, stderr, "signing key")
 
 
 async def test_postgres_unreachable(tmp_path: Path) -> None:
@@ -71,8 +54,8 @@ async def test_postgres_unreachable(tmp_path: Path) -> None:
         port = closed.getsockname()[1]
     database = f"postgresql://tessera:hunter2@127.0.0.1:{port}/tessera"
     command = serve_command(port=free_port(), data_dir=tmp_path / "data", database=database)
-    status, stderr = await _run_to_exit(command)
-    _assert_one_line_failure(status, stderr, "cannot open the database postgresql://")
+    status, stderr = await run_to_exit(command)
+    assert_refused_start(status, stderr, "cannot open the database postgresql://")
     assert "hunter2" not in stderr
 
 

@@ -26,7 +26,7 @@ from homeserver.config import Config
 from homeserver.storage.database import Database
 from homeserver.storage.sealing import SEALED_PREFIX
 from tests.conftest import LiveServer, serving
-from tests.e2e.process import REPO_ROOT, free_port, serve_command
+from tests.e2e.process import assert_refused_start, free_port, run_to_exit, serve_command
 from tests.homeserver.hardening.helpers import Raw, raw_user
 from tests.homeserver.search.helpers import indexed, search_config
 
@@ -246,26 +246,13 @@ async def test_tampered_and_moved_events_are_not_served(
 
 async def _serve_to_exit(data_dir: Path, database_url: str) -> tuple[int, str]:
     """Run `python -m homeserver serve` expecting it to refuse to start."""
-    command = serve_command(port=free_port(), data_dir=data_dir, database=database_url)
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=REPO_ROOT,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+    return await run_to_exit(
+        serve_command(port=free_port(), data_dir=data_dir, database=database_url)
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), EXIT_TIMEOUT_S)
-    assert process.returncode is not None
-    return process.returncode, stderr.decode()
 
 
 def _one_line_failure(status: int, stderr: str, expected: str) -> None:
-    assert status == 2, stderr
-    assert "Traceback" not in stderr, stderr
-    assert "listening" not in stderr, stderr
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("error: cannot unlock the database: "), stderr
-    assert expected in last, stderr
+    assert_refused_start(status, stderr, expected, prefix="error: cannot unlock the database: ")
 
 
 async def test_a_wrong_missing_or_malformed_key_stops_the_start(
