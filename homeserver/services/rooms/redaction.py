@@ -28,7 +28,7 @@ from typing import Final
 from core.errors import M_FORBIDDEN, M_NOT_FOUND, JsonDict, MatrixError
 from core.event_types import M_ROOM_CREATE, M_ROOM_POWER_LEVELS, M_ROOM_REDACTION, Membership
 from core.events import Pdu
-from core.identifiers import DeviceId, EventId, RoomId, server_name_of
+from core.identifiers import DeviceId, EventId, RoomId, UserId, server_name_of
 from core.power_levels import can_apply_redaction, can_redact
 from core.redaction import redact
 from homeserver.services.common.ratelimit import Limit, RateLimiter
@@ -110,17 +110,7 @@ class RedactionService:
         if not await self._may_redact(requester, pdu):
             raise MatrixError(M_FORBIDDEN, "You may not redact this event")
         self._limiter.check("message", requester.user_id, self._limit)
-        content: JsonDict = {"reason": reason} if reason else {}
-        redacts: EventId | None = event_id
-        if pdu.room_version.redacts_in_content:
-            content["redacts"], redacts = event_id, None
-        sent = await self._events.send(
-            NewEvent(room_id, requester.user_id, M_ROOM_REDACTION, content, redacts=redacts),
-            txn=txn,
-        )
-        if sent.pdu is not None:
-            await self._prune(target, pdu, sent.event_id)
-        return sent.event_id
+        return await self._send_redaction(requester.user_id, target, pdu, reason, txn)
 
     async def redact_expired(self, room_id: RoomId, event_id: EventId) -> EventId | None:
         """Redact a local user's message whose self-destruct time has come, on the sender's
@@ -140,11 +130,18 @@ class RedactionService:
         if record is None or record.membership != Membership.JOIN:
             return None
         txn = TxnKey(pdu.sender, DeviceId(""), _TXN_PREFIX + "self-destruct:" + event_id)
-        content: JsonDict = {"reason": "self-destruct"}
-        redacts: EventId | None = event_id
+        return await self._send_redaction(pdu.sender, target, pdu, "self-destruct", txn)
+
+    async def _send_redaction(
+        self, sender: UserId, target: RoomEvent, pdu: Pdu, reason: str | None, txn: TxnKey
+    ) -> EventId:
+        """Send `sender`'s redaction of `target` (`pdu` is its event) and, for a new one,
+        prune the target; returns the redaction's event ID."""
+        content: JsonDict = {"reason": reason} if reason else {}
+        redacts: EventId | None = pdu.event_id
         if pdu.room_version.redacts_in_content:
-            content["redacts"], redacts = event_id, None
-        new = NewEvent(room_id, pdu.sender, M_ROOM_REDACTION, content, redacts=redacts)
+            content["redacts"], redacts = pdu.event_id, None
+        new = NewEvent(target.room_id, sender, M_ROOM_REDACTION, content, redacts=redacts)
         sent = await self._events.send(new, txn=txn)
         if sent.pdu is not None:
             await self._prune(target, pdu, sent.event_id)
