@@ -14,6 +14,7 @@ import {
   parseMxc,
 } from "../lib/attachments";
 import { checkSignedFile, FileSignatureInvalid, type FileTrust, SIGNED_FILE_KEY, signedFileClaims } from "../lib/signedFiles";
+import { authedGet, mediaPath } from "./http";
 import { deviceKeys, signFile } from "./signedFiles";
 import { imageThumbnail, type Thumbnail, videoThumbnail } from "./thumbnails";
 
@@ -92,10 +93,7 @@ async function imageSize(file: File): Promise<{ w?: number; h?: number }> {
 async function download(client: MatrixClient, uri: unknown): Promise<Response> {
   const mxc = typeof uri === "string" ? parseMxc(uri) : undefined;
   if (!mxc) throw new Error("This message has no file.");
-  const resp = await fetch(
-    `${client.baseUrl}/_matrix/client/v1/media/download/${encodeURIComponent(mxc.serverName)}/${encodeURIComponent(mxc.mediaId)}`,
-    { headers: { Authorization: `Bearer ${client.getAccessToken() ?? ""}` } },
-  );
+  const resp = await authedGet(client, mediaPath("download", mxc));
   if (!resp.ok) throw new Error("The file could not be downloaded.");
   return resp;
 }

@@ -4,6 +4,7 @@
 import type { MatrixClient } from "matrix-js-sdk";
 import { parseMxc } from "../lib/attachments";
 import { type LinkPreview, parsePreview } from "../lib/preview";
+import { authedGet, mediaPath } from "./http";
 
 /** Thrown when the server will not preview a link (previews off or not offered, or a page it
  * may not fetch). */
@@ -15,12 +16,8 @@ export class PreviewsOff extends Error {
 
 const cache = new WeakMap<MatrixClient, Map<string, Promise<LinkPreview | undefined>>>();
 
-async function get(client: MatrixClient, path: string): Promise<Response> {
-  return fetch(`${client.baseUrl}${path}`, { headers: { Authorization: `Bearer ${client.getAccessToken() ?? ""}` } });
-}
-
 async function fetchPreview(client: MatrixClient, url: string): Promise<LinkPreview | undefined> {
-  const resp = await get(client, `/_matrix/client/v1/media/preview_url?url=${encodeURIComponent(url)}`);
+  const resp = await authedGet(client, `/_matrix/client/v1/media/preview_url?url=${encodeURIComponent(url)}`);
   if (resp.status === 404 || resp.status === 403 || resp.status === 405) {
     const body = (await resp.json().catch(() => ({}))) as { errcode?: string };
     if (resp.status !== 404 || body.errcode === "M_UNRECOGNIZED") throw new PreviewsOff();
@@ -46,9 +43,6 @@ export function linkPreview(client: MatrixClient, url: string): Promise<LinkPrev
 export async function previewImage(client: MatrixClient, mxc: string): Promise<Blob | undefined> {
   const parts = parseMxc(mxc);
   if (!parts) return undefined;
-  const resp = await get(
-    client,
-    `/_matrix/client/v1/media/thumbnail/${encodeURIComponent(parts.serverName)}/${encodeURIComponent(parts.mediaId)}?width=320&height=240&method=scale`,
-  );
+  const resp = await authedGet(client, `${mediaPath("thumbnail", parts)}?width=320&height=240&method=scale`);
   return resp.ok ? resp.blob() : undefined;
 }

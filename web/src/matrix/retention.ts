@@ -7,6 +7,7 @@
 import type { MatrixClient, Room } from "matrix-js-sdk";
 import { useEffect, useState } from "react";
 import { retentionText } from "../lib/relations";
+import { authedGet } from "./http";
 
 const CONFIG_PATH = "/_matrix/client/unstable/org.matrix.msc1763/retention/configuration";
 const defaults = new WeakMap<MatrixClient, Promise<number | undefined>>();
@@ -14,7 +15,7 @@ const defaults = new WeakMap<MatrixClient, Promise<number | undefined>>();
 function serverDefault(client: MatrixClient): Promise<number | undefined> {
   let known = defaults.get(client);
   if (!known) {
-    known = fetch(`${client.baseUrl}${CONFIG_PATH}`, { headers: { Authorization: `Bearer ${client.getAccessToken() ?? ""}` } })
+    known = authedGet(client, CONFIG_PATH)
       .then(async (resp) => {
         if (!resp.ok) return undefined;
         const body = (await resp.json()) as { policies?: { default?: { max_lifetime?: unknown } }; default_policy?: { max_lifetime?: unknown } };
