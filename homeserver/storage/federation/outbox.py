@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from core.errors import JsonDict
 from core.identifiers import EventId, RoomId, ServerName, UserId
-from federation.ports import PDU, NewOutbound, QueuedItem
+from federation.ports import EDU, PDU, NewOutbound, QueuedItem
 from homeserver.storage.database import Connection, Database
 from homeserver.storage.rooms.events import readable_events
 from homeserver.storage.sealing import OUTBOX_JSON, Sealer
@@ -101,21 +101,25 @@ class OutboxStore:
     async def pending(
         self, destination: ServerName, pdu_limit: int, edu_limit: int
     ) -> list[QueuedItem]:
-        """The oldest PDUs and EDUs queued for `destination`, in queue order."""
-        found: list[QueuedItem] = []
-        for kind, limit in ((PDU, pdu_limit), ("edu", edu_limit)):
-            rows = await self._db.fetch_all(
-                "SELECT id, json FROM federation_outbox WHERE destination = $1 AND kind = $2"
-                " ORDER BY id LIMIT $3",
-                destination,
-                kind,
-                limit,
-            )
-            for row, payload in self._sealer.readable(rows, OUTBOX_JSON):
-                if isinstance(payload, dict):
-                    found.append(QueuedItem(int(row["id"]), kind, payload))
-        found.sort(key=lambda item: item.id)
-        return found
+        """The oldest PDUs and EDUs queued for `destination`, in queue order (one read: the
+        oldest of each kind, each from the index on `(destination, kind, id)`)."""
+        rows = await self._db.fetch_all(
+            "SELECT id, kind, json FROM (SELECT id, kind, json FROM federation_outbox"
+            " WHERE destination = $1 AND kind = $2 ORDER BY id LIMIT $3) AS pdus"
+            " UNION ALL SELECT id, kind, json FROM (SELECT id, kind, json FROM federation_outbox"
+            " WHERE destination = $1 AND kind = $4 ORDER BY id LIMIT $5) AS edus"
+            " ORDER BY id",
+            destination,
+            PDU,
+            pdu_limit,
+            EDU,
+            edu_limit,
+        )
+        return [
+            QueuedItem(int(row["id"]), str(row["kind"]), payload)
+            for row, payload in self._sealer.readable(rows, OUTBOX_JSON)
+            if isinstance(payload, dict)
+        ]
 
     async def queued_pdus(self, room_id: RoomId) -> list[tuple[int, JsonDict]]:
         """`(queue id, PDU)` of every PDU of `room_id` still queued for some destination."""
