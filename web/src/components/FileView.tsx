@@ -11,6 +11,7 @@ import { type FileTrust, trustLabel } from "../lib/signedFiles";
 import { AUTO_LOAD_BYTES, type FileMessage, type LoadedFile, loadFile, loadThumbnail } from "../matrix/media";
 import { deviceVerified } from "../matrix/signedFiles";
 import { ShieldIcon } from "./Icons";
+import { useBlobUrl } from "./useBlobUrl";
 
 interface Props {
   client: MatrixClient;
@@ -34,28 +35,6 @@ export function TrustBadge({ trust, detail }: { trust: FileTrust; detail?: strin
       <ShieldIcon /> {label.text}
     </span>
   );
-}
-
-/** An object URL for a blob that a promise gives (revoked when done); undefined meanwhile. */
-function useBlobUrl(load: (() => Promise<Blob | undefined>) | undefined, deps: unknown[]): string | undefined {
-  const [url, setUrl] = useState<string>();
-  useEffect(() => {
-    if (!load) return;
-    let live = true;
-    let made: string | undefined;
-    load().then(
-      (blob) => {
-        if (blob && live) setUrl((made = URL.createObjectURL(blob)));
-      },
-      () => undefined,
-    );
-    return () => {
-      live = false;
-      if (made) URL.revokeObjectURL(made);
-    };
-    // Re-run only when the caller's `deps` change.
-  }, deps);
-  return url;
 }
 
 /** The loaded file (once `wanted`), its object URL, and its trust re-read when verification

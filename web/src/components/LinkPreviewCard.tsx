@@ -8,30 +8,26 @@ import type { MatrixClient } from "matrix-js-sdk";
 import { useEffect, useState } from "react";
 import type { LinkPreview } from "../lib/preview";
 import { linkPreview, PreviewsOff, previewImage } from "../matrix/preview";
+import { useBlobUrl } from "./useBlobUrl";
 
 export function LinkPreviewCard({ client, url, encrypted }: { client: MatrixClient; url: string; encrypted: boolean }) {
   const [asked, setAsked] = useState(!encrypted);
   const [preview, setPreview] = useState<LinkPreview>();
   const [problem, setProblem] = useState<string>();
-  const [image, setImage] = useState<string>();
 
   useEffect(() => {
     if (!asked) return;
     let live = true;
-    let made: string | undefined;
-    linkPreview(client, url)
-      .then(async (p) => {
-        if (!live) return;
-        setPreview(p);
-        const blob = p?.image ? await previewImage(client, p.image) : undefined;
-        if (blob && live) setImage((made = URL.createObjectURL(blob)));
-      })
-      .catch((err: unknown) => live && setProblem(err instanceof PreviewsOff && encrypted ? err.message : undefined));
+    linkPreview(client, url).then(
+      (p) => live && setPreview(p),
+      (err: unknown) => live && setProblem(err instanceof PreviewsOff && encrypted ? err.message : undefined),
+    );
     return () => {
       live = false;
-      if (made) URL.revokeObjectURL(made);
     };
   }, [client, url, asked, encrypted]);
+  const mxc = preview?.image;
+  const image = useBlobUrl(mxc ? () => previewImage(client, mxc) : undefined, [client, mxc]);
 
   if (!asked) {
     return (
