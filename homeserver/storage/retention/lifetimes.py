@@ -77,15 +77,6 @@ class LifetimeStore:
             now_ms,
         )
 
-    async def get(self, room_id: RoomId) -> RoomLifetime | None:
-        """A room's lifetime, if it has one."""
-        row = await self._db.fetch_one(
-            "SELECT room_id, expires_ts, announced, warned, deleted_ts FROM room_lifetimes"
-            " WHERE room_id = $1",
-            room_id,
-        )
-        return _lifetime(row) if row is not None else None
-
     async def pending(self, limit: int) -> list[RoomLifetime]:
         """Rooms not deleted yet, soonest first."""
         rows = await self._db.fetch_all(

@@ -211,20 +211,6 @@ class TrackingStore:
         )
         return int(value) if value is not None else None
 
-    async def media_of(self, event_ids: Sequence[EventId]) -> list[MediaRef]:
-        """The media the events reference (each once)."""
-        found: set[MediaRef] = set()
-        for start in range(0, len(event_ids), 200):
-            chunk = list(event_ids[start : start + 200])
-            marks = ", ".join(f"${i + 1}" for i in range(len(chunk)))
-            rows = await self._db.fetch_all(
-                "SELECT server_name, media_id FROM event_media"  # noqa: S608
-                f" WHERE event_id IN ({marks})",
-                *chunk,
-            )
-            found.update(MediaRef(r["server_name"], r["media_id"]) for r in rows)
-        return sorted(found)
-
 
 async def _reconcile(conn: Connection) -> int:
     """Start every unstarted read timer covered by a stored read receipt of another user (at
