@@ -24,6 +24,8 @@ SERVICES = web.AppKey("services", Services)
 REQUESTER = web.RequestKey("requester", Requester)
 JSON_BODY: web.RequestKey[JsonDict] = web.RequestKey("json_body")
 """The request's parsed JSON body, once `read_json` read it (for telemetry's domain signals)."""
+CLIENT_IP = web.RequestKey("client_ip", str)
+"""The request's client address, once `client_ip` worked it out."""
 
 
 def services(request: web.Request) -> Services:
@@ -93,8 +95,12 @@ async def authenticate(request: web.Request) -> Requester:
 
 def client_ip(request: web.Request) -> str:
     """The client's address, honouring X-Forwarded-For only from trusted proxies."""
-    forwarded = request.headers.get("X-Forwarded-For")
-    return client_address(request.remote or "", forwarded, services(request).info.trusted_proxies)
+    cached = request.get(CLIENT_IP)
+    if cached is None:
+        forwarded = request.headers.get("X-Forwarded-For")
+        proxies = services(request).info.trusted_proxies
+        cached = request[CLIENT_IP] = client_address(request.remote or "", forwarded, proxies)
+    return cached
 
 
 def optional_str(body: JsonDict, key: str) -> str | None:
