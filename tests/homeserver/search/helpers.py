@@ -18,7 +18,8 @@ from tests.waiting import wait_for
 
 
 def search_config(database_url: str, data_dir: Path, **search: object) -> Config:
-    """A test config with search's rate limit out of the way and `search` settings."""
+    """The tests' config (`make_config`, search's rate limit out of the way already) with
+    these `search` settings."""
     config = make_config(database_url, data_dir)
     return replace(config, search=replace(config.search, **search))  # type: ignore[arg-type]
 

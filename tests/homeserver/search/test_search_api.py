@@ -3,20 +3,10 @@ groupings, highlights and state."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aiohttp
-import pytest
 
-from tests.conftest import LiveServer, serving
-from tests.homeserver.search.helpers import Searcher, indexed, search_config, searcher
-
-
-@pytest.fixture
-async def server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with serving(search_config(database_url, tmp_path / "data")) as live:
-        yield live
+from tests.conftest import LiveServer
+from tests.homeserver.search.helpers import Searcher, indexed, searcher
 
 
 async def test_rank_recent_highlights_and_count(server: LiveServer) -> None:

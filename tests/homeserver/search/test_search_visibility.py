@@ -3,24 +3,16 @@ and the indexer catching up after a restart; live servers on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 
 from core.identifiers import EventId
 from homeserver.api.http import SERVICES
 from homeserver.app.app_keys import STORES
 from tests.conftest import LiveServer, serving
 from tests.homeserver.search.helpers import indexed, search_config, searcher
-
-
-@pytest.fixture
-async def server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with serving(search_config(database_url, tmp_path / "data")) as live:
-        yield live
 
 
 async def test_membership_decides_what_is_found(server: LiveServer) -> None:
