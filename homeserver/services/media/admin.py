@@ -131,10 +131,7 @@ class MediaAdminService:
 
     async def delete_media(self, media_ids: list[str]) -> int:
         """Delete items and their thumbnails, then the blobs nothing else references."""
-        blob_ids: list[str] = []
-        for media_id in media_ids:
-            blob_ids.extend(await self._store.delete_media(media_id))
-        await self._blobs.release(blob_ids)
+        await self._blobs.release(await self._store.delete_many(media_ids))
         return len(media_ids)
 
     async def delete_referenced(self, refs: Sequence[MediaRef]) -> int:

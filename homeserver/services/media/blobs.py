@@ -1,7 +1,7 @@
 """Receiving, publishing and releasing media blobs: the one path bytes take into the store.
 
 Invariants: a blob file is published before the row that references it commits, and removed
-only after `MediaStore.release_blob` confirmed nothing references it. Publishing and releasing
+only after `MediaStore.release_blobs` confirmed nothing references it. Publishing and releasing
 are serialised by one lock per process, so a concurrent identical upload cannot lose its file
 to a release (deployments with several workers should run media cleanup on one of them).
 Uploads arrive as a stream and are written as they arrive, in pieces of about `_FLUSH_BYTES`
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 
 from core.errors import M_TOO_LARGE, MatrixError
 from homeserver.clock import Clock
@@ -100,25 +100,23 @@ class MediaBlobs:
                         await self._files.delete(blob_id)
                     raise
                 if not recorded:
-                    await self._release_locked(blob_id)
+                    await self._release_locked([blob_id])
         finally:
             await upload.discard()
         return recorded
 
     async def release(self, blob_ids: Iterable[str]) -> int:
         """Remove the files of blobs nothing references any more; returns the bytes freed."""
-        freed = 0
         async with self._lock:
-            for blob_id, size in await self._store.release_blobs(sorted(set(blob_ids))):
-                await self._files.delete(blob_id)
-                logger.debug("media blob removed blob_id=%s", blob_id)
-                freed += size
-        return freed
+            return await self._release_locked(sorted(set(blob_ids)))
 
-    async def _release_locked(self, blob_id: str) -> None:
-        if await self._store.release_blob(blob_id):
+    async def _release_locked(self, blob_ids: Sequence[str]) -> int:
+        freed = 0
+        for blob_id, size in await self._store.release_blobs(blob_ids):
             await self._files.delete(blob_id)
             logger.debug("media blob removed blob_id=%s", blob_id)
+            freed += size
+        return freed
 
     async def open(self, ref: BlobRef, start: int, end: int) -> BlobReader:
         """Plaintext bytes [start, end) of a blob."""

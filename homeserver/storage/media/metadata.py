@@ -2,7 +2,7 @@
 
 Invariants: a `media` row with a `blob_id` is uploaded and its blob row exists; a blob row is
 deleted only when no media or thumbnail row, local or remote (`remote.py`), references it
-(`release_blob`), and only then may its file be removed. Uploaded sizes are plaintext sizes.
+(`release_blobs`), and only then may its file be removed. Uploaded sizes are plaintext sizes.
 """
 
 from __future__ import annotations
@@ -295,25 +295,14 @@ class MediaStore:
         )
         return [row["media_id"] for row in rows]
 
-    async def delete_media(self, media_id: str) -> list[str]:
-        """Delete an item and its thumbnails; returns the blob IDs they referenced."""
-        async with self._db.transaction() as conn:
-            rows = await conn.fetch_all(
-                "SELECT blob_id FROM media WHERE media_id = $1 AND blob_id IS NOT NULL"
-                " UNION SELECT blob_id FROM media_thumbnails WHERE media_id = $1",
-                media_id,
-            )
-            await conn.execute("DELETE FROM media_thumbnails WHERE media_id = $1", media_id)
-            await conn.execute("DELETE FROM media WHERE media_id = $1", media_id)
-        return [row["blob_id"] for row in rows]
-
     async def blob_known(self, blob_id: str) -> bool:
         """Whether a blob row exists."""
         found = await self._db.fetch_val("SELECT 1 FROM media_blobs WHERE blob_id = $1", blob_id)
         return found is not None
 
     async def delete_many(self, media_ids: Sequence[str]) -> list[str]:
-        """`delete_media` for several items in one transaction; the blob IDs they used."""
+        """Delete items and their thumbnails, in one transaction; returns the blob IDs they
+        referenced."""
         blob_ids: list[str] = []
         async with self._db.transaction() as conn:
             for media_id in media_ids:
@@ -328,7 +317,7 @@ class MediaStore:
         return blob_ids
 
     async def release_blobs(self, blob_ids: Sequence[str]) -> list[tuple[str, int]]:
-        """`release_blob` for several blobs in one transaction: `(blob_id, size)` of those
+        """Forget the blobs nothing references, in one transaction: `(blob_id, size)` of those
         forgotten (their files may now be removed)."""
         released: list[tuple[str, int]] = []
         async with self._db.transaction() as conn:
@@ -345,18 +334,6 @@ class MediaStore:
                 if size is not None:
                     released.append((blob_id, int(size)))
         return released
-
-    async def release_blob(self, blob_id: str) -> bool:
-        """Forget a blob if nothing references it; True if its file may now be removed."""
-        changed = await self._db.execute(
-            "DELETE FROM media_blobs WHERE blob_id = $1"
-            " AND NOT EXISTS (SELECT 1 FROM media WHERE blob_id = $1)"
-            " AND NOT EXISTS (SELECT 1 FROM media_thumbnails WHERE blob_id = $1)"
-            " AND NOT EXISTS (SELECT 1 FROM remote_media WHERE blob_id = $1)"
-            " AND NOT EXISTS (SELECT 1 FROM remote_media_thumbnails WHERE blob_id = $1)",
-            blob_id,
-        )
-        return changed == 1
 
     async def cached_preview(self, url: str, since_ms: int) -> str | None:
         """The newest preview JSON of `url` fetched at or after `since_ms`."""

@@ -44,11 +44,11 @@ async def test_blob_is_released_only_when_unreferenced(stores: Stores) -> None:
     await media.add_thumbnail(thumb, OTHER, 1002)
     await media.add_thumbnail(thumb, OTHER, 1003)  # a concurrent duplicate is ignored
     assert len(await media.thumbnails("one")) == 1
-    assert sorted(await media.delete_media("one")) == sorted([BLOB.ref.blob_id, OTHER.ref.blob_id])
-    assert not await media.release_blob(BLOB.ref.blob_id)  # "two" still uses it
-    assert await media.release_blob(OTHER.ref.blob_id)
-    assert await media.delete_media("two") == [BLOB.ref.blob_id]
-    assert await media.release_blob(BLOB.ref.blob_id)
+    assert sorted(await media.delete_many(["one"])) == sorted([BLOB.ref.blob_id, OTHER.ref.blob_id])
+    assert not await media.release_blobs([BLOB.ref.blob_id])  # "two" still uses it
+    assert await media.release_blobs([OTHER.ref.blob_id])
+    assert await media.delete_many(["two"]) == [BLOB.ref.blob_id]
+    assert await media.release_blobs([BLOB.ref.blob_id])
     assert not await media.blob_known(BLOB.ref.blob_id)
 
 
@@ -65,4 +65,4 @@ async def test_a_thumbnail_of_a_deleted_item_is_not_recorded(stores: Stores) -> 
     thumb = NewThumbnail("deleted", 32, 32, "crop", False, "image/jpeg")
     assert not await stores.media.add_thumbnail(thumb, OTHER, 1)
     assert await stores.media.thumbnails("deleted") == []
-    assert await stores.media.release_blob(OTHER.ref.blob_id)
+    assert await stores.media.release_blobs([OTHER.ref.blob_id])

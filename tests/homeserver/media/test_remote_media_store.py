@@ -53,6 +53,6 @@ async def test_remote_copies_keep_their_blobs(stores: Stores) -> None:
     await stores.remote_media.insert(NewRemoteMedia("o.example", "a", "text/plain", None), BLOB, 1)
     thumb = NewRemoteThumbnail("o.example", "a", 32, 32, "crop", False, "image/png")
     await stores.remote_media.add_thumbnail(thumb, OTHER, 1)
-    assert not await stores.media.release_blob(BLOB.ref.blob_id)
-    assert not await stores.media.release_blob(OTHER.ref.blob_id)
+    assert not await stores.media.release_blobs([BLOB.ref.blob_id])
+    assert not await stores.media.release_blobs([OTHER.ref.blob_id])
     assert await stores.media.blob_known(BLOB.ref.blob_id)
