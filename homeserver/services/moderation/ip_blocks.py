@@ -4,9 +4,9 @@ an expiry time.
 Blocks come from two places: the admin API (stored, with a reason and a source such as
 `admin` or the moderation bot's name) and the IP rules of the policy rooms the server follows
 (held while the rule stands, never stored). `blocking(ip)` answers from memory, so the check
-runs before routing on every request at the cost of a dict lookup and one test per blocked
-network; expired blocks stop applying at their expiry by the injected clock and are deleted
-when next listed.
+runs before routing on every request at the cost of one dict lookup per prefix length in use
+(blocks are indexed by their network's leading bits, most specific first); expired blocks stop
+applying at their expiry by the injected clock and are deleted when next listed.
 
 Invariants: a network is kept in canonical form (`parse_network`); an address is blocked if
 any stored or policy block contains it (an IPv4-mapped IPv6 peer is its IPv4 address).
@@ -106,8 +106,8 @@ class IpBlockService:
         self._clock = clock
         self._stored: dict[str, IpBlock] = {}
         self._policy: dict[str, IpBlock] = {}
-        self._addresses: dict[Address, list[IpBlock]] = {}
-        self._networks: list[IpBlock] = []
+        # IP version -> (host bits of the prefix, leading bits -> blocks), longest prefix first.
+        self._index: dict[int, list[tuple[int, dict[int, list[IpBlock]]]]] = {}
 
     async def load(self) -> None:
         """Read the stored blocks (at start-up)."""
@@ -121,19 +121,17 @@ class IpBlockService:
         self._reindex()
 
     def blocking(self, ip: str) -> IpBlock | None:
-        """The block in force for the client address `ip`, if any."""
-        if not self._stored and not self._policy:
+        """The block in force for the client address `ip` (the most specific), if any."""
+        if not self._index:
             return None
         address = normal_ip(ip)
         if address is None:
             return None
-        now = self._clock.time_ms()
-        for block in self._addresses.get(address, ()):
-            if block.expires_at is None or block.expires_at > now:
-                return block
-        for block in self._networks:
-            if address in block.network and (block.expires_at is None or block.expires_at > now):
-                return block
+        now, bits = self._clock.time_ms(), int(address)
+        for host_bits, blocks in self._index.get(address.version, ()):
+            for block in blocks.get(bits >> host_bits, ()):
+                if block.expires_at is None or block.expires_at > now:
+                    return block
         return None
 
     async def list_blocks(self, requester: Requester) -> list[IpBlock]:
@@ -194,14 +192,16 @@ class IpBlockService:
         self._reindex()
 
     def _reindex(self) -> None:
-        addresses: dict[Address, list[IpBlock]] = {}
-        networks: list[IpBlock] = []
+        tables: dict[tuple[int, int], dict[int, list[IpBlock]]] = {}
         for block in (*self._stored.values(), *self._policy.values()):
-            if block.network.prefixlen == block.network.max_prefixlen:
-                addresses.setdefault(block.network.network_address, []).append(block)
-            else:
-                networks.append(block)
-        self._addresses, self._networks = addresses, networks
+            network = block.network
+            host_bits = network.max_prefixlen - network.prefixlen
+            table = tables.setdefault((network.version, host_bits), {})
+            table.setdefault(int(network.network_address) >> host_bits, []).append(block)
+        index: dict[int, list[tuple[int, dict[int, list[IpBlock]]]]] = {}
+        for (version, host_bits), table in sorted(tables.items()):
+            index.setdefault(version, []).append((host_bits, table))
+        self._index = index
 
 
 def _text(body: JsonDict, key: str, default: str, limit: int) -> str:
