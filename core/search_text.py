@@ -12,14 +12,15 @@ the same words.
 
 A query (`parse_query`) is the terms of the search term, all of which must match; a term of
 at least `MIN_PREFIX_LENGTH` characters also matches longer words it starts (`meet` finds
-`meeting`). `highlight_words` lists the words of a matched text that a query hit, as written.
+`meeting`). `highlight_words` lists the words of a matched text that a query hit, as written,
+and `highlights` those of a page of events (a `/search` response's `highlights`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,6 +36,7 @@ __all__ = [
     "SEARCH_KEYS",
     "SearchQuery",
     "highlight_words",
+    "highlights",
     "parse_query",
     "searchable_text",
     "terms",
@@ -173,3 +175,13 @@ def _topic_parts(content: Mapping[str, Any]) -> list[str]:
 def highlight_words(text: str, query: SearchQuery) -> set[str]:
     """The words of `text`, as written, that match a term of `query`."""
     return {run for run in _runs(text) if any(query.hits(term) for term in terms(run))}
+
+
+def highlights(events: Iterable[Mapping[str, Any]], query: SearchQuery) -> list[str]:
+    """The words of the events' searchable text that match `query`, as written, sorted."""
+    words: set[str] = set()
+    for event in events:
+        found = searchable_text(event)
+        if found is not None:
+            words |= highlight_words(found[1], query)
+    return sorted(words)

@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol
 
 from core.errors import JsonDict
 from core.event_types import M_ROOM_REDACTION
-from core.search_text import SearchQuery, highlight_words, parse_query, searchable_text, terms
+from core.search_text import SearchQuery, highlights, parse_query, searchable_text, terms
 from sdk.errors import SdkError
 from sdk.events import RoomEvent
 from sdk.store import Store
@@ -201,7 +201,7 @@ class LocalSearch:
             page = rows[:limit]
             body["results"] = [{"rank": -r.score, "result": r.event} for r in page]
             body["count"] = await self._count(match, rooms)
-            body["highlights"] = _highlights([r.event for r in page], query)
+            body["highlights"] = highlights([r.event for r in page], query)
             if len(rows) > limit and page:
                 body["next_batch"] = _encode(recent, page[-1])
         return {"search_categories": {"room_events": body}}
@@ -282,15 +282,6 @@ def _rooms_clause(rooms: Sequence[str] | None) -> tuple[str, list[Any]]:
         return "1 = 1", []
     unique = list(dict.fromkeys(rooms))
     return f"e.room_id IN ({', '.join('?' for _ in unique)})", unique
-
-
-def _highlights(events: Sequence[JsonDict], query: SearchQuery) -> list[str]:
-    words: set[str] = set()
-    for event in events:
-        found = searchable_text(event)
-        if found is not None:
-            words |= highlight_words(found[1], query)
-    return sorted(words)
 
 
 def _encode(recent: bool, row: _Row) -> str:

@@ -25,7 +25,7 @@ from core.errors import M_FORBIDDEN, M_UNRECOGNIZED, JsonDict, MatrixError
 from core.event_types import M_ROOM_MEMBER
 from core.filters import EventFilter
 from core.identifiers import RoomId, UserId
-from core.search_text import SEARCH_KEYS, SearchQuery, highlight_words, parse_query, searchable_text
+from core.search_text import SEARCH_KEYS, SearchQuery, highlights, parse_query
 from homeserver.services.common.ratelimit import Limit, RateLimiter
 from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
@@ -183,7 +183,10 @@ class SearchService:
             if criteria.context is not None:
                 result["context"] = await self._context(requester.user_id, found, criteria.context)
             results.append(result)
-        body: JsonDict = {"results": results, "highlights": _highlights(rows, query)}
+        body: JsonDict = {
+            "results": results,
+            "highlights": highlights((row.raw for row in rows), query),
+        }
         group = cursor.group if cursor is not None else None
         if page.next_cursor is not None:
             body["next_batch"] = encode_cursor(replace(page.next_cursor, group=group))
@@ -286,15 +289,6 @@ def _match_query(
 
 def _cursor(match: MatchQuery, hit: Hit) -> Cursor:
     return Cursor(match.recent, hit.score, hit.stream_ordering)
-
-
-def _highlights(rows: Sequence[RoomEvent], query: SearchQuery) -> list[str]:
-    words: set[str] = set()
-    for row in rows:
-        found = searchable_text(row.raw)
-        if found is not None:
-            words |= highlight_words(found[1], query)
-    return sorted(words)
 
 
 def _groups(group_by: Sequence[str], page: Page) -> JsonDict:
