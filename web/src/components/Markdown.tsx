@@ -1,7 +1,7 @@
 /** Renders the markdown subset of `lib/markdown` as React elements: no HTML is ever injected. */
 
 import type { ReactNode } from "react";
-import { type Block, type Inline, parseMarkdown } from "../lib/markdown";
+import type { Block, Inline } from "../lib/markdown";
 
 function inlines(nodes: Inline[]): ReactNode[] {
   return nodes.map((n, i) => {
@@ -41,6 +41,7 @@ function blocks(list: Block[]): ReactNode[] {
   });
 }
 
-export function Markdown({ text }: { text: string }) {
-  return <div className="space-y-1">{blocks(parseMarkdown(text))}</div>;
+/** Markdown parsed by `parseMarkdown`. */
+export function Markdown({ parsed }: { parsed: Block[] }) {
+  return <div className="space-y-1">{blocks(parsed)}</div>;
 }

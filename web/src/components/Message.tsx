@@ -1,7 +1,7 @@
 /** One message: sender, body (markdown), reply quote, reactions, and its actions menu. */
 
 import { EventType, type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
-import { memo, useState } from "react";
+import { memo, useMemo, useState } from "react";
 import { errorSentence } from "../lib/errors";
 import { formatClock, formatCountdown, localpart } from "../lib/format";
 import { groupReactions, QUICK_REACTIONS, reactionContent, stripReplyFallback } from "../lib/relations";
@@ -11,7 +11,7 @@ import { FileView } from "./FileView";
 import { LockIcon, ShieldIcon, TimerIcon } from "./Icons";
 import { useMessageTrust } from "../matrix/trust";
 import { Markdown } from "./Markdown";
-import { linksOf, plainText } from "../lib/markdown";
+import { linksOf, parseMarkdown, plainText } from "../lib/markdown";
 import { LinkPreviewCard } from "./LinkPreviewCard";
 import { useToast } from "./Toasts";
 import { permissions } from "../matrix/power";
@@ -105,12 +105,18 @@ function Body({ client, room, event, tick }: { client: MatrixClient; room: Room;
     return <FileView client={client} message={message} tick={tick} msgtype={msgtype as "m.image" | "m.file" | "m.video" | "m.audio"} />;
   }
   if (msgtype === "m.emote") return <p className="italic">* {event.sender?.name} {bodyText(event)}</p>;
-  const text = bodyText(event);
-  const [link] = linksOf(text);
+  return <TextBody client={client} text={bodyText(event)} encrypted={event.isEncrypted() || room.hasEncryptionStateEvent()} />;
+}
+
+/** A text message and a preview of its first link; its markdown is parsed once per text, not
+ * on every render of the row. */
+function TextBody({ client, text, encrypted }: { client: MatrixClient; text: string; encrypted: boolean }) {
+  const parsed = useMemo(() => parseMarkdown(text), [text]);
+  const [link] = useMemo(() => linksOf(parsed), [parsed]);
   return (
     <>
-      <Markdown text={text} />
-      {link && <LinkPreviewCard client={client} url={link} encrypted={event.isEncrypted() || room.hasEncryptionStateEvent()} />}
+      <Markdown parsed={parsed} />
+      {link && <LinkPreviewCard client={client} url={link} encrypted={encrypted} />}
     </>
   );
 }

@@ -197,8 +197,8 @@ export function plainText(text: string): string {
     .join(" ");
 }
 
-/** The links of a message, in order (not those inside code), at most `limit`. */
-export function linksOf(text: string, limit = 1): string[] {
+/** The links of a parsed message, in order (not those inside code), at most `limit`. */
+export function linksOf(parsed: Block[], limit = 1): string[] {
   const out: string[] = [];
   const walkInlines = (inlines: Inline[]): void => {
     for (const node of inlines) {
@@ -214,6 +214,6 @@ export function linksOf(text: string, limit = 1): string[] {
       else if (b.kind === "ul" || b.kind === "ol") b.items.forEach(walkInlines);
     }
   };
-  walkBlocks(parseMarkdown(text));
+  walkBlocks(parsed);
   return out;
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { linksOf } from "./markdown";
+import { linksOf, parseMarkdown } from "./markdown";
 import { parsePreview } from "./preview";
 
 describe("linksOf", () => {
   it("finds bare and markdown links in order, not those in code", () => {
-    expect(linksOf("see `https://code.example` and https://a.example/x, then [b](https://b.example)", 3)).toEqual(["https://a.example/x", "https://b.example/"]);
-    expect(linksOf("> quoted https://q.example\n- item **https://bold.example**", 2)).toEqual(["https://q.example/", "https://bold.example/"]);
-    expect(linksOf("javascript:alert(1) ftp://x.example")).toEqual([]);
+    expect(linksOf(parseMarkdown("see `https://code.example` and https://a.example/x, then [b](https://b.example)"), 3)).toEqual(["https://a.example/x", "https://b.example/"]);
+    expect(linksOf(parseMarkdown("> quoted https://q.example\n- item **https://bold.example**"), 2)).toEqual(["https://q.example/", "https://bold.example/"]);
+    expect(linksOf(parseMarkdown("javascript:alert(1) ftp://x.example"))).toEqual([]);
   });
 });
 
