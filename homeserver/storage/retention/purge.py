@@ -27,6 +27,7 @@ __all__ = ["EVENTS_PURGED", "MEDIA_BYTES_FREED", "PurgeStore", "PurgedEvent", "R
 
 EVENTS_PURGED: Final = "events_purged"
 MEDIA_BYTES_FREED: Final = "media_bytes_freed"
+_CHUNK: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +198,7 @@ class PurgeStore:
     async def still_referenced(self, refs: Sequence[MediaRef]) -> set[MediaRef]:
         """Which of the media an event not purged, or a profile, references again (a new
         message may name media already queued)."""
-        found: set[MediaRef] = set()
-        for ref in refs:
-            if await _referenced(self._db, ref):
-                found.add(ref)
-        return found
+        return await _referenced(self._db, refs)
 
     async def counters(self) -> dict[str, int]:
         """The purge counters (`EVENTS_PURGED`, `MEDIA_BYTES_FREED`)."""
@@ -239,27 +236,47 @@ async def _media_of(conn: Connection, ids: Sequence[EventId]) -> list[MediaRef]:
     return sorted(MediaRef(r["server_name"], r["media_id"]) for r in rows)
 
 
-async def _referenced(conn: Connection | Database, ref: MediaRef) -> bool:
-    row = await conn.fetch_one(
-        "SELECT 1 AS used FROM event_media m WHERE m.server_name = $1 AND m.media_id = $2"
-        " AND NOT EXISTS (SELECT 1 FROM purged_events p WHERE p.event_id = m.event_id)"
-        " UNION ALL SELECT 1 AS used FROM profiles WHERE avatar_url = $3 LIMIT 1",
-        ref.server_name,
-        ref.media_id,
-        f"mxc://{ref.server_name}/{ref.media_id}",
-    )
-    return row is not None
+async def _referenced(conn: Connection | Database, refs: Sequence[MediaRef]) -> set[MediaRef]:
+    """Which of `refs` an event not purged names, or a profile has as its avatar: a few
+    queries for the lot (by server, in chunks), not one per media."""
+    found: set[MediaRef] = set()
+    by_server: dict[str, list[str]] = {}
+    for ref in sorted(set(refs)):
+        by_server.setdefault(ref.server_name, []).append(ref.media_id)
+    for server_name, media_ids in by_server.items():
+        for start in range(0, len(media_ids), _CHUNK):
+            chunk = media_ids[start : start + _CHUNK]
+            marks = ", ".join(f"${i + 2}" for i in range(len(chunk)))
+            rows = await conn.fetch_all(
+                "SELECT DISTINCT m.media_id FROM event_media m"  # noqa: S608
+                f" WHERE m.server_name = $1 AND m.media_id IN ({marks})"
+                " AND NOT EXISTS (SELECT 1 FROM purged_events p WHERE p.event_id = m.event_id)",
+                server_name,
+                *chunk,
+            )
+            found.update(MediaRef(server_name, r["media_id"]) for r in rows)
+    urls = {f"mxc://{r.server_name}/{r.media_id}": r for r in set(refs) - found}
+    names = sorted(urls)
+    for start in range(0, len(names), _CHUNK):
+        chunk = names[start : start + _CHUNK]
+        marks = ", ".join(f"${i + 1}" for i in range(len(chunk)))
+        rows = await conn.fetch_all(
+            f"SELECT DISTINCT avatar_url FROM profiles WHERE avatar_url IN ({marks})",  # noqa: S608
+            *chunk,
+        )
+        found.update(urls[r["avatar_url"]] for r in rows)
+    return found
 
 
 async def _queue_unreferenced(conn: Connection, refs: Sequence[MediaRef]) -> None:
-    for ref in refs:
-        if not await _referenced(conn, ref):
-            await conn.execute(
-                "INSERT INTO media_purge_queue (server_name, media_id) VALUES ($1, $2)"
-                " ON CONFLICT DO NOTHING",
-                ref.server_name,
-                ref.media_id,
-            )
+    used = await _referenced(conn, refs)
+    unused = [(r.server_name, r.media_id) for r in refs if r not in used]
+    if unused:
+        await conn.execute_many(
+            "INSERT INTO media_purge_queue (server_name, media_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            unused,
+        )
 
 
 async def _forget_notifications(
