@@ -52,6 +52,7 @@ _META: Final = "crypto.meta"
 _UNENCRYPTED_PICKLE_KEY: Final = bytes(32)
 _CHECK: Final = b"tessera crypto store"
 _SCRYPT_N: Final = 2**15
+_NONCE_SIZE: Final = 12
 
 
 class KeyValueBackend(Protocol):
@@ -91,6 +92,24 @@ def _subkey(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
+def _aead_seal(aead: AESGCM, name: bytes, value: bytes) -> bytes:
+    """`value` encrypted under a random nonce (stored in front), bound to `name`."""
+    nonce = secrets.token_bytes(_NONCE_SIZE)
+    return nonce + aead.encrypt(nonce, value, name)
+
+
+def _aead_open(aead: AESGCM, name: bytes, sealed: bytes, what: str) -> bytes:
+    """What `_aead_seal` sealed under `name`.
+
+    Raises:
+        CryptoStoreError: `what` does not open (altered, or sealed under another name or key).
+    """
+    try:
+        return aead.decrypt(sealed[:_NONCE_SIZE], sealed[_NONCE_SIZE:], name)
+    except InvalidTag as exc:
+        raise CryptoStoreError(f"{what} does not open") from exc
+
+
 class IndexSealer:
     """Seals the local search index: AES-256-GCM for stored events (bound to a name), and a
     keyed hash (HMAC-SHA-256, 80 bits in Base32) standing for each search term."""
@@ -104,8 +123,7 @@ class IndexSealer:
 
     def seal(self, name: bytes, value: bytes) -> bytes:
         """`value` encrypted with `name` as associated data."""
-        nonce = secrets.token_bytes(12)
-        return nonce + self._aead.encrypt(nonce, value, name)
+        return _aead_seal(self._aead, name, value)
 
     def open(self, name: bytes, sealed: bytes) -> bytes:
         """What `seal` sealed under `name`.
@@ -113,10 +131,7 @@ class IndexSealer:
         Raises:
             CryptoStoreError: The value was altered or sealed under another name or key.
         """
-        try:
-            return self._aead.decrypt(sealed[:12], sealed[12:], name)
-        except InvalidTag as exc:
-            raise CryptoStoreError("search index entry does not open") from exc
+        return _aead_open(self._aead, name, sealed, "search index entry")
 
     def term(self, term: str) -> str:
         """The index's stand-in for a search term."""
@@ -205,16 +220,12 @@ class CryptoStore:
     def _seal(self, entry: EntryKey, value: bytes) -> bytes:
         if self._aead is None:
             return value
-        nonce = secrets.token_bytes(12)
-        return nonce + self._aead.encrypt(nonce, value, _name(entry))
+        return _aead_seal(self._aead, _name(entry), value)
 
     def _open(self, entry: EntryKey, stored: bytes) -> bytes:
         if self._aead is None:
             return stored
-        try:
-            return self._aead.decrypt(stored[:12], stored[12:], _name(entry))
-        except InvalidTag as exc:
-            raise CryptoStoreError(f"crypto store entry in {entry[0]} does not open") from exc
+        return _aead_open(self._aead, _name(entry), stored, f"crypto store entry in {entry[0]}")
 
     async def load(self, namespaces: Iterable[str]) -> dict[EntryKey, bytes]:
         """Every entry of the given (unprefixed) namespaces, opened.
