@@ -64,8 +64,6 @@ ASK_DEADLINE_S: Final = 20.0
 AUTH_ROUNDS: Final = 3
 MAX_AUTH_FETCH: Final = 100
 """Auth events fetched one by one for one batch, over at most `AUTH_ROUNDS` rounds."""
-MAX_STATE_FETCH: Final = 500
-"""Events fetched one by one to learn the state before a batch's oldest event."""
 _PLACED: Final = (ACCEPTED, REJECTED, SOFT_FAILED)
 """Statuses of prev events that need no backfilling (rejected and soft-failed events never
 enter the timeline)."""
@@ -266,8 +264,11 @@ class RoomBackfill:
             return {}, None
         held = await self._remote.statuses([p for p in prevs if p not in after])
         if any(p not in after and held.get(p) not in _PLACED for p in prevs):
-            told = await self._remote_state_before(origin, pdu)
-            return (told, None) if told is not None else None
+            # The state before it as `origin` tells it, the events we lack fetched and checked.
+            told = await self._inbound.told_state(
+                origin, pdu.room_id, pdu.room_version, pdu.event_id
+            )
+            return (told[0], None) if told is not None else None
         sets: list[StateIds] = []
         for prev in prevs:
             if prev in after:
@@ -287,32 +288,6 @@ class RoomBackfill:
         single = prevs[0] if len(prevs) == 1 else None
         placed = single is not None and (single in after or held.get(single) == ACCEPTED)
         return before, single if placed else None
-
-    async def _remote_state_before(self, origin: ServerName, pdu: Pdu) -> StateIds | None:
-        """The state before `pdu` as `origin` tells it (`/state_ids` at `pdu`), the events
-        we lack fetched and checked (a state we could not check in full is given up)."""
-        if self._requests is None:
-            return None
-        try:
-            state_ids, chain_ids = await self._requests.state_ids(origin, pdu.room_id, pdu.event_id)
-        except FederationError as exc:
-            logger.info("backfill state_ids failed origin=%s error=%s", origin, exc)
-            return None
-        needed = [EventId(e) for e in dict.fromkeys([*chain_ids, *state_ids])]
-        held = await self._remote.statuses(needed)
-        unknown = [e for e in needed if e not in held]
-        if len(unknown) > MAX_STATE_FETCH:
-            return None
-        raws = await self._inbound.fetch(origin, unknown)
-        await self._inbound.outliers.accept(raws, pdu.room_version)
-        found = {p.event_id: p for p in await self._events.get_pdus(needed)}
-        state: StateIds = {}
-        for event_id in state_ids:
-            event = found.get(EventId(event_id))
-            pair = event.state_pair() if event is not None else None
-            if event is not None and pair is not None:
-                state[pair] = event.event_id
-        return state
 
 
 def _strings(value: object) -> list[str]:

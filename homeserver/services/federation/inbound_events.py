@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
@@ -55,7 +55,8 @@ logger = logging.getLogger(__name__)
 MAX_MISSING: Final = 20
 """Events asked for with one `get_missing_events`."""
 MAX_GAP_FETCH: Final = 500
-"""Events fetched one by one to learn the state at a gap; a larger gap is given up."""
+"""Events fetched one by one to learn a state another server tells (at a gap, or before a
+backfilled event); a state that needs more is given up."""
 _FETCH_CONCURRENCY: Final = 10
 _VERSIONS_KEPT: Final = 10_000
 
@@ -266,30 +267,46 @@ class InboundEvents:
 
     async def state_at_gap(self, origin: ServerName, pdu: Pdu, prev: EventId) -> StateIds | None:
         """The state after `prev` as `origin` tells it (`/state_ids`), its events checked."""
+        told = await self.told_state(origin, pdu.room_id, pdu.room_version, prev, also=[prev])
+        prev_pdu = told[1].get(prev) if told is not None else None
+        if told is None or prev_pdu is None:
+            return None
+        return with_event(told[0], prev_pdu)
+
+    async def told_state(
+        self,
+        origin: ServerName,
+        room_id: RoomId,
+        version: RoomVersion,
+        at: EventId,
+        *,
+        also: Sequence[EventId] = (),
+    ) -> tuple[StateIds, dict[EventId, Pdu]] | None:
+        """The state before `at` as `origin` tells it (`/state_ids`), with the events read for
+        it by ID: those we lack (and `also`) fetched from `origin`, checked and kept as
+        outliers. None when `origin` cannot be asked or more than `MAX_GAP_FETCH` events are
+        missing."""
         if self._requests is None:
             return None
         try:
-            state_ids, chain_ids = await self._requests.state_ids(origin, pdu.room_id, prev)
+            state_ids, chain_ids = await self._requests.state_ids(origin, room_id, at)
         except FederationError as exc:
-            logger.info("state_ids failed origin=%s error=%s", origin, exc)
+            logger.info("state_ids failed origin=%s at=%s error=%s", origin, at, exc)
             return None
-        needed = [EventId(e) for e in dict.fromkeys([*chain_ids, *state_ids, prev])]
+        needed = [EventId(e) for e in dict.fromkeys([*chain_ids, *state_ids, *also])]
         held = await self._remote.statuses(needed)
         unknown = [e for e in needed if e not in held]
         if len(unknown) > MAX_GAP_FETCH:
             return None
-        await self.outliers.accept(await self.fetch(origin, unknown), pdu.room_version)
+        await self.outliers.accept(await self.fetch(origin, unknown), version)
         found = {p.event_id: p for p in await self._events.get_pdus(needed)}
-        prev_pdu = found.get(prev)
-        if prev_pdu is None:
-            return None
         state: StateIds = {}
         for event_id in state_ids:
             event = found.get(EventId(event_id))
             pair = event.state_pair() if event is not None else None
             if event is not None and pair is not None:
                 state[pair] = event.event_id
-        return with_event(state, prev_pdu)
+        return state, found
 
     async def _append(self, pdu: Pdu, before: StateIds) -> str | None:
         """Soft-fail check against the current state, then persist (room lock held)."""
