@@ -26,7 +26,8 @@ from aiohttp.web_urldispatcher import MatchInfoError
 from core.endpoints import ENDPOINTS
 from core.errors import M_UNKNOWN, M_UNRECOGNIZED, MatrixError
 from homeserver.api.http import JSON_BODY, REQUESTER, authenticate, client_ip, services
-from homeserver.services.moderation.service import ModerationService, Observed
+from homeserver.services.moderation.service import ModerationService
+from homeserver.services.moderation.telemetry import RequestRecord
 
 __all__ = ["MODERATION", "moderation_middleware"]
 
@@ -96,22 +97,24 @@ async def moderation_middleware(request: web.Request, handler: Handler) -> web.S
         if template is not None and template.startswith(_NOT_RECORDED):
             return
         size = request.content_length
+        requester = request.get(REQUESTER)
         try:
             await moderation.observe(
-                Observed(
+                RequestRecord(
                     ts=ts,
                     ip=ip,
                     method=request.method,
                     endpoint=template,
-                    name=name,
-                    params=dict(request.match_info),
-                    body=request.get(JSON_BODY),
                     status=status,
                     errcode=errcode,
-                    requester=request.get(REQUESTER),
+                    user_id=requester.user_id if requester else None,
+                    device_id=requester.device_id if requester else None,
                     body_bytes=size if size is not None else request.content.total_bytes,
                     latency_ms=(time.perf_counter() - started) * 1000,
-                )
+                ),
+                name,
+                request.match_info,
+                request.get(JSON_BODY),
             )
         except Exception:
             # Telemetry must never break the request it describes.

@@ -1,15 +1,15 @@
 """The moderation service: telemetry in, the admin API's answers out, the gate's decisions.
 
-`observe` turns one answered request into a `RequestRecord` (with its domain signal) in the
-ring buffer; `refusal` says whether a request must be refused before it reaches its handler
+`observe` keeps one answered request's `RequestRecord` (with its domain signal) in the ring
+buffer; `refusal` says whether a request must be refused before it reaches its handler
 (a blocked IP, a local user or room banned by a followed policy list, a federation request
 from a banned server). Every admin method checks that the requester is a server admin.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from core.errors import M_FORBIDDEN, M_INVALID_PARAM, JsonDict, MatrixError
@@ -23,28 +23,10 @@ from homeserver.services.moderation.summaries import summarise
 from homeserver.services.moderation.telemetry import RequestRecord, TelemetryLog
 from homeserver.storage.accounts.users import UserStore
 
-__all__ = ["ModerationService", "Observed"]
+__all__ = ["ModerationService"]
 
 MAX_PAGE: Final = 1000
 MAX_WAIT_MS: Final = 60_000
-
-
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """One answered request, as the HTTP layer saw it."""
-
-    ts: int
-    ip: str
-    method: str
-    endpoint: str | None
-    name: str | None
-    params: Mapping[str, str]
-    body: Mapping[str, Any] | None
-    status: int
-    errcode: str | None
-    requester: Requester | None
-    body_bytes: int
-    latency_ms: float
 
 
 class ModerationService:
@@ -67,31 +49,29 @@ class ModerationService:
         self._users = users
         self._clock = clock
 
-    async def observe(self, seen: Observed) -> None:
-        """Keep the telemetry record of an answered request."""
+    async def observe(
+        self,
+        record: RequestRecord,
+        name: str | None,
+        params: Mapping[str, str],
+        body: Mapping[str, Any] | None,
+    ) -> None:
+        """Keep the telemetry record of an answered request, with its domain signal.
+
+        Args:
+            record: What the HTTP layer saw, without a signal.
+            name: The endpoint's name in `core.endpoints`, None if it matched none.
+            params: The path parameters.
+            body: The parsed JSON body, if the handler read one.
+        """
         signal = None
-        if seen.name is not None:
-            signal = domain_signal(
-                seen.name, seen.params, seen.body, seen.status, self._server_name
-            )
-        if signal is not None and signal["kind"] == "login" and not signal["ok"]:
-            signal["target_exists"] = await self._exists(signal.get("target"))
-        requester = seen.requester
-        self.telemetry.append(
-            RequestRecord(
-                ts=seen.ts,
-                ip=seen.ip,
-                method=seen.method,
-                endpoint=seen.endpoint,
-                status=seen.status,
-                errcode=seen.errcode,
-                user_id=requester.user_id if requester else None,
-                device_id=requester.device_id if requester else None,
-                body_bytes=seen.body_bytes,
-                latency_ms=seen.latency_ms,
-                signal=signal,
-            )
-        )
+        if name is not None:
+            signal = domain_signal(name, params, body, record.status, self._server_name)
+        if signal is not None:
+            if signal["kind"] == "login" and not signal["ok"]:
+                signal["target_exists"] = await self._exists(signal.get("target"))
+            record = dataclasses.replace(record, signal=signal)
+        self.telemetry.append(record)
 
     async def _exists(self, target: object) -> bool | None:
         if not isinstance(target, str):
