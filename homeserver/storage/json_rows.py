@@ -6,9 +6,10 @@ that on write: no nesting beyond `ENCODE_MAX_DEPTH`, no lone surrogates, numbers
 canonical range (floats are allowed here; services refuse them where canonical JSON is needed).
 
 Repair path: rows stored before these checks, or written around them, may still break the
-invariant. `readable_rows` decodes a column row by row and skips (with a warning naming the
-table and key, never the content) each row that does not decode or would not encode again, so
-one poisoned row costs its owner that row instead of failing every later response.
+invariant. `load_json` decodes one value and skips (with a warning naming the table and key,
+never the content) a value that does not decode or would not encode again, so one poisoned
+row costs its owner that row instead of failing every later response; stores read their rows
+through it, most of them by way of `sealing.Sealer.readable`.
 """
 
 from __future__ import annotations
@@ -16,20 +17,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from core.canonical_json import ENCODE_MAX_DEPTH
 from core.errors import M_BAD_JSON, MatrixError
 from core.json_ingress import json_problem
-from homeserver.storage.database import Row
 
 logger = logging.getLogger(__name__)
 
 # 16 digits in a row may be a number beyond ±(2**53 - 1) (itself 16 digits long).
 _LONG_NUMBER = re.compile(r"[0-9]{16}")
 
-__all__ = ["dump_json", "encode_event", "load_json", "readable_rows"]
+__all__ = ["dump_json", "encode_event", "load_json"]
 
 
 def dump_json(value: Any, *, sort_keys: bool = False) -> str:
@@ -70,16 +69,6 @@ def load_json(text: str | bytes | None, *, table: str, key: object) -> Any | Non
             )
             return None
     return value
-
-
-def readable_rows(
-    rows: Iterable[Row], column: str, *, table: str, key: str
-) -> Iterator[tuple[Row, Any]]:
-    """`(row, decoded column)` for each row whose JSON column is readable; others are skipped."""
-    for row in rows:
-        value = load_json(row[column], table=table, key=row.get(key))
-        if value is not None:
-            yield row, value
 
 
 def _may_break(text: str | bytes) -> bool:
