@@ -32,7 +32,7 @@ from homeserver.services.common.requester import Requester
 from homeserver.services.rooms.event_serializer import EventSerializer
 from homeserver.services.rooms.room_tokens import ROOM_START, parse_position, position_token
 from homeserver.services.rooms.state_lookup import StateLookup
-from homeserver.services.rooms.visibility import Placed, VisibilityService
+from homeserver.services.rooms.visibility import Placed, RoomAccess, VisibilityService
 from homeserver.storage.rooms.events import EventStore, StateKey
 from homeserver.storage.rooms.reads import RoomEvent, RoomReadStore
 
@@ -170,11 +170,11 @@ class PaginationService:
                 requester, `M_FORBIDDEN` if the requester may not read the room.
         """
         limit = _limit(limit)
-        await self._visibility.room_access(requester.user_id, room_id)
+        access = await self._visibility.room_access(requester.user_id, room_id)
         row = await self._visible_event(requester.user_id, room_id, event_id)
         before_limit = limit // 2
-        around = await self.around(
-            requester.user_id, row, before_limit, limit - before_limit, event_filter
+        around = await self._around(
+            requester.user_id, access, row, before_limit, limit - before_limit, event_filter
         )
         last = around.after[-1] if around.after else row
         shown = [*around.before, row, *around.after]
@@ -201,9 +201,21 @@ class PaginationService:
         Raises:
             MatrixError: `M_FORBIDDEN` if the user may not read the room.
         """
-        event_filter = event_filter if event_filter is not None else EventFilter()
+        access = await self._visibility.room_access(user_id, row.room_id)
+        filtered = event_filter if event_filter is not None else EventFilter()
+        return await self._around(user_id, access, row, before_limit, after_limit, filtered)
+
+    async def _around(
+        self,
+        user_id: UserId,
+        access: RoomAccess,
+        row: RoomEvent,
+        before_limit: int,
+        after_limit: int,
+        event_filter: EventFilter,
+    ) -> Around:
+        """`around` for a user whose access to the room is `access`."""
         room_id = row.room_id
-        access = await self._visibility.room_access(user_id, room_id)
         latest = await self._store.latest_position()
         ceiling = latest if access.upto is None else min(latest, access.upto)
         before = await self._scan(
