@@ -14,8 +14,6 @@ event among them, as full PDUs (MSC4311).
 
 from __future__ import annotations
 
-from typing import Final
-
 from core.errors import (
     M_BAD_JSON,
     M_FORBIDDEN,
@@ -25,14 +23,8 @@ from core.errors import (
     MatrixError,
 )
 from core.event_types import (
-    M_ROOM_AVATAR,
-    M_ROOM_CANONICAL_ALIAS,
     M_ROOM_CREATE,
-    M_ROOM_ENCRYPTION,
-    M_ROOM_JOIN_RULES,
     M_ROOM_MEMBER,
-    M_ROOM_NAME,
-    M_ROOM_TOPIC,
     Membership,
 )
 from core.events import Pdu
@@ -49,16 +41,6 @@ from homeserver.services.rooms.events import EventService
 from homeserver.storage.rooms.events import EventStore, RemoteState
 
 __all__ = ["Invites"]
-
-_INVITE_STATE_TYPES: Final = (
-    M_ROOM_CREATE,
-    M_ROOM_JOIN_RULES,
-    M_ROOM_NAME,
-    M_ROOM_AVATAR,
-    M_ROOM_TOPIC,
-    M_ROOM_CANONICAL_ALIAS,
-    M_ROOM_ENCRYPTION,
-)
 
 
 class Invites:
@@ -154,12 +136,10 @@ class Invites:
         server = server_name_of(pdu.state_key or "")
         if self._requests is None:
             raise MatrixError(M_FORBIDDEN, "Federation is disabled on this server")
-        state = await self._events.current_state(pdu.room_id)
-        wanted = [state[(t, "")] for t in _INVITE_STATE_TYPES if (t, "") in state]
         body: JsonDict = {
             "event": pdu.raw,
             "room_version": pdu.room_version.identifier,
-            "invite_room_state": room_state_pdus(await self._events.get_pdus(wanted)),
+            "invite_room_state": await room_state_pdus(self._events, pdu.room_id),
         }
         try:
             answer = await self._requests.invite(server, pdu.room_id, pdu.event_id, body)

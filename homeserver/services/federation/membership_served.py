@@ -32,14 +32,8 @@ from core.errors import (
     MatrixError,
 )
 from core.event_types import (
-    M_ROOM_AVATAR,
-    M_ROOM_CANONICAL_ALIAS,
     M_ROOM_CREATE,
-    M_ROOM_ENCRYPTION,
-    M_ROOM_JOIN_RULES,
     M_ROOM_MEMBER,
-    M_ROOM_NAME,
-    M_ROOM_TOPIC,
     Membership,
 )
 from core.events import Pdu
@@ -55,6 +49,7 @@ from homeserver.services.common.signals import Signal
 from homeserver.services.federation.inbound_events import InboundEvents
 from homeserver.services.federation.outliers import auth_ids_of
 from homeserver.services.federation.pdu_checks import PduDropped, PduVerifier
+from homeserver.services.federation.stripped_state import room_state_pdus
 from homeserver.services.rooms.events import EventService
 from homeserver.services.rooms.restricted_joins import RestrictedJoins
 from homeserver.storage.rooms.events import EventStore
@@ -72,16 +67,6 @@ class ServedMembership:
 
 
 _KINDS: Final = {"join": Membership.JOIN, "leave": Membership.LEAVE, "knock": Membership.KNOCK}
-_KNOCK_STATE_TYPES: Final = (
-    M_ROOM_CREATE,
-    M_ROOM_JOIN_RULES,
-    M_ROOM_NAME,
-    M_ROOM_AVATAR,
-    M_ROOM_CANONICAL_ALIAS,
-    M_ROOM_TOPIC,
-    M_ROOM_ENCRYPTION,
-)
-"""The state a knocking user sees of the room (`knock_room_state`)."""
 
 
 async def auth_chain_of(events: EventService, start: list[EventId]) -> list[Pdu]:
@@ -204,7 +189,7 @@ class MembershipHandshakes:
             raise MatrixError(M_FORBIDDEN, f"The room refused the event: {error or status}")
         await self.accepted.emit(ServedMembership(origin, pdu.raw))
         if kind == "knock":
-            return {"knock_room_state": await self._knock_room_state(room)}
+            return {"knock_room_state": await room_state_pdus(self._events, room)}
         if kind != "join":
             return {}
         before = await self._inbound.state_before(origin, pdu)
@@ -243,11 +228,6 @@ class MembershipHandshakes:
             return add_event_signature(raw, self._server_name, self._key, version)
         except (ValueError, TypeError, KeyError) as exc:
             raise MatrixError(M_BAD_JSON, f"Cannot sign the join: {exc}") from None
-
-    async def _knock_room_state(self, room: RoomId) -> list[JsonDict]:
-        state = await self._events.current_state(room)
-        wanted = [state[(t, "")] for t in _KNOCK_STATE_TYPES if (t, "") in state]
-        return [p.raw for p in await self._events.get_pdus(wanted)]
 
     async def _checked(
         self,
