@@ -27,6 +27,7 @@ from core.endpoints import ENDPOINTS
 from core.errors import M_UNKNOWN, M_UNRECOGNIZED, MatrixError
 from homeserver.api.http import JSON_BODY, REQUESTER, authenticate, client_ip, services
 from homeserver.services.moderation.service import ModerationService
+from homeserver.services.moderation.signals import JOINS, join_target
 from homeserver.services.moderation.telemetry import RequestRecord
 
 __all__ = ["MODERATION", "moderation_middleware"]
@@ -39,7 +40,6 @@ _PARAM: Final = re.compile(r"\{([A-Za-z]+):[^{}]+\}")
 _NOT_RECORDED: Final = "/_tessera/admin/v1/moderation/"
 _FEDERATION: Final = "/_matrix/federation/"
 _ORIGIN: Final = re.compile(r'origin="?([^",\s]+)"?')
-_JOINS: Final = frozenset({"join", "join_room_id", "knock"})
 
 
 def _route_names() -> Mapping[tuple[str, str], tuple[str, bool]]:
@@ -70,8 +70,8 @@ async def _policy_refusal(
         refusal = moderation.user_refusal(requester.user_id)
         if refusal is not None:
             return refusal
-    if name in _JOINS:
-        room = request.match_info.get("roomIdOrAlias") or request.match_info.get("roomId")
+    if name in JOINS:
+        room = join_target(request.match_info)
         if room:
             return moderation.room_refusal(room)
     if request.path.startswith(_FEDERATION):

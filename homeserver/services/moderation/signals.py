@@ -24,10 +24,11 @@ from typing import Any, Final
 from core.errors import JsonDict
 from homeserver.services.moderation.fingerprint import text_signal
 
-__all__ = ["domain_signal", "login_target"]
+__all__ = ["JOINS", "domain_signal", "join_target", "login_target"]
 
 _MAX_ID: Final = 255
-_JOINS: Final = frozenset({"join", "join_room_id", "knock"})
+JOINS: Final = frozenset({"join", "join_room_id", "knock"})
+"""The endpoints that join (or knock on) a room."""
 
 
 def _ident(value: object) -> str | None:
@@ -44,6 +45,11 @@ def login_target(body: Mapping[str, Any], server_name: str) -> str | None:
     if user.startswith("@"):
         return user
     return f"@{user.lower()}:{server_name}"
+
+
+def join_target(params: Mapping[str, str]) -> str | None:
+    """The room ID or alias a join or knock names in its path parameters."""
+    return params.get("roomIdOrAlias") or params.get("roomId")
 
 
 def domain_signal(
@@ -77,9 +83,8 @@ def domain_signal(
             "room_id": _ident(params.get("roomId")),
             "target": _ident((body or {}).get("user_id")),
         }
-    if name in _JOINS:
-        room = params.get("roomIdOrAlias") or params.get("roomId")
-        return {"kind": "join", "ok": ok, "room": _ident(room)}
+    if name in JOINS:
+        return {"kind": "join", "ok": ok, "room": _ident(join_target(params))}
     if name == "send_message":
         return _message(params, body, ok)
     return None
